@@ -1,0 +1,1 @@
+"""The reference exchange-side engine: a deterministic core inside thin I/O shells."""

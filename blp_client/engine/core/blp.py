@@ -1,0 +1,141 @@
+"""The BLP program: registry, rolling absorption windows, capacity, allocation and pricing.
+
+Pure rules (DOMAIN.md, "The BLP program"): a BLP is never assigned more than its per-minute and
+per-hour notional in any rolling 60 s / 3600 s window, nor past its Max Position Notional
+Threshold (except assignments that reduce its position); flow is shared pro rata to remaining
+capacity, lot-rounded, with the remainder water-filled; favourable flow is priced at
+⅔·ZP + ⅓·MP, toxic flow at ZP collared at 1% off mark.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .num import BPS, ZERO, ceil_to, floor_to
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramConfig:
+    min_minute_rate: Decimal = Decimal("100000")
+    min_hour_rate: Decimal = Decimal("300000")
+    toxic_collar: Decimal = Decimal("0.01")
+    zero_price_weight: Decimal = Decimal(2) / Decimal(3)  # favourable price = w·ZP + (1−w)·MP
+    taker_fee: Decimal = Decimal("0.0002")
+    maker_fee: Decimal = Decimal("-0.00005")
+
+
+@dataclass(slots=True)
+class BLP:
+    account_id: int
+    minute_rate: Decimal
+    hour_rate: Decimal
+    thresholds: dict[str, Decimal]  # Max Position Notional Threshold per contract
+    opted_in: bool = True
+    window: deque[tuple[int, Decimal]] = field(default_factory=deque)  # (ts, notional)
+
+    def used(self, now_ms: int, span_ms: int) -> Decimal:
+        """Notional assigned in the rolling window (now − span, now]: at t it still counts at
+        t + span − 1 ms and no longer at t + span."""
+        total = ZERO
+        for ts, notional in reversed(self.window):
+            if now_ms - ts >= span_ms:
+                break
+            total += notional
+        return total
+
+    def prune(self, now_ms: int) -> None:
+        while self.window and now_ms - self.window[0][0] >= HOUR_MS:
+            self.window.popleft()
+
+    def record(self, now_ms: int, notional: Decimal) -> None:
+        self.window.append((now_ms, notional))
+
+    def minute_left(self, now_ms: int) -> Decimal:
+        return max(ZERO, self.minute_rate - self.used(now_ms, MINUTE_MS))
+
+    def hour_left(self, now_ms: int) -> Decimal:
+        return max(ZERO, self.hour_rate - self.used(now_ms, HOUR_MS))
+
+
+def threshold_headroom_qty(
+    threshold: Decimal, position: Decimal, side: int, mark: Decimal
+) -> Decimal:
+    """How much the BLP can receive on `side` (+1 buy / −1 sell) without its position notional
+    in the contract ending above the threshold. Reducing is always allowed: a BLP short 10
+    can receive up to 10 longs whatever its threshold, plus threshold/mark beyond flat."""
+    limit_qty = threshold / mark
+    if position * side < 0:
+        return abs(position) + limit_qty
+    return max(ZERO, limit_qty - abs(position))
+
+
+def capacity_qty(
+    blp: BLP, symbol: str, position: Decimal, side: int, mark: Decimal, lot: Decimal, now_ms: int
+) -> Decimal:
+    """cap_j = min(minute_left, hour_left, threshold_headroom), in lots, at mark."""
+    rate_qty = min(blp.minute_left(now_ms), blp.hour_left(now_ms)) / mark
+    head = threshold_headroom_qty(blp.thresholds.get(symbol, ZERO), position, side, mark)
+    return floor_to(min(rate_qty, head), lot)
+
+
+def allocate(total: Decimal, caps: dict[int, Decimal], lot: Decimal) -> dict[int, Decimal]:
+    """Share `total` pro rata to each BLP's capacity, in whole lots, never above a cap.
+
+    Rounds each share down to lots; what rounding or a full BLP leaves is water-filled: shared
+    again pro rata among those with room, and the last odd lots go one at a time by largest
+    remaining room (ties by account id), as FTX published.
+    """
+    alloc = {k: ZERO for k in caps}
+    left = min(total, sum(caps.values(), ZERO))
+    left = floor_to(left, lot)
+    while left >= lot:
+        room = {k: caps[k] - alloc[k] for k in caps if caps[k] - alloc[k] >= lot}
+        if not room:
+            break
+        room_total = sum(room.values(), ZERO)
+        given = ZERO
+        for k in sorted(room):
+            share = min(floor_to(left * room[k] / room_total, lot), room[k])
+            alloc[k] += share
+            given += share
+        left -= given
+        if given == 0:
+            # every share rounded to zero: one lot each, largest room first
+            for k in sorted(room, key=lambda k: (-room[k], k)):
+                if left < lot:
+                    break
+                alloc[k] += lot
+                left -= lot
+    return {k: v for k, v in alloc.items() if v > 0}
+
+
+def assignment_price(
+    taken_side: int,
+    zero_price: Decimal,
+    mark: Decimal,
+    favorable: bool,
+    tick: Decimal,
+    cfg: ProgramConfig,
+) -> Decimal:
+    """The BLP's fill price for a taken-over position of side `taken_side` (+1 long).
+
+    Favourable: w·ZP + (1−w)·MP. Toxic: ZP, never worse than MP·(1 + s·collar). Rounded to the
+    tick in the BLP's favour (down when it buys, up when it sells), so the collar always holds.
+    """
+    if favorable:
+        raw = cfg.zero_price_weight * zero_price + (1 - cfg.zero_price_weight) * mark
+    elif taken_side > 0:
+        raw = min(zero_price, mark * (1 + cfg.toxic_collar))
+    else:
+        raw = max(zero_price, mark * (1 - cfg.toxic_collar))
+    return floor_to(raw, tick) if taken_side > 0 else ceil_to(raw, tick)
+
+
+def discount_bps(taken_side: int, price: Decimal, mark: Decimal) -> Decimal:
+    """Signed discount vs mark, positive = better than mark for the BLP, in 0.01 bps."""
+    return (taken_side * (mark - price) / mark / BPS).quantize(Decimal("0.01"))

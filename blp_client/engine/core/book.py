@@ -1,0 +1,200 @@
+"""A price-time priority limit order book for one contract (pure matching, no accounts)."""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from .num import ZERO
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class TimeInForce(StrEnum):
+    GTC = "GTC"  # rests on the book
+    IOC = "IOC"  # fills what it can now, the rest is cancelled
+
+
+class OrderStatus(StrEnum):
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+
+
+@dataclass(slots=True, eq=False)
+class Order:
+    id: int
+    account_id: int
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal | None  # None: market order
+    tif: TimeInForce
+    reduce_only: bool
+    client_order_id: str | None
+    created_ms: int
+    filled: Decimal = ZERO
+    status: OrderStatus = OrderStatus.NEW
+    notional_filled: Decimal = ZERO  # Σ fill qty·price, for the average price
+    fees: Decimal = ZERO
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.qty - self.filled
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        return self.notional_filled / self.filled if self.filled else None
+
+
+@dataclass(slots=True, frozen=True)
+class Match:
+    maker: Order
+    price: Decimal
+    qty: Decimal
+    expired: bool = False
+
+
+@dataclass(slots=True)
+class _Side:
+    """One side of the book: price levels (FIFO queues) and their sorted keys."""
+
+    descending: bool
+    levels: dict[Decimal, deque[Order]] = field(default_factory=dict)
+    keys: list[Decimal] = field(default_factory=list)  # ascending sort keys (-price for bids)
+
+    def _key(self, price: Decimal) -> Decimal:
+        return -price if self.descending else price
+
+    def best(self) -> Decimal | None:
+        return (self._key(self.keys[0])) if self.keys else None
+
+    def add(self, order: Order) -> None:
+        assert order.price is not None
+        q = self.levels.get(order.price)
+        if q is None:
+            q = self.levels[order.price] = deque()
+            bisect.insort(self.keys, self._key(order.price))
+        q.append(order)
+
+    def remove(self, order: Order) -> None:
+        assert order.price is not None
+        q = self.levels.get(order.price)
+        if q is None:
+            return
+        try:
+            q.remove(order)
+        except ValueError:
+            return
+        if not q:
+            self._drop_level(order.price)
+
+    def _drop_level(self, price: Decimal) -> None:
+        del self.levels[price]
+        key = self._key(price)
+        i = bisect.bisect_left(self.keys, key)
+        del self.keys[i]
+
+    def prices(self) -> Iterator[Decimal]:
+        for k in self.keys:
+            yield self._key(k)
+
+
+class OrderBook:
+    """Matching for one contract. Accounts, fees and positions are the exchange's business."""
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.bids = _Side(descending=True)
+        self.asks = _Side(descending=False)
+
+    def best_bid(self) -> Decimal | None:
+        return self.bids.best()
+
+    def best_ask(self) -> Decimal | None:
+        return self.asks.best()
+
+    def _side(self, side: Side) -> _Side:
+        return self.bids if side is Side.BUY else self.asks
+
+    def rest(self, order: Order) -> None:
+        self._side(order.side).add(order)
+
+    def remove(self, order: Order) -> None:
+        self._side(order.side).remove(order)
+
+    def match(self, taker: Order, allowed: Callable[[Order, Decimal], Decimal]) -> list[Match]:
+        """Match `taker` against the opposite side in price-time priority, filling both.
+
+        `allowed(maker, qty)` says how much of `qty` the maker may fill now. Less than asked
+        expires the maker after that partial fill (a self-trade gets 0; a reduce-only maker
+        with less position left than its size gets what it can still reduce). Expired makers
+        leave the book and are reported with `expired=True` so the caller can cancel them.
+        """
+        book = self._side(taker.side.opposite)
+        out: list[Match] = []
+        limit = taker.price
+        buy = taker.side is Side.BUY
+        while taker.remaining > 0 and book.keys:
+            price = book._key(book.keys[0])
+            if limit is not None and (price > limit if buy else price < limit):
+                break
+            queue = book.levels[price]
+            while taker.remaining > 0 and queue:
+                maker = queue[0]
+                qty = min(taker.remaining, maker.remaining)
+                ok = allowed(maker, qty)
+                expired = ok < qty
+                if expired:
+                    qty = max(ok, ZERO)
+                    queue.popleft()
+                if qty > 0:
+                    for o in (maker, taker):
+                        o.filled += qty
+                        o.notional_filled += qty * price
+                if not expired and maker.remaining == 0:
+                    queue.popleft()
+                out.append(Match(maker, price, qty, expired))
+            if not queue:
+                book._drop_level(price)
+        return out
+
+    def depth(self, side: Side, levels: int) -> list[tuple[Decimal, Decimal]]:
+        """Aggregated (price, quantity) for the best `levels` price levels of one side."""
+        book = self._side(side)
+        out: list[tuple[Decimal, Decimal]] = []
+        for price in book.prices():
+            if len(out) >= levels:
+                break
+            out.append((price, sum((o.remaining for o in book.levels[price]), ZERO)))
+        return out
+
+    def walk(self, side: Side) -> Iterator[tuple[Decimal, Decimal]]:
+        """Every level of one side, best first, as (price, quantity)."""
+        book = self._side(side)
+        for price in book.prices():
+            yield price, sum((o.remaining for o in book.levels[price]), ZERO)

@@ -1,0 +1,176 @@
+"""Everything that changes in the engine comes out as one of these events, in order.
+
+Plain frozen dataclasses: the shells turn them into wire messages, log rows and reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    ts: int  # engine time, ms
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOpened(Event):
+    account_id: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deposited(Event):
+    account_id: int
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted(Event):
+    order_id: int
+    account_id: int
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal | None
+    tif: str
+    reduce_only: bool
+    client_order_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderClosed(Event):
+    """An order left the book: filled, cancelled (by its owner, IOC rest, liquidation)."""
+
+    order_id: int
+    account_id: int
+    status: str
+    filled: Decimal
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Trade(Event):
+    trade_id: int
+    symbol: str
+    price: Decimal
+    qty: Decimal
+    taker_side: str
+    taker_order_id: int
+    maker_order_id: int
+    taker_account_id: int
+    maker_account_id: int
+    taker_fee: Decimal
+    maker_fee: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MarkPrice(Event):
+    symbol: str
+    index_price: Decimal
+    mark_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MarginAlert(Event):
+    """Own-account alerts for watched (BLP) accounts: margin_call, margin_ok."""
+
+    account_id: int
+    kind: str
+    equity: Decimal
+    mf: Decimal | None
+    mmf: Decimal | None
+    imf: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationStarted(Event):
+    liquidation_id: int
+    account_id: int
+    equity: Decimal
+    mf: Decimal
+    mmf: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BookReduction(Event):
+    liquidation_id: int
+    account_id: int
+    symbol: str
+    qty: Decimal  # signed quantity closed on the book this round
+    notional: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationReturned(Event):
+    """Book reduction brought MF back above IMF; the account trades again."""
+
+    liquidation_id: int
+    account_id: int
+    rounds: int
+
+
+@dataclass(frozen=True, slots=True)
+class TakenOver(Event):
+    liquidation_id: int
+    account_id: int
+    symbol: str
+    qty: Decimal  # the account's signed position, now the insurance fund's
+    zero_price: Decimal
+    mark_price: Decimal
+    favorable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment(Event):
+    assignment_id: int
+    liquidation_id: int
+    account_id: int  # the BLP's account
+    symbol: str
+    side: str  # the BLP's side: buy = it receives a long
+    qty: Decimal
+    price: Decimal
+    mark_price: Decimal
+    zero_price: Decimal
+    kind: str  # favorable | toxic
+    discount_bps: Decimal
+    remaining_minute: Decimal
+    remaining_hour: Decimal
+    remaining_threshold: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class InsuranceKept(Event):
+    liquidation_id: int
+    symbol: str
+    qty: Decimal  # signed quantity the fund keeps to unwind on the book
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AutoDeleveraged(Event):
+    liquidation_id: int
+    account_id: int
+    symbol: str
+    qty: Decimal  # signed change of the deleveraged account's position
+    price: Decimal
+    rank: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SocializedLoss(Event):
+    amount: Decimal
+    total_profit: Decimal
+    rate: Decimal
+    debits: tuple[tuple[int, Decimal], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChanged(Event):
+    account_id: int
+    minute_rate: Decimal
+    hour_rate: Decimal
+    thresholds: tuple[tuple[str, Decimal], ...]
+    opted_in: bool
+    reason: str

@@ -1,0 +1,446 @@
+"""The exchange façade: accounts, orders and matching, index and mark prices, the BLP program
+and the liquidation waterfall, over an injected clock and RNG.
+
+Synchronous and deterministic: the caller moves time with `advance(now_ms)` and sets index
+prices; every state change is appended to an event list the caller drains.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from . import events as ev
+from .blp import BLP, ProgramConfig
+from .book import Order, OrderBook, OrderStatus, Side, TimeInForce
+from .instruments import Instrument, default_instruments
+from .ledger import Account, AccountKind, Ledger, LiquidationState
+from .liquidation import Liquidator, WaterfallConfig
+from .margin import MarginSnapshot, snapshot
+from .num import ZERO, money
+from .stats import Stats
+
+
+class ExchangeError(Exception):
+    """A refused request; `code` is stable snake_case, the message names the cause."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class FeeTier:
+    taker: Decimal
+    maker: Decimal
+
+
+@dataclass(frozen=True)
+class ExchangeConfig:
+    instruments: Mapping[str, Instrument] = field(default_factory=default_instruments)
+    standard_fees: FeeTier = FeeTier(Decimal("0.0006"), Decimal("0.0002"))
+    program: ProgramConfig = field(default_factory=ProgramConfig)
+    waterfall: WaterfallConfig = field(default_factory=WaterfallConfig)
+    insurance_fund: Decimal = Decimal("1000000")
+
+
+class Exchange:
+    def __init__(self, config: ExchangeConfig | None = None, seed: int = 0, now_ms: int = 0):
+        self.config = config or ExchangeConfig()
+        self.instruments = dict(self.config.instruments)
+        self.rng = random.Random(seed)
+        self.now_ms = now_ms
+        self.ledger = Ledger()
+        self.books = {s: OrderBook(s) for s in self.instruments}
+        self.index: dict[str, Decimal] = {}
+        self.marks: dict[str, Decimal] = {}
+        self.orders: dict[int, Order] = {}
+        self.client_ids: dict[int, dict[str, int]] = {}
+        self.open_orders: dict[int, set[int]] = {}
+        self.blps: dict[int, BLP] = {}
+        self.stats = Stats()
+        self.events: list[ev.Event] = []
+        self._next_order_id = 1
+        self._next_trade_id = 1
+        self.liquidator = Liquidator(self, self.config.waterfall)
+        if self.config.insurance_fund:
+            self.ledger.deposit(self.ledger.insurance_fund, self.config.insurance_fund)
+        self.stats.insurance_fund_start = self.ledger.insurance_fund.cash
+
+    # ---- events -------------------------------------------------------------------------
+
+    def emit(self, event: ev.Event) -> None:
+        self.events.append(event)
+
+    def drain_events(self) -> list[ev.Event]:
+        out, self.events = self.events, []
+        return out
+
+    # ---- accounts -----------------------------------------------------------------------
+
+    @property
+    def insurance_fund(self) -> Account:
+        return self.ledger.insurance_fund
+
+    def account(self, account_id: int) -> Account:
+        acct = self.ledger.accounts.get(account_id)
+        if acct is None:
+            raise ExchangeError("unknown_account", f"no account {account_id}")
+        return acct
+
+    def open_account(
+        self, kind: AccountKind = AccountKind.TRADER, collateral: Decimal = ZERO
+    ) -> int:
+        if collateral < 0:
+            raise ExchangeError("invalid_amount", "collateral must be >= 0")
+        acct = self.ledger.open(kind)
+        self.emit(ev.AccountOpened(self.now_ms, acct.id, kind.value))
+        if collateral:
+            self.deposit(acct.id, collateral)
+        return acct.id
+
+    def deposit(self, account_id: int, amount: Decimal) -> None:
+        if amount <= 0:
+            raise ExchangeError("invalid_amount", "deposit amount must be > 0")
+        acct = self.account(account_id)
+        self.ledger.deposit(acct, amount)
+        self.liquidator.touched(acct)
+        self.emit(ev.Deposited(self.now_ms, account_id, amount))
+
+    def seed_position(
+        self, account_id: int, counterparty_id: int, symbol: str, qty: Decimal, price: Decimal
+    ) -> None:
+        """Give `account_id` a signed position against `counterparty_id` at `price`, off-book
+        (operator set-up of populations and tests). No fees; both sides booked exactly."""
+        inst = self._instrument(symbol)
+        if qty == 0 or not inst.is_lot_multiple(abs(qty)):
+            raise ExchangeError("invalid_qty", f"qty must be a non-zero multiple of {inst.lot}")
+        if price <= 0:
+            raise ExchangeError("invalid_price", "price must be > 0")
+        a, b = self.account(account_id), self.account(counterparty_id)
+        if a is b:
+            raise ExchangeError("invalid_counterparty", "an account cannot trade with itself")
+        self.ledger.trade(a, symbol, qty, price)
+        self.ledger.trade(b, symbol, -qty, price)
+        self.liquidator.touched(a)
+        self.liquidator.touched(b)
+
+    def margin(self, account_id: int) -> MarginSnapshot:
+        return snapshot(self.account(account_id), self.marks, self.instruments)
+
+    def fee_tier(self, acct: Account) -> tuple[Decimal, Decimal]:
+        blp = self.blps.get(acct.id)
+        if blp is not None:
+            return self.config.program.taker_fee, self.config.program.maker_fee
+        if acct.kind in (AccountKind.INSURANCE_FUND, AccountKind.FEES):
+            return ZERO, ZERO
+        fees = self.config.standard_fees
+        return fees.taker, fees.maker
+
+    # ---- the BLP program ----------------------------------------------------------------
+
+    def register_blp(
+        self,
+        account_id: int,
+        minute_rate: Decimal,
+        hour_rate: Decimal,
+        thresholds: Mapping[str, Decimal],
+    ) -> BLP:
+        acct = self.account(account_id)
+        if account_id in self.blps:
+            raise ExchangeError("already_registered", f"account {account_id} is already a BLP")
+        if acct.kind not in (AccountKind.TRADER, AccountKind.BLP):
+            raise ExchangeError("invalid_account", "only trading accounts can become BLPs")
+        self._check_rates(minute_rate, hour_rate)
+        for symbol, value in thresholds.items():
+            self._check_threshold(symbol, value)
+        acct.kind = AccountKind.BLP
+        blp = BLP(account_id, minute_rate, hour_rate, dict(thresholds))
+        self.blps[account_id] = blp
+        self.liquidator.watch(acct)
+        self._profile_changed(blp, "registered")
+        return blp
+
+    def blp(self, account_id: int) -> BLP:
+        blp = self.blps.get(account_id)
+        if blp is None:
+            raise ExchangeError("not_a_blp", f"account {account_id} is not a registered BLP")
+        return blp
+
+    def set_threshold(self, account_id: int, symbol: str, value: Decimal) -> None:
+        blp = self.blp(account_id)
+        self._check_threshold(symbol, value)
+        blp.thresholds[symbol] = value
+        self._profile_changed(blp, "threshold")
+
+    def set_rates(self, account_id: int, minute_rate: Decimal, hour_rate: Decimal) -> None:
+        blp = self.blp(account_id)
+        self._check_rates(minute_rate, hour_rate)
+        blp.minute_rate, blp.hour_rate = minute_rate, hour_rate
+        self._profile_changed(blp, "rates")
+
+    def set_opted_in(self, account_id: int, opted_in: bool, reason: str = "opt") -> None:
+        blp = self.blp(account_id)
+        if blp.opted_in != opted_in:
+            blp.opted_in = opted_in
+            self._profile_changed(blp, reason)
+
+    def _check_rates(self, minute_rate: Decimal, hour_rate: Decimal) -> None:
+        prog = self.config.program
+        if minute_rate < prog.min_minute_rate:
+            raise ExchangeError(
+                "rate_below_minimum",
+                f"minute_rate {minute_rate} is below the program minimum {prog.min_minute_rate}",
+            )
+        if hour_rate < prog.min_hour_rate:
+            raise ExchangeError(
+                "rate_below_minimum",
+                f"hour_rate {hour_rate} is below the program minimum {prog.min_hour_rate}",
+            )
+        if hour_rate < minute_rate:
+            raise ExchangeError("invalid_rates", "hour_rate must be >= minute_rate")
+
+    def _check_threshold(self, symbol: str, value: Decimal) -> None:
+        self._instrument(symbol)
+        if value < 0:
+            raise ExchangeError("invalid_threshold", f"max_position_notional.{symbol} must be >= 0")
+
+    def _profile_changed(self, blp: BLP, reason: str) -> None:
+        self.emit(
+            ev.ProfileChanged(
+                self.now_ms,
+                blp.account_id,
+                blp.minute_rate,
+                blp.hour_rate,
+                tuple(sorted(blp.thresholds.items())),
+                blp.opted_in,
+                reason,
+            )
+        )
+
+    # ---- prices -------------------------------------------------------------------------
+
+    def _instrument(self, symbol: str) -> Instrument:
+        inst = self.instruments.get(symbol)
+        if inst is None:
+            raise ExchangeError("unknown_symbol", f"unknown symbol {symbol!r}")
+        return inst
+
+    def set_index(self, symbol: str, price: Decimal) -> None:
+        """A new index price: the mark follows and new liquidations start at once."""
+        self._instrument(symbol)
+        if price <= 0:
+            raise ExchangeError("invalid_price", "index price must be > 0")
+        self.index[symbol] = price
+        self._update_mark(symbol)
+        self.liquidator.check(symbol)
+
+    def _update_mark(self, symbol: str) -> None:
+        """MP = median(best bid, best ask, index); the index alone while a side is empty."""
+        index = self.index.get(symbol)
+        if index is None:
+            return
+        book = self.books[symbol]
+        bid, ask = book.best_bid(), book.best_ask()
+        mark = index if bid is None or ask is None else sorted((bid, ask, index))[1]
+        if self.marks.get(symbol) != mark:
+            self.marks[symbol] = mark
+            self.emit(ev.MarkPrice(self.now_ms, symbol, index, mark))
+
+    def advance(self, now_ms: int) -> None:
+        """Move the clock: marks refresh, liquidations start, due rounds and takeovers run,
+        the insurance fund unwinds, and a fund shortfall is socialised."""
+        if now_ms < self.now_ms:
+            raise ExchangeError("time_went_back", f"now_ms {now_ms} < {self.now_ms}")
+        self.now_ms = now_ms
+        for symbol in self.instruments:
+            self._update_mark(symbol)
+            self.liquidator.check(symbol)
+        self.liquidator.run_due()
+
+    # ---- orders -------------------------------------------------------------------------
+
+    def place_order(
+        self,
+        account_id: int,
+        symbol: str,
+        side: Side | str,
+        qty: Decimal,
+        price: Decimal | None = None,
+        tif: TimeInForce | str = TimeInForce.GTC,
+        reduce_only: bool = False,
+        client_order_id: str | None = None,
+        *,
+        internal: bool = False,
+    ) -> Order:
+        """Place a limit (price given) or market (price None, always IOC) order.
+
+        `internal` is the engine acting for a liquidation or the insurance fund: it may trade
+        an account that is being liquidated and skips the margin check.
+        """
+        inst = self._instrument(symbol)
+        acct = self.account(account_id)
+        side, tif = Side(side), TimeInForce(tif)
+        if price is None:
+            tif = TimeInForce.IOC
+        if acct.kind is AccountKind.FEES or (
+            acct.kind is AccountKind.INSURANCE_FUND and not internal
+        ):
+            raise ExchangeError("invalid_account", "this account cannot trade")
+        if acct.liquidation is not LiquidationState.NONE and not internal:
+            raise ExchangeError("account_in_liquidation", "the account is being liquidated")
+        if qty <= 0 or not inst.is_lot_multiple(qty):
+            raise ExchangeError("invalid_qty", f"qty must be a positive multiple of {inst.lot}")
+        if price is not None and (price <= 0 or not inst.is_tick_multiple(price)):
+            raise ExchangeError("invalid_price", f"price must be a positive multiple of {inst.tick}")
+        cids = self.client_ids.setdefault(account_id, {})
+        if client_order_id is not None and client_order_id in cids:
+            raise ExchangeError(
+                "duplicate_client_order_id", f"client_order_id {client_order_id!r} was used"
+            )
+        if reduce_only:
+            reducible = max(ZERO, -side.sign * acct.qty(symbol))
+            if reducible == 0:
+                raise ExchangeError("reduce_only_rejected", "reduce-only order would not reduce")
+            qty = min(qty, reducible)
+        elif not internal:
+            self._check_margin(acct, inst, side, qty, price)
+        order = Order(
+            self._next_order_id, account_id, symbol, side, qty, price, tif, reduce_only,
+            client_order_id, self.now_ms,
+        )
+        self._next_order_id += 1
+        self.orders[order.id] = order
+        if client_order_id is not None:
+            cids[client_order_id] = order.id
+        self.emit(
+            ev.OrderAccepted(
+                self.now_ms, order.id, account_id, symbol, side.value, qty, price, tif.value,
+                reduce_only, client_order_id,
+            )
+        )
+        self._match(order)
+        if order.remaining > 0:
+            if tif is TimeInForce.GTC:
+                self.books[symbol].rest(order)
+                self.open_orders.setdefault(account_id, set()).add(order.id)
+            else:
+                self._close(order, OrderStatus.CANCELLED, "ioc_remainder")
+        return order
+
+    def _check_margin(
+        self, acct: Account, inst: Instrument, side: Side, qty: Decimal, price: Decimal | None
+    ) -> None:
+        """Initial margin after a full fill (at the limit, or mark for a market order) must fit
+        in equity, counting the account's other open orders on the same side."""
+        mark = self.marks.get(inst.symbol) or self.index.get(inst.symbol)
+        if mark is None:
+            raise ExchangeError("no_price", f"{inst.symbol} has no index price yet")
+        pending = sum(
+            (
+                self.orders[o].remaining * side.sign
+                for o in self.open_orders.get(acct.id, ())
+                if self.orders[o].symbol == inst.symbol and self.orders[o].side is side
+            ),
+            ZERO,
+        )
+        new_qty = acct.qty(inst.symbol) + pending + side.sign * qty
+        if abs(new_qty) <= abs(acct.qty(inst.symbol)):
+            return  # reduces exposure: always allowed
+        snap = snapshot(acct, self.marks, self.instruments)
+        ref = max(mark, price) if price is not None else mark
+        cur_n = abs(acct.qty(inst.symbol)) * mark
+        new_n = abs(new_qty) * ref
+        im_after = snap.im - inst.initial_margin(cur_n) + inst.initial_margin(new_n)
+        taker_fee = self.fee_tier(acct)[0] * qty * ref
+        if snap.equity - taker_fee < im_after:
+            raise ExchangeError(
+                "insufficient_margin",
+                f"initial margin {money(im_after)} would exceed equity {money(snap.equity)}",
+            )
+
+    def cancel_order(self, account_id: int, order_id: int, reason: str = "cancelled") -> Order:
+        order = self.orders.get(order_id)
+        if order is None or order.account_id != account_id:
+            raise ExchangeError("unknown_order", f"no order {order_id} for this account")
+        if not order.is_open:
+            raise ExchangeError("order_closed", f"order {order_id} is already {order.status}")
+        self.books[order.symbol].remove(order)
+        self._close(order, OrderStatus.CANCELLED, reason)
+        return order
+
+    def cancel_all(self, account_id: int, reason: str) -> None:
+        for oid in sorted(self.open_orders.get(account_id, ())):
+            self.cancel_order(account_id, oid, reason)
+
+    def order_by_client_id(self, account_id: int, client_order_id: str) -> Order:
+        oid = self.client_ids.get(account_id, {}).get(client_order_id)
+        if oid is None:
+            raise ExchangeError("unknown_order", f"no order with client id {client_order_id!r}")
+        return self.orders[oid]
+
+    def _close(self, order: Order, status: OrderStatus, reason: str) -> None:
+        if order.filled >= order.qty:
+            status = OrderStatus.FILLED
+        order.status = status
+        self.open_orders.get(order.account_id, set()).discard(order.id)
+        if order.client_order_id is None and self.ledger.accounts[order.account_id].kind in (
+            AccountKind.MARKET_MAKER, AccountKind.INSURANCE_FUND
+        ):
+            del self.orders[order.id]  # internal liquidity: not kept once closed
+        self.emit(
+            ev.OrderClosed(self.now_ms, order.id, order.account_id, status.value, order.filled,
+                           reason)
+        )
+
+    def _match(self, taker: Order) -> None:
+        accounts = self.ledger.accounts
+        taker_acct = accounts[taker.account_id]
+
+        def allowed(maker: Order, qty: Decimal) -> Decimal:
+            if maker.account_id == taker.account_id:
+                return ZERO  # self-trade prevention: the resting order expires
+            if maker.reduce_only:
+                held = accounts[maker.account_id].qty(maker.symbol)
+                return min(qty, max(ZERO, -maker.side.sign * held))
+            return qty
+
+        matches = self.books[taker.symbol].match(taker, allowed)
+        t_fee_rate = self.fee_tier(taker_acct)[0]
+        for m in matches:
+            maker = m.maker
+            if m.qty > 0:
+                maker_acct = accounts[maker.account_id]
+                m_fee_rate = self.fee_tier(maker_acct)[1]
+                notional = m.qty * m.price
+                t_fee, m_fee = money(notional * t_fee_rate), money(notional * m_fee_rate)
+                sgn = taker.side.sign
+                self.ledger.trade(taker_acct, taker.symbol, sgn * m.qty, m.price)
+                self.ledger.trade(maker_acct, taker.symbol, -sgn * m.qty, m.price)
+                self.ledger.charge_fee(taker_acct, t_fee)
+                self.ledger.charge_fee(maker_acct, m_fee)
+                taker.fees += t_fee
+                maker.fees += m_fee
+                self.liquidator.touched(taker_acct)
+                self.liquidator.touched(maker_acct)
+                self.emit(
+                    ev.Trade(
+                        self.now_ms, self._next_trade_id, taker.symbol, m.price, m.qty,
+                        taker.side.value, taker.id, maker.id, taker.account_id,
+                        maker.account_id, t_fee, m_fee,
+                    )
+                )
+                self._next_trade_id += 1
+                if maker.remaining == 0:
+                    self._close(maker, OrderStatus.FILLED, "filled")
+                else:
+                    maker.status = OrderStatus.PARTIALLY_FILLED
+            if m.expired and maker.is_open:
+                self._close(maker, OrderStatus.CANCELLED, "expired")
+        if taker.remaining == 0:
+            self._close(taker, OrderStatus.FILLED, "filled")
+        elif taker.filled > 0:
+            taker.status = OrderStatus.PARTIALLY_FILLED

@@ -1,0 +1,475 @@
+"""The liquidation waterfall (DOMAIN.md): detect, reduce on the book, take over at zero price,
+transfer to BLPs, keep in the insurance fund within its limits, auto-deleverage, socialise.
+
+Detection is indexed: a single-position account is liquidatable exactly when the mark crosses
+its liquidation price, so those prices sit in one heap per contract and side and a mark tick
+only looks at the accounts it crossed. Accounts with several positions, and BLPs (whose
+margin alerts are streamed), are checked on every tick.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from .blp import allocate, assignment_price, capacity_qty, discount_bps, threshold_headroom_qty
+from .book import Side, TimeInForce
+from .ledger import Account, AccountKind, LiquidationState
+from .margin import MarginSnapshot, liquidation_price, snapshot, zero_prices
+from .num import BPS, MONEY_STEP, PRICE_STEP, ZERO, ceil_to, floor_to, sign
+
+if TYPE_CHECKING:
+    from .exchange import Exchange
+
+TRADING_KINDS = frozenset({AccountKind.TRADER, AccountKind.BLP, AccountKind.MARKET_MAKER})
+HUGE = Decimal("1e12")
+
+
+@dataclass(frozen=True)
+class WaterfallConfig:
+    round_interval_ms: int = 1000
+    slice_fraction: Decimal = Decimal("0.10")  # of each position per book-reduction round
+    slice_jitter: Decimal = Decimal("0.5")  # slice × U(1 − j, 1 + j)
+    through_bps: Decimal = Decimal("5")  # IOC limit this far through mark, never past ZP
+    max_rounds: int = 50
+    fund_max_notional: Decimal = Decimal("1000000")  # per contract the fund may hold
+    fund_unwind_fraction: Decimal = Decimal("0.10")
+    fund_unwind_through_bps: Decimal = Decimal("50")
+
+
+@dataclass(slots=True)
+class Liquidation:
+    id: int
+    account_id: int
+    started_ms: int
+    rounds: int = 0
+    next_round_ms: int = 0
+
+
+class Liquidator:
+    def __init__(self, exchange: Exchange, config: WaterfallConfig) -> None:
+        self.x = exchange
+        self.cfg = config
+        self.long_heap: dict[str, list[tuple[Decimal, int, int]]] = {}
+        self.short_heap: dict[str, list[tuple[Decimal, int, int]]] = {}
+        self.multi: set[int] = set()  # accounts with several positions: checked every tick
+        self.watched: set[int] = set()  # BLPs: checked every tick, margin alerts
+        self.margin_call: set[int] = set()
+        self.dirty: set[int] = set()
+        self.active: dict[int, Liquidation] = {}
+        self._next_id = 1
+        self._next_assignment = 1
+        self._fund_next_ms = 0
+        self._rank_cache: dict[tuple[str, int], tuple[int, list[tuple[Decimal, int]], int]] = {}
+
+    # ---- indexing ------------------------------------------------------------------------
+
+    def touched(self, acct: Account) -> None:
+        self.dirty.add(acct.id)
+
+    def watch(self, acct: Account) -> None:
+        self.watched.add(acct.id)
+        self.multi.discard(acct.id)
+
+    def _flush(self) -> None:
+        accounts = self.x.ledger.accounts
+        instruments = self.x.instruments
+        for aid in self.dirty:
+            acct = accounts[aid]
+            if acct.kind not in TRADING_KINDS or aid in self.watched or aid in self.active:
+                continue
+            open_pos = [(s, p) for s, p in acct.positions.items() if p.qty]
+            if len(open_pos) > 1:
+                self.multi.add(aid)
+                continue
+            self.multi.discard(aid)
+            if not open_pos:
+                continue
+            symbol, pos = open_pos[0]
+            p = liquidation_price(acct.cash, pos, instruments[symbol])
+            if pos.qty > 0:
+                if p > 0:
+                    key = ceil_to(p, PRICE_STEP)
+                    heapq.heappush(self.long_heap.setdefault(symbol, []), (-key, aid, acct.version))
+            elif p != Decimal("Infinity"):
+                key = floor_to(p, PRICE_STEP)
+                heapq.heappush(self.short_heap.setdefault(symbol, []), (key, aid, acct.version))
+        self.dirty.clear()
+
+    def _crossed(self, symbol: str, mark: Decimal) -> list[Account]:
+        """Pop every indexed account whose liquidation price the mark has crossed."""
+        accounts = self.x.ledger.accounts
+        found: list[Account] = []
+        for heap, is_long in ((self.long_heap.get(symbol), True), (self.short_heap.get(symbol), False)):
+            if not heap:
+                continue
+            keep: list[tuple[Decimal, int, int]] = []
+            while heap:
+                key = -heap[0][0] if is_long else heap[0][0]
+                if (mark >= key) if is_long else (mark <= key):
+                    break
+                entry = heapq.heappop(heap)
+                acct = accounts[entry[1]]
+                if acct.version != entry[2] or acct.liquidation is not LiquidationState.NONE:
+                    continue  # stale: re-indexed since, or already in liquidation
+                if self._snap(acct).liquidatable:
+                    found.append(acct)
+                else:
+                    keep.append(entry)  # within the key's rounding of its true price
+            for entry in keep:
+                heapq.heappush(heap, entry)
+        return found
+
+    def _snap(self, acct: Account) -> MarginSnapshot:
+        return snapshot(acct, self.x.marks, self.x.instruments)
+
+    def _has_marks(self, acct: Account) -> bool:
+        return all(s in self.x.marks for s, p in acct.positions.items() if p.qty)
+
+    # ---- detection -----------------------------------------------------------------------
+
+    def check(self, symbol: str) -> None:
+        """After a mark change: start the liquidations it triggers; alert watched BLPs."""
+        self._flush()
+        mark = self.x.marks.get(symbol)
+        if mark is None:
+            return
+        for acct in self._crossed(symbol, mark):
+            self._start(acct)
+        accounts = self.x.ledger.accounts
+        for aid in sorted(self.multi | self.watched):
+            acct = accounts[aid]
+            if acct.liquidation is not LiquidationState.NONE or not self._has_marks(acct):
+                continue
+            if symbol not in acct.positions:
+                continue
+            snap = self._snap(acct)
+            if aid in self.watched:
+                self._alert(acct, snap)
+            if snap.liquidatable:
+                self._start(acct)
+
+    def _alert(self, acct: Account, snap: MarginSnapshot) -> None:
+        below = snap.notional > 0 and snap.equity < snap.im
+        if below == (acct.id in self.margin_call):
+            return
+        if below:
+            self.margin_call.add(acct.id)
+        else:
+            self.margin_call.discard(acct.id)
+        self.x.emit(
+            ev.MarginAlert(
+                self.x.now_ms, acct.id, "margin_call" if below else "margin_ok", snap.equity,
+                snap.mf, snap.mmf, snap.imf,
+            )
+        )
+
+    def _start(self, acct: Account) -> None:
+        snap = self._snap(acct)
+        liq = Liquidation(self._next_id, acct.id, self.x.now_ms, next_round_ms=self.x.now_ms)
+        self._next_id += 1
+        self.active[acct.id] = liq
+        acct.liquidation = LiquidationState.REDUCING
+        stats = self.x.stats
+        stats.liquidations += 1
+        if acct.id in self.x.blps:
+            stats.blp_liquidations += 1
+            stats.blp(acct.id).liquidated = True
+        assert snap.mf is not None and snap.mmf is not None
+        self.x.emit(
+            ev.LiquidationStarted(self.x.now_ms, liq.id, acct.id, snap.equity, snap.mf, snap.mmf)
+        )
+        self.x.cancel_all(acct.id, "liquidation")
+
+    # ---- the waterfall -------------------------------------------------------------------
+
+    def run_due(self) -> None:
+        """Advance every liquidation: a book-reduction round when due, hand-back above IMF,
+        takeover below TMF or after the last round; then the fund unwinds and any shortfall
+        of the fund is socialised."""
+        accounts = self.x.ledger.accounts
+        now = self.x.now_ms
+        for aid in sorted(self.active):
+            liq = self.active[aid]
+            acct = accounts[aid]
+            snap = self._snap(acct)
+            if snap.below_tmf:
+                self._takeover(liq, acct)
+                continue
+            if now < liq.next_round_ms:
+                continue
+            if liq.rounds >= self.cfg.max_rounds:
+                if snap.liquidatable:
+                    self._takeover(liq, acct)
+                else:
+                    self._hand_back(liq, acct)
+                continue
+            self._reduce_round(liq, acct)
+            snap = self._snap(acct)
+            if snap.above_imf:
+                self._hand_back(liq, acct)
+            elif snap.below_tmf:
+                self._takeover(liq, acct)
+        if now >= self._fund_next_ms:
+            self._fund_next_ms = now + self.cfg.round_interval_ms
+            self._unwind_fund()
+        if self.x.insurance_fund.cash < 0:
+            self._socialize()
+
+    def _reduce_round(self, liq: Liquidation, acct: Account) -> None:
+        x, cfg = self.x, self.cfg
+        zps = zero_prices(acct, x.marks, x.instruments)
+        for symbol in sorted(acct.positions):
+            pos = acct.positions[symbol]
+            if not pos.qty:
+                continue
+            inst = x.instruments[symbol]
+            jitter = Decimal(x.rng.randint(-10_000, 10_000)) / 10_000
+            frac = cfg.slice_fraction * (1 + cfg.slice_jitter * jitter)
+            size = min(abs(pos.qty), max(inst.lot, floor_to(abs(pos.qty) * frac, inst.lot)))
+            s = sign(pos.qty)
+            mark = x.marks[symbol]
+            limit = mark * (1 - s * cfg.through_bps * BPS)
+            if s > 0:
+                limit = ceil_to(max(limit, zps[symbol]), inst.tick)
+            else:
+                limit = floor_to(min(limit, zps[symbol]), inst.tick)
+            side = Side.SELL if s > 0 else Side.BUY
+            order = x.place_order(
+                acct.id, symbol, side, size, limit, TimeInForce.IOC, True, internal=True
+            )
+            if order.filled:
+                x.stats.book_reduced_notional += order.notional_filled
+                x.emit(
+                    ev.BookReduction(
+                        x.now_ms, liq.id, acct.id, symbol, -s * order.filled,
+                        order.notional_filled,
+                    )
+                )
+        liq.rounds += 1
+        liq.next_round_ms = x.now_ms + cfg.round_interval_ms
+
+    def _hand_back(self, liq: Liquidation, acct: Account) -> None:
+        del self.active[acct.id]
+        acct.liquidation = LiquidationState.NONE
+        self.x.stats.returned += 1
+        self.touched(acct)
+        self.x.emit(ev.LiquidationReturned(self.x.now_ms, liq.id, acct.id, liq.rounds))
+
+    def _takeover(self, liq: Liquidation, acct: Account) -> None:
+        """Close the account at its zero prices into the insurance fund (its equity becomes
+        exactly 0), then hand each position to BLPs, the fund and ADL in that order."""
+        x = self.x
+        ledger, fund = x.ledger, x.insurance_fund
+        snap = self._snap(acct)
+        favorable = snap.equity >= 0
+        zps = zero_prices(acct, x.marks, x.instruments)
+        taken: list[tuple[str, Decimal, Decimal]] = []
+        for symbol in sorted(acct.positions):
+            q = acct.positions[symbol].qty
+            if not q:
+                continue
+            zp = zps[symbol]
+            ledger.trade(acct, symbol, -q, zp)
+            ledger.trade(fund, symbol, q, zp)
+            mark = x.marks[symbol]
+            x.stats.takeover_notional += abs(q) * mark
+            x.emit(ev.TakenOver(x.now_ms, liq.id, acct.id, symbol, q, zp, mark, favorable))
+            taken.append((symbol, q, zp))
+        if acct.cash:
+            ledger.transfer(acct, fund, acct.cash)  # the zero-price rounding residue
+        del self.active[acct.id]
+        acct.liquidation = LiquidationState.NONE
+        self.margin_call.discard(acct.id)
+        x.stats.takeovers += 1
+        if acct.id in x.blps:
+            x.set_opted_in(acct.id, False, reason="taken_over")
+        for symbol, q, zp in taken:
+            left = self._to_blps(liq, acct.id, symbol, q, zp, favorable)
+            left = self._to_fund(liq, symbol, sign(q) * left, zp)
+            if left:
+                self._adl(liq, symbol, sign(q), left, zp)
+
+    def _to_blps(
+        self, liq: Liquidation, source: int, symbol: str, q: Decimal, zp: Decimal, fav: bool
+    ) -> Decimal:
+        """Assign what the BLPs can take; return the unassigned quantity."""
+        x = self.x
+        inst, mark, now = x.instruments[symbol], x.marks[symbol], x.now_ms
+        s = sign(q)
+        accounts = x.ledger.accounts
+        caps: dict[int, Decimal] = {}
+        for aid, blp in x.blps.items():
+            acct = accounts[aid]
+            if aid == source or not blp.opted_in or acct.liquidation is not LiquidationState.NONE:
+                continue
+            blp.prune(now)
+            cap = capacity_qty(blp, symbol, acct.qty(symbol), s, mark, inst.lot, now)
+            if cap > 0:
+                caps[aid] = cap
+        alloc = allocate(abs(q), caps, inst.lot)
+        if not alloc:
+            return abs(q)
+        price = assignment_price(s, zp, mark, fav, inst.tick, x.config.program)
+        disc = discount_bps(s, price, mark)
+        kind = "favorable" if fav else "toxic"
+        fund = x.insurance_fund
+        for aid in sorted(alloc):
+            qty = alloc[aid]
+            acct, blp = accounts[aid], x.blps[aid]
+            x.ledger.trade(acct, symbol, s * qty, price)
+            x.ledger.trade(fund, symbol, -s * qty, price)
+            self.touched(acct)
+            notional = qty * mark
+            blp.record(now, notional)
+            st, bst = x.stats, x.stats.blp(aid)
+            st.blp_assigned_notional += notional
+            bst.assignments += 1
+            bst.assigned_notional += notional
+            bst.discount_value += s * qty * (mark - price)
+            if fav:
+                st.blp_favorable_notional += notional
+                bst.favorable_notional += notional
+            else:
+                st.blp_toxic_notional += notional
+                bst.toxic_notional += notional
+            threshold = blp.thresholds.get(symbol, ZERO)
+            left_thr = max(ZERO, threshold - abs(acct.qty(symbol)) * mark)
+            self._next_assignment += 1
+            x.emit(
+                ev.Assignment(
+                    now, self._next_assignment - 1, liq.id, aid, symbol,
+                    "buy" if s > 0 else "sell", qty, price, mark, zp, kind, disc,
+                    blp.minute_left(now), blp.hour_left(now), left_thr,
+                )
+            )
+        return abs(q) - sum(alloc.values(), ZERO)
+
+    def _to_fund(self, liq: Liquidation, symbol: str, left: Decimal, zp: Decimal) -> Decimal:
+        """The fund keeps what it can within its notional limit while it has equity; return
+        the quantity (unsigned) that must be auto-deleveraged."""
+        if not left:
+            return ZERO
+        x = self.x
+        fund = x.insurance_fund
+        mark, lot = x.marks[symbol], x.instruments[symbol].lot
+        held = fund.qty(symbol)
+        s = sign(left)
+        if sign(held) != s:
+            keep = abs(left)  # the new flow offsets what the fund held: no extra risk
+        elif self._snap(fund).equity <= 0:
+            keep = ZERO
+        else:
+            room = floor_to(self.cfg.fund_max_notional / mark, lot) - (abs(held) - abs(left))
+            keep = min(abs(left), max(ZERO, room))
+        if keep:
+            x.stats.insurance_kept_notional += keep * mark
+            x.emit(ev.InsuranceKept(x.now_ms, liq.id, symbol, s * keep, zp))
+        return abs(left) - keep
+
+    def _ranked(self, symbol: str, side: int) -> list[tuple[Decimal, int]]:
+        """ADL queue for positions of `side`, best rank first (BitMEX: PnL% × effective
+        leverage when in profit, PnL% / leverage otherwise), cached for this engine time."""
+        key = (symbol, side)
+        cached = self._rank_cache.get(key)
+        if cached is not None and cached[0] == self.x.now_ms:
+            return cached[1]
+        mark = self.x.marks[symbol]
+        ranked: list[tuple[Decimal, int]] = []
+        for acct in self.x.ledger.accounts.values():
+            if acct.kind not in TRADING_KINDS or acct.liquidation is not LiquidationState.NONE:
+                continue
+            pos = acct.positions.get(symbol)
+            if pos is None or sign(pos.qty) != side:
+                continue
+            pnl_pct = pos.upnl(mark) / abs(pos.cost)
+            snap = self._snap(acct)
+            lev = snap.notional / snap.equity if snap.equity > 0 else HUGE
+            rank = pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
+            ranked.append((rank, acct.id))
+        ranked.sort(key=lambda r: (-r[0], r[1]))
+        self._rank_cache[key] = (self.x.now_ms, ranked, 0)
+        return ranked
+
+    def _adl(self, liq: Liquidation, symbol: str, taken_side: int, qty: Decimal, zp: Decimal):
+        """Close `qty` of the fund's position against the best-ranked opposite positions at
+        the bankruptcy price. What no one can take stays with the fund."""
+        x = self.x
+        fund, accounts = x.insurance_fund, x.ledger.accounts
+        mark = x.marks[symbol]
+        for rank, aid in self._ranked(symbol, -taken_side):
+            if qty <= 0:
+                break
+            acct = accounts[aid]
+            held = acct.qty(symbol)
+            if sign(held) != -taken_side or acct.liquidation is not LiquidationState.NONE:
+                continue
+            take = min(qty, abs(held))
+            x.ledger.trade(acct, symbol, taken_side * take, zp)
+            x.ledger.trade(fund, symbol, -taken_side * take, zp)
+            self.touched(acct)
+            qty -= take
+            x.stats.adl_count += 1
+            x.stats.adl_notional += take * mark
+            x.emit(ev.AutoDeleveraged(x.now_ms, liq.id, aid, symbol, taken_side * take, zp, rank))
+
+    def _unwind_fund(self) -> None:
+        x = self.x
+        fund = x.insurance_fund
+        for symbol in sorted(fund.positions):
+            q = fund.positions[symbol].qty
+            if not q or symbol not in x.marks:
+                continue
+            inst = x.instruments[symbol]
+            size = min(abs(q), max(inst.lot, floor_to(abs(q) * self.cfg.fund_unwind_fraction, inst.lot)))
+            s = sign(q)
+            limit = x.marks[symbol] * (1 - s * self.cfg.fund_unwind_through_bps * BPS)
+            limit = ceil_to(limit, inst.tick) if s > 0 else floor_to(limit, inst.tick)
+            x.place_order(
+                fund.id, symbol, Side.SELL if s > 0 else Side.BUY, size, limit,
+                TimeInForce.IOC, True, internal=True,
+            )
+
+    def _socialize(self) -> None:
+        """The fund's balance went below zero: claw it back pro rata from profitable accounts."""
+        x = self.x
+        fund = x.insurance_fund
+        deficit = -fund.cash
+        profits: list[tuple[int, Decimal]] = []
+        for acct in x.ledger.accounts.values():
+            if acct.kind not in TRADING_KINDS or acct.liquidation is not LiquidationState.NONE:
+                continue
+            if not self._has_marks(acct):
+                continue
+            upnl = self._snap(acct).upnl
+            if upnl > 0:
+                profits.append((acct.id, upnl))
+        total = sum((p for _, p in profits), ZERO)
+        if total <= 0:
+            return
+        take = min(deficit, total)
+        rate = take / total
+        debits: list[tuple[int, Decimal]] = []
+        given = ZERO
+        for aid, p in profits:
+            d = floor_to(take * p / total, MONEY_STEP)
+            if d:
+                debits.append((aid, d))
+                given += d
+        rest = take - given  # rounding crumbs: from the largest profit (ties: lowest id)
+        if rest:
+            top = min(profits, key=lambda r: (-r[1], r[0]))[0]
+            debits = [(a, d + rest) if a == top else (a, d) for a, d in debits]
+            if all(a != top for a, _ in debits):
+                debits.append((top, rest))
+        for aid, d in debits:
+            acct = x.ledger.accounts[aid]
+            x.ledger.transfer(acct, fund, d)
+            self.touched(acct)
+        x.stats.socialized_loss += take
+        x.stats.socialized_events += 1
+        x.stats.max_clawback_rate = max(x.stats.max_clawback_rate, rate)
+        x.emit(ev.SocializedLoss(x.now_ms, take, total, rate, tuple(sorted(debits))))

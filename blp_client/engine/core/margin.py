@@ -1,0 +1,135 @@
+"""Margin math over one account: equity, MM/IM, MF/MMF/IMF/TMF, zero and liquidation prices.
+
+All pure functions of (account, marks, instruments). See DOMAIN.md for the formulas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .instruments import Instrument
+from .ledger import Account, Position
+from .num import ONE, ZERO, price_q
+
+TMF_CUT = Decimal("0.06")
+
+
+@dataclass(frozen=True, slots=True)
+class MarginSnapshot:
+    equity: Decimal  # TAV = collateral + Σ unrealised PnL at mark
+    notional: Decimal  # Σ |Q|·MP
+    mm: Decimal
+    im: Decimal
+    upnl: Decimal
+
+    @property
+    def mf(self) -> Decimal | None:
+        """Margin fraction; None with no positions (infinitely safe)."""
+        return self.equity / self.notional if self.notional else None
+
+    @property
+    def mmf(self) -> Decimal | None:
+        return self.mm / self.notional if self.notional else None
+
+    @property
+    def imf(self) -> Decimal | None:
+        return self.im / self.notional if self.notional else None
+
+    @property
+    def tmf(self) -> Decimal | None:
+        mmf = self.mmf
+        return takeover_margin_fraction(mmf) if mmf is not None else None
+
+    @property
+    def leverage(self) -> Decimal:
+        """Notional over equity (0 when flat; None-free: infinite leverage shows as notional/ε)."""
+        if not self.notional:
+            return ZERO
+        if self.equity <= 0:
+            return Decimal("Infinity")
+        return self.notional / self.equity
+
+    @property
+    def liquidatable(self) -> bool:
+        """MF < MMF, i.e. TAV < Σ MM (with a position)."""
+        return self.notional > 0 and self.equity < self.mm
+
+    @property
+    def below_tmf(self) -> bool:
+        tmf = self.tmf
+        return self.notional > 0 and tmf is not None and self.equity < tmf * self.notional
+
+    @property
+    def above_imf(self) -> bool:
+        return self.notional == 0 or self.equity > self.im
+
+
+def takeover_margin_fraction(mmf: Decimal) -> Decimal:
+    """TMF = max(MMF/2, MMF − 6%)."""
+    return max(mmf / 2, mmf - TMF_CUT)
+
+
+def snapshot(
+    acct: Account, marks: Mapping[str, Decimal], instruments: Mapping[str, Instrument]
+) -> MarginSnapshot:
+    upnl = notional = mm = im = ZERO
+    for symbol, pos in acct.positions.items():
+        if not pos.qty:
+            continue
+        mark = marks[symbol]
+        n = abs(pos.qty) * mark
+        inst = instruments[symbol]
+        upnl += pos.qty * mark - pos.cost
+        notional += n
+        mm += inst.maintenance_margin(n)
+        im += inst.initial_margin(n)
+    return MarginSnapshot(acct.cash + upnl, notional, mm, im, upnl)
+
+
+def zero_prices(
+    acct: Account, marks: Mapping[str, Decimal], instruments: Mapping[str, Instrument]
+) -> dict[str, Decimal]:
+    """Per-position bankruptcy prices: closing every position at them leaves equity exactly 0.
+
+    Equity is shared by maintenance margin: PMPD_i = (MM_i/ΣMM)·TAV/notional_i and
+    ZP_i = MP·(1 − s_i·PMPD_i). Quantised to 1e-8; the takeover books the rounding residue.
+    """
+    snap = snapshot(acct, marks, instruments)
+    out: dict[str, Decimal] = {}
+    if not snap.notional:
+        return out
+    for symbol, pos in acct.positions.items():
+        if not pos.qty:
+            continue
+        mark = marks[symbol]
+        n = abs(pos.qty) * mark
+        mm_i = instruments[symbol].maintenance_margin(n)
+        pmpd = (mm_i / snap.mm) * snap.equity / n
+        s = 1 if pos.qty > 0 else -1
+        out[symbol] = price_q(mark * (ONE - s * pmpd))
+    return out
+
+
+def liquidation_price(cash: Decimal, pos: Position, inst: Instrument) -> Decimal:
+    """Mark price at which a single-position account reaches TAV = MM.
+
+    A long is liquidatable strictly below it, a short strictly above it. Solves, per tier,
+    cash + Q·P − C = |Q|·P·mmr − cum and keeps the root whose notional lies in that tier.
+    Returns 0 for a long that no price can liquidate, and Infinity for such a short.
+    """
+    q, c = pos.qty, pos.cost
+    if q == 0:
+        raise ValueError("no position")
+    tiers = inst.tiers
+    for i, t in enumerate(tiers):
+        denom = q * (ONE - t.mmr) if q > 0 else q * (ONE + t.mmr)
+        p = (c - cash - t.cum_mm) / denom
+        if p <= 0:
+            continue
+        n = abs(q) * p
+        upper = tiers[i + 1].floor if i + 1 < len(tiers) else None
+        if n >= t.floor and (upper is None or n < upper):
+            return p
+    return ZERO if q > 0 else Decimal("Infinity")
