@@ -17,6 +17,7 @@ from .num import BPS, ZERO, ceil_to, floor_to
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
+WEIGHT_NOISE_STEP = Decimal("1e-12")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,10 @@ def assignment_price(
     """
     if favorable:
         raw = cfg.zero_price_weight * zero_price + (1 - cfg.zero_price_weight) * mark
+        # w = 2/3 has no finite decimal form: the 28-digit product carries ~1e-23 of noise
+        # that can sit just below (or above) an exact tick multiple and move the price one
+        # tick. Inputs have at most 8 decimals, so snapping to 1e-12 removes only the noise.
+        raw = raw.quantize(WEIGHT_NOISE_STEP)
     elif taken_side > 0:
         raw = min(zero_price, mark * (1 + cfg.toxic_collar))
     else:

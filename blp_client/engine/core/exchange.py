@@ -64,6 +64,7 @@ class Exchange:
         self.stats = Stats()
         self.events: list[ev.Event] = []
         self._next_order_id = 1
+        self._quotes: dict[tuple[int, str], list[Order]] = {}
         self._next_trade_id = 1
         self.liquidator = Liquidator(self, self.config.waterfall)
         if self.config.insurance_fund:
@@ -362,6 +363,42 @@ class Exchange:
                 f"initial margin {money(im_after)} would exceed equity {money(snap.equity)}",
             )
 
+    def replace_quotes(
+        self,
+        account_id: int,
+        symbol: str,
+        bids: list[tuple[Decimal, Decimal]],
+        asks: list[tuple[Decimal, Decimal]],
+    ) -> None:
+        """Swap a market maker's whole ladder on one contract: (price, qty) levels.
+
+        The cheap path for simulated liquidity that requotes every second: no margin check
+        and no per-quote events; a quote that crosses the book trades like any order.
+        """
+        acct = self.account(account_id)
+        if acct.kind is not AccountKind.MARKET_MAKER:
+            raise ExchangeError("invalid_account", "only market-maker accounts quote ladders")
+        book = self.books[symbol]
+        for old in self._quotes.pop((account_id, symbol), ()):
+            if old.is_open:
+                book.remove(old)
+                old.status = OrderStatus.CANCELLED
+        fresh: list[Order] = []
+        for side, levels in ((Side.BUY, bids), (Side.SELL, asks)):
+            for price, qty in levels:
+                order = Order(
+                    self._next_order_id, account_id, symbol, side, qty, price, TimeInForce.GTC,
+                    False, None, self.now_ms,
+                )
+                self._next_order_id += 1
+                best = book.best_ask() if side is Side.BUY else book.best_bid()
+                if best is not None and (price >= best if side is Side.BUY else price <= best):
+                    self._match(order)
+                if order.remaining > 0:
+                    book.rest(order)
+                    fresh.append(order)
+        self._quotes[(account_id, symbol)] = fresh
+
     def cancel_order(self, account_id: int, order_id: int, reason: str = "cancelled") -> Order:
         order = self.orders.get(order_id)
         if order is None or order.account_id != account_id:
@@ -390,7 +427,7 @@ class Exchange:
         if order.client_order_id is None and self.ledger.accounts[order.account_id].kind in (
             AccountKind.MARKET_MAKER, AccountKind.INSURANCE_FUND
         ):
-            del self.orders[order.id]  # internal liquidity: not kept once closed
+            self.orders.pop(order.id, None)  # internal liquidity: not kept once closed
         self.emit(
             ev.OrderClosed(self.now_ms, order.id, order.account_id, status.value, order.filled,
                            reason)

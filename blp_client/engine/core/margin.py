@@ -89,14 +89,18 @@ def snapshot(
 
 
 def zero_prices(
-    acct: Account, marks: Mapping[str, Decimal], instruments: Mapping[str, Instrument]
+    acct: Account,
+    marks: Mapping[str, Decimal],
+    instruments: Mapping[str, Instrument],
+    snap: MarginSnapshot | None = None,
 ) -> dict[str, Decimal]:
     """Per-position bankruptcy prices: closing every position at them leaves equity exactly 0.
 
     Equity is shared by maintenance margin: PMPD_i = (MM_i/ΣMM)·TAV/notional_i and
     ZP_i = MP·(1 − s_i·PMPD_i). Quantised to 1e-8; the takeover books the rounding residue.
     """
-    snap = snapshot(acct, marks, instruments)
+    if snap is None:
+        snap = snapshot(acct, marks, instruments)
     out: dict[str, Decimal] = {}
     if not snap.notional:
         return out

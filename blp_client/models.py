@@ -1,0 +1,445 @@
+"""The BLP API's wire messages (protocol v1), one definition for the engine and the SDK.
+
+Money, prices and quantities are `Decimal` and travel as JSON strings ("49033.3"): floats are
+refused on input because they are not exact. Requests forbid unknown fields so a typo is a 400
+naming the field; responses ignore unknown fields so old clients keep working with new servers.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    model_validator,
+)
+
+
+def _no_float(value: Any) -> Any:
+    if isinstance(value, float):
+        raise ValueError("must be a decimal string such as \"0.01\", not a JSON float")
+    return value
+
+
+def _dec_str(value: Decimal) -> str:
+    return format(value, "f")
+
+
+Dec = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    PlainSerializer(_dec_str, return_type=str, when_used="json"),
+]
+Symbol = Annotated[str, Field(min_length=1, max_length=32)]
+SideName = Literal["buy", "sell"]
+
+
+class Response(BaseModel):
+    """Server → client: unknown fields are ignored (forward compatible)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Request(BaseModel):
+    """Client → server: unknown fields are an error naming the field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ErrorBody(Response):
+    code: str
+    message: str
+
+
+# ---- profile ---------------------------------------------------------------------------
+
+
+class Window(Response):
+    minute: Dec
+    hour: Dec
+
+
+class FeeTier(Response):
+    name: str
+    taker: Dec
+    maker: Dec
+
+
+class Profile(Response):
+    account_id: int
+    minute_rate: Dec
+    hour_rate: Dec
+    used: Window  # notional assigned in the rolling 60 s / 3600 s windows
+    remaining: Window
+    max_position_notional: dict[str, Dec]
+    threshold_headroom: dict[str, Dec]  # notional still assignable per contract at mark
+    fee_tier: FeeTier
+    opted_in: bool
+
+
+class ProfileUpdate(Request):
+    max_position_notional: dict[str, Dec] | None = None
+    opted_in: bool | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ProfileUpdate:
+        if self.max_position_notional is None and self.opted_in is None:
+            raise ValueError("give max_position_notional and/or opted_in")
+        return self
+
+
+# ---- account ---------------------------------------------------------------------------
+
+
+class Position(Response):
+    symbol: str
+    qty: Dec  # signed: long > 0
+    entry_price: Dec | None
+    mark_price: Dec | None
+    notional: Dec
+    upnl: Dec
+
+
+class Account(Response):
+    account_id: int
+    collateral: Dec
+    equity: Dec
+    upnl: Dec
+    notional: Dec
+    maintenance_margin: Dec
+    initial_margin: Dec
+    mf: Dec | None  # None while flat
+    mmf: Dec | None
+    imf: Dec | None
+    tmf: Dec | None
+    leverage: Dec | None  # None when equity <= 0 with positions (unbounded)
+    liquidation_state: str  # none | reducing | closed
+    margin_call: bool
+    positions: list[Position]
+
+
+# ---- assignments and events ------------------------------------------------------------
+
+
+class Remaining(Response):
+    minute: Dec
+    hour: Dec
+    threshold: Dec
+
+
+class Assignment(Response):
+    id: str
+    seq: int
+    ts: int
+    symbol: str
+    side: SideName  # the BLP's side: buy = it receives a long
+    qty: Dec
+    price: Dec
+    mark_price: Dec
+    zero_price: Dec
+    kind: Literal["favorable", "toxic"]
+    discount_bps: Dec  # signed, positive = better than mark for the BLP
+    liquidation_id: int
+    remaining: Remaining
+
+
+class ProfileData(Response):
+    account_id: int
+    minute_rate: Dec
+    hour_rate: Dec
+    max_position_notional: dict[str, Dec]
+    opted_in: bool
+    reason: str  # registered | threshold | rates | opt | taken_over
+
+
+MarginKind = Literal[
+    "margin_call",
+    "margin_ok",
+    "liquidation_started",
+    "liquidation_returned",
+    "taken_over",
+    "adl",
+    "clawback",
+]
+
+
+class MarginData(Response):
+    kind: MarginKind
+    account_id: int
+    equity: Dec | None = None
+    mf: Dec | None = None
+    mmf: Dec | None = None
+    imf: Dec | None = None
+    liquidation_id: int | None = None
+    symbol: str | None = None
+    qty: Dec | None = None  # taken_over: the position taken; adl: the change to the position
+    price: Dec | None = None
+    zero_price: Dec | None = None
+    mark_price: Dec | None = None
+    amount: Dec | None = None  # clawback
+
+
+class FillData(Response):
+    trade_id: int
+    order_id: int
+    client_order_id: str | None
+    symbol: str
+    side: SideName
+    qty: Dec
+    price: Dec
+    fee: Dec  # negative = rebate
+    liquidity: Literal["maker", "taker"]
+
+
+class _EventBase(Response):
+    op: Literal["event"] = "event"
+    seq: int
+    id: str
+    ts: int
+
+
+class AssignmentEvent(_EventBase):
+    type: Literal["assignment"] = "assignment"
+    data: Assignment
+
+
+class ProfileEvent(_EventBase):
+    type: Literal["profile"] = "profile"
+    data: ProfileData
+
+
+class MarginEvent(_EventBase):
+    type: Literal["margin"] = "margin"
+    data: MarginData
+
+
+class FillEvent(_EventBase):
+    type: Literal["fill"] = "fill"
+    data: FillData
+
+
+Event = Annotated[
+    AssignmentEvent | ProfileEvent | MarginEvent | FillEvent, Field(discriminator="type")
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+class AssignmentPage(Response):
+    assignments: list[Assignment]
+    next_from_seq: int | None  # pass as from_seq for the next page; None when this was the last
+    last_seq: int  # the BLP's latest event seq
+
+
+class EventPage(Response):
+    events: list[Event]
+    next_from_seq: int | None
+    last_seq: int
+
+
+# ---- markets ---------------------------------------------------------------------------
+
+
+class Market(Response):
+    symbol: str
+    base: str
+    tick: Dec
+    lot: Dec
+    min_notional: Dec
+    index_price: Dec | None
+    mark_price: Dec | None
+    best_bid: Dec | None
+    best_ask: Dec | None
+
+
+class MarketList(Response):
+    markets: list[Market]
+
+
+class Book(Response):
+    symbol: str
+    ts: int
+    bids: list[tuple[Dec, Dec]]  # (price, qty), best first
+    asks: list[tuple[Dec, Dec]]
+
+
+# ---- orders ----------------------------------------------------------------------------
+
+
+class OrderRequest(Request):
+    symbol: Symbol
+    side: SideName
+    type: Literal["limit", "market"] = "limit"
+    qty: Dec = Field(gt=0)
+    price: Dec | None = Field(default=None, gt=0)
+    tif: Literal["GTC", "IOC"] = "GTC"
+    reduce_only: bool = False
+    client_order_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def _price_matches_type(self) -> OrderRequest:
+        if self.type == "limit" and self.price is None:
+            raise ValueError("price is required for a limit order")
+        if self.type == "market" and self.price is not None:
+            raise ValueError("price must be omitted for a market order")
+        return self
+
+
+class Order(Response):
+    id: int
+    client_order_id: str | None
+    symbol: str
+    side: SideName
+    type: Literal["limit", "market"]
+    qty: Dec
+    price: Dec | None
+    tif: str
+    reduce_only: bool
+    status: str  # new | partially_filled | filled | cancelled | rejected
+    filled_qty: Dec
+    avg_price: Dec | None
+    fees: Dec
+    created_ts: int
+
+
+class OrderList(Response):
+    orders: list[Order]
+
+
+# ---- the stream's control messages -----------------------------------------------------
+
+
+class AuthRequest(Request):
+    op: Literal["auth"] = "auth"
+    key: str
+    timestamp: int
+    signature: str
+
+
+class Subscribe(Request):
+    op: Literal["subscribe"] = "subscribe"
+    from_seq: int = Field(default=0, ge=0)
+
+
+class Ping(Response):
+    op: Literal["ping"] = "ping"
+    ts: int
+
+
+class Pong(Response):
+    op: Literal["pong"] = "pong"
+    ts: int
+
+
+class AuthResult(Response):
+    op: Literal["auth"] = "auth"
+    ok: bool
+
+
+class Subscribed(Response):
+    op: Literal["subscribed"] = "subscribed"
+    from_seq: int
+    last_seq: int  # the BLP's latest seq when the subscription started
+
+
+class StreamError(Response):
+    op: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+ServerMessage = Annotated[
+    Event | Ping | Pong | AuthResult | Subscribed | StreamError, Field(discriminator="op")
+]
+SERVER_MESSAGE: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+
+
+# ---- admin -----------------------------------------------------------------------------
+
+
+class PositionSpec(Request):
+    symbol: Symbol
+    qty: Dec  # signed: long > 0
+    price: Dec = Field(gt=0)
+
+
+class CreateAccounts(Request):
+    kind: Literal["trader", "market_maker"] = "trader"
+    collateral: Dec = Field(default=Decimal(0), ge=0)
+    positions: list[PositionSpec] = []
+    count: int = Field(default=1, ge=1, le=100_000)
+    counterparty_id: int | None = None  # default: the engine's house account
+
+
+class AccountIds(Response):
+    account_ids: list[int]
+
+
+class RegisterBLP(Request):
+    account_id: int | None = None  # default: open a new account
+    collateral: Dec = Field(default=Decimal(0), ge=0)
+    minute_rate: Dec
+    hour_rate: Dec
+    max_position_notional: dict[str, Dec]
+    name: str | None = None
+
+
+class Credentials(Response):
+    account_id: int
+    api_key: str
+    api_secret: str
+    name: str | None = None
+
+
+class CredentialsList(Response):
+    blps: list[Credentials]
+
+
+class SetIndex(Request):
+    symbol: Symbol
+    price: Dec = Field(gt=0)
+
+
+class Advance(Request):
+    ms: int | None = Field(default=None, gt=0)
+    to_ms: int | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Advance:
+        if (self.ms is None) == (self.to_ms is None):
+            raise ValueError("give exactly one of ms or to_ms")
+        return self
+
+
+class Clock(Response):
+    now_ms: int
+    clock: Literal["real", "manual"]
+
+
+class ScenarioStart(Request):
+    name: str
+    seed: int = 0
+    accounts: int = Field(default=1000, ge=0, le=1_000_000)
+
+
+class ScenarioStatus(Response):
+    name: str | None
+    running: bool
+    started_ms: int | None
+    done: bool
+
+
+class EngineStats(Response):
+    now_ms: int
+    clock: Literal["real", "manual"]
+    insurance_fund: Dec
+    insurance_fund_positions: dict[str, Dec]
+    liquidations: dict[str, Dec]  # the waterfall's counters (counts and notionals)
+    blps: int
+    accounts: int
+    stream: dict[str, int]  # connections, slow_consumer_closes, events_logged
