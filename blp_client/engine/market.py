@@ -45,12 +45,28 @@ def crash(
     bottom_at: float = 0.7,
     noise_bps: float = 8.0,
     reversion: float = 0.05,
+    gaps: int = 3,
+    gap_size: float = 0.03,
+    gap_recovery_s: float = 20.0,
 ) -> PricePath:
     """Fall by `drop` over `bottom_at`·T (fast at first), then win back `rebound` of the fall,
-    with mean-reverting noise around that shape (so the fall is the size asked for)."""
+    with mean-reverting noise around that shape (so the fall is the size asked for).
+
+    `gaps` flash drops of up to `gap_size` during the fall, each recovering with time constant
+    `gap_recovery_s`: a price that jumps past liquidation prices leaves accounts bankrupt
+    before the book can be reached, which is where toxic flow comes from.
+    """
     bottom_s = max(1, int(seconds * bottom_at))
+    flashes = sorted(
+        (rng.randint(max(1, bottom_s // 10), bottom_s), gap_size * rng.uniform(0.5, 1.0))
+        for _ in range(gaps)
+    )
     noise, prices = 0.0, []
     for t in range(seconds + 1):
+        flash = 1.0
+        for at, size in flashes:
+            if t >= at:
+                flash *= 1.0 - size * math.exp(-(t - at) / gap_recovery_s)
         if t <= bottom_s:
             u = t / bottom_s
             shape = 1.0 - drop * (1.0 - (1.0 - u) ** 2)
@@ -58,7 +74,7 @@ def crash(
             u = (t - bottom_s) / max(1, seconds - bottom_s)
             shape = 1.0 - drop + drop * rebound * math.sin(u * math.pi / 2)
         noise += -reversion * noise + rng.gauss(0.0, noise_bps / 1e4)
-        prices.append(start * shape * math.exp(noise))
+        prices.append(start * shape * flash * math.exp(noise))
     return lambda t: prices[min(max(t, 0), seconds)]
 
 
@@ -289,7 +305,8 @@ def build_scenario(
     makers: list[MarketMaker] = []
     for symbol in paths:
         mm_id = x.open_account(AccountKind.MARKET_MAKER, Decimal("500000000"))
-        cfg = maker or MarketMakerConfig()
+        # depth scales with open interest: the default ladder is sized for 5,000 traders
+        cfg = maker or MarketMakerConfig(level_notional=60_000.0 * max(1.0, accounts / 5000))
         mm = MarketMaker(mm_id, symbol, cfg)
         mm.returns = deque(maxlen=cfg.vol_window)
         makers.append(mm)

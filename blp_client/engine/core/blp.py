@@ -38,23 +38,52 @@ class BLP:
     thresholds: dict[str, Decimal]  # Max Position Notional Threshold per contract
     opted_in: bool = True
     window: deque[tuple[int, Decimal]] = field(default_factory=deque)  # (ts, notional)
+    # running sums over the live part of `window`: O(1) per query instead of a scan
+    _sums: dict[int, Decimal] = field(default_factory=dict)
+    _starts: dict[int, int] = field(default_factory=dict)  # first live index per span
+    _base: int = 0  # index of window[0] since the BLP was created
+    _seen_ms: int = 0
 
     def used(self, now_ms: int, span_ms: int) -> Decimal:
         """Notional assigned in the rolling window (now − span, now]: at t it still counts at
         t + span − 1 ms and no longer at t + span."""
+        if span_ms not in (MINUTE_MS, HOUR_MS) or now_ms < self._seen_ms:
+            return self._scan(now_ms, span_ms)  # past times and odd spans: the plain sum
+        self._seen_ms = now_ms
+        total = self._sums.get(span_ms, ZERO)
+        i = self._starts.get(span_ms, self._base)
+        end = self._base + len(self.window)
+        while i < end:
+            ts, notional = self.window[i - self._base]
+            if now_ms - ts < span_ms:
+                break
+            total -= notional
+            i += 1
+        self._sums[span_ms], self._starts[span_ms] = total, i
+        return total
+
+    def _scan(self, now_ms: int, span_ms: int) -> Decimal:
         total = ZERO
         for ts, notional in reversed(self.window):
             if now_ms - ts >= span_ms:
                 break
-            total += notional
+            if ts <= now_ms:
+                total += notional
         return total
 
     def prune(self, now_ms: int) -> None:
-        while self.window and now_ms - self.window[0][0] >= HOUR_MS:
+        self.used(now_ms, HOUR_MS)
+        self.used(now_ms, MINUTE_MS)
+        live = min(self._starts.get(HOUR_MS, self._base), self._starts.get(MINUTE_MS, self._base))
+        while self._base < live:
             self.window.popleft()
+            self._base += 1
 
     def record(self, now_ms: int, notional: Decimal) -> None:
         self.window.append((now_ms, notional))
+        for span in (MINUTE_MS, HOUR_MS):
+            self._sums[span] = self._sums.get(span, ZERO) + notional
+            self._starts.setdefault(span, self._base + len(self.window) - 1)
 
     def minute_left(self, now_ms: int) -> Decimal:
         return max(ZERO, self.minute_rate - self.used(now_ms, MINUTE_MS))

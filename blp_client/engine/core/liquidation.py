@@ -224,28 +224,32 @@ class Liquidator:
         Returns whether anything filled. A slice whose limit the book does not reach is not
         sent (it could not fill), which keeps dead-book rounds cheap."""
         x, cfg = self.x, self.cfg
-        zps = zero_prices(acct, x.marks, x.instruments, snap)
+        zps: dict[str, Decimal] | None = None
         filled = False
         for symbol in sorted(acct.positions):
             pos = acct.positions[symbol]
             if not pos.qty:
                 continue
-            inst = x.instruments[symbol]
-            jitter = Decimal(x.rng.randint(-10_000, 10_000)) / 10_000
-            frac = cfg.slice_fraction * (1 + cfg.slice_jitter * jitter)
-            size = min(abs(pos.qty), max(inst.lot, floor_to(abs(pos.qty) * frac, inst.lot)))
             s = sign(pos.qty)
             mark = x.marks[symbol]
+            book = x.books[symbol]
+            best = book.best_bid() if s > 0 else book.best_ask()
             limit = mark * (1 - s * cfg.through_bps * BPS)
+            if best is None or (best < limit if s > 0 else best > limit):
+                continue  # the limit is at least this far from mark: nothing could fill
+            if zps is None:
+                zps = zero_prices(acct, x.marks, x.instruments, snap)
+            inst = x.instruments[symbol]
             if s > 0:
                 limit = ceil_to(max(limit, zps[symbol]), inst.tick)
             else:
                 limit = floor_to(min(limit, zps[symbol]), inst.tick)
-            side = Side.SELL if s > 0 else Side.BUY
-            book = x.books[symbol]
-            best = book.best_bid() if s > 0 else book.best_ask()
-            if best is None or (best < limit if s > 0 else best > limit):
+            if best < limit if s > 0 else best > limit:
                 continue
+            jitter = Decimal(x.rng.randint(-10_000, 10_000)) / 10_000
+            frac = cfg.slice_fraction * (1 + cfg.slice_jitter * jitter)
+            size = min(abs(pos.qty), max(inst.lot, floor_to(abs(pos.qty) * frac, inst.lot)))
+            side = Side.SELL if s > 0 else Side.BUY
             order = x.place_order(
                 acct.id, symbol, side, size, limit, TimeInForce.IOC, True, internal=True
             )
@@ -387,35 +391,48 @@ class Liquidator:
         cached = self._rank_cache.get(key)
         if cached is not None and cached[0] == self.x.now_ms:
             return cached[1]
-        mark = self.x.marks[symbol]
+        marks = self.x.marks
+        mark = marks[symbol]
         ranked: list[tuple[Decimal, int]] = []
         for acct in self.x.ledger.accounts.values():
+            pos = acct.positions.get(symbol)
+            if pos is None or not pos.qty or (pos.qty > 0) != (side > 0):
+                continue
             if acct.kind not in TRADING_KINDS or acct.liquidation is not LiquidationState.NONE:
                 continue
-            pos = acct.positions.get(symbol)
-            if pos is None or sign(pos.qty) != side:
-                continue
             pnl_pct = pos.upnl(mark) / abs(pos.cost)
-            snap = self._snap(acct)
-            lev = snap.notional / snap.equity if snap.equity > 0 else HUGE
+            # leverage = Σ|Q|·MP / equity: only cash, qty and cost are needed, not tiers
+            equity, notional = acct.cash, ZERO
+            for sym, p in acct.positions.items():
+                if p.qty:
+                    m = marks[sym]
+                    equity += p.qty * m - p.cost
+                    notional += abs(p.qty) * m
+            lev = notional / equity if equity > 0 else HUGE
             rank = pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
             ranked.append((rank, acct.id))
         ranked.sort(key=lambda r: (-r[0], r[1]))
         self._rank_cache[key] = (self.x.now_ms, ranked, 0)
         return ranked
 
-    def _adl(self, liq: Liquidation, symbol: str, taken_side: int, qty: Decimal, zp: Decimal):
+    def _adl(
+        self, liq: Liquidation, symbol: str, taken_side: int, qty: Decimal, zp: Decimal
+    ) -> None:
         """Close `qty` of the fund's position against the best-ranked opposite positions at
         the bankruptcy price. What no one can take stays with the fund."""
         x = self.x
         fund, accounts = x.insurance_fund, x.ledger.accounts
         mark = x.marks[symbol]
-        for rank, aid in self._ranked(symbol, -taken_side):
-            if qty <= 0:
-                break
+        ranked = self._ranked(symbol, -taken_side)
+        key = (symbol, -taken_side)
+        # entries before the cursor were used up earlier at this engine time: skip them
+        i = self._rank_cache[key][2]
+        while qty > 0 and i < len(ranked):
+            rank, aid = ranked[i]
             acct = accounts[aid]
             held = acct.qty(symbol)
             if sign(held) != -taken_side or acct.liquidation is not LiquidationState.NONE:
+                i += 1
                 continue
             take = min(qty, abs(held))
             x.ledger.trade(acct, symbol, taken_side * take, zp)
@@ -425,6 +442,11 @@ class Liquidator:
             x.stats.adl_count += 1
             x.stats.adl_notional += take * mark
             x.emit(ev.AutoDeleveraged(x.now_ms, liq.id, aid, symbol, taken_side * take, zp, rank))
+            if take < abs(held):
+                break
+            i += 1
+        now, lst, _ = self._rank_cache[key]
+        self._rank_cache[key] = (now, lst, i)  # a partly used entry stays at the cursor
 
     def _unwind_fund(self) -> None:
         x = self.x

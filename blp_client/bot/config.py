@@ -1,0 +1,195 @@
+"""The bot's TOML configuration, validated by pydantic.
+
+Every table forbids unknown keys, so a typo is an error that names it
+("risk.max_leverage: Input should be greater than 0"). Secrets never live in the config or the
+model: the config names environment variables, read only when a client is built and returned
+as `SecretStr` (which prints as '**********').
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from blp_client.bot.registry import StrategyLoadError, load_strategy, validation_messages
+from blp_client.bot.strategy import EXCHANGE
+
+
+class ConfigError(ValueError):
+    """The config is invalid; the message has one "key: problem" line per error."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _secret(env_name: str | None, key: str, env: Mapping[str, str] | None) -> SecretStr:
+    source = os.environ if env is None else env
+    if not env_name:
+        raise ConfigError(f"{key}: no environment variable configured")
+    value = source.get(env_name)
+    if not value:
+        raise ConfigError(f"{key}: environment variable {env_name} is not set")
+    return SecretStr(value)
+
+
+class EngineConfig(_Section):
+    url: str = "http://127.0.0.1:8700"
+    ws_url: str | None = None  # default: derived from url by the client
+    api_key_env: str = "BLP_API_KEY"
+    api_secret_env: str = "BLP_API_SECRET"
+    symbols: list[str] = Field(default_factory=lambda: ["BTC-PERP"])
+    """Contracts to hedge (the exchange's names)."""
+
+    def api_key(self, env: Mapping[str, str] | None = None) -> SecretStr:
+        return _secret(self.api_key_env, "engine.api_key_env", env)
+
+    def api_secret(self, env: Mapping[str, str] | None = None) -> SecretStr:
+        return _secret(self.api_secret_env, "engine.api_secret_env", env)
+
+
+class VenueConfig(_Section):
+    ccxt_id: str = Field(min_length=1)
+    """The ccxt exchange class, e.g. "binanceusdm"."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Passed to the ccxt constructor (e.g. {"urls": {...}} to point at a test venue)."""
+    api_key_env: str | None = None
+    api_secret_env: str | None = None
+    password_env: str | None = None
+    symbols: dict[str, str] = Field(default_factory=dict)
+    """Exchange contract -> venue symbol, e.g. {"BTC-PERP" = "BTC/USDT:USDT"}."""
+    taker_fee: Decimal | None = Field(default=None, ge=-1, le=1)
+    maker_fee: Decimal | None = Field(default=None, ge=-1, le=1)
+    """Fee overrides; default: what the venue reports."""
+    sandbox: bool = False
+    enabled: bool = True
+
+    def credentials(
+        self, name: str, env: Mapping[str, str] | None = None
+    ) -> dict[str, SecretStr]:
+        """The venue's secrets from the environment (only those configured)."""
+        out: dict[str, SecretStr] = {}
+        for field, env_name in (
+            ("apiKey", self.api_key_env),
+            ("secret", self.api_secret_env),
+            ("password", self.password_env),
+        ):
+            if env_name:
+                out[field] = _secret(env_name, f"venues.{name}.{field}", env)
+        return out
+
+
+class StrategyConfig(_Section):
+    class_: str = Field(default="immediate_hedge", alias="class", min_length=1)
+    """A built-in name, "package.module:Class" or "path/to/file.py:Class"."""
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RiskConfig(_Section):
+    """Limits the risk gate enforces and levels the risk monitor reacts to."""
+
+    # gate: per order and per position (quote notional)
+    max_order_notional: Decimal = Field(default=Decimal(1_000_000), gt=0)
+    max_venue_position_notional: Decimal = Field(default=Decimal(5_000_000), gt=0)
+    max_net_exposure_notional: Decimal = Field(default=Decimal(2_000_000), gt=0)
+    max_leverage: Decimal = Field(default=Decimal(10), gt=0)
+    """No order that adds to a position on a venue whose leverage would exceed this."""
+    max_orders: int = Field(default=50, gt=0)
+    order_window_ms: int = Field(default=1000, gt=0)
+    """At most `max_orders` orders per `order_window_ms`."""
+    # monitor
+    monitor: bool = True
+    """Follow margins and leverage, lower/restore the threshold, switch state."""
+    lower_threshold_leverage: Decimal = Field(default=Decimal(5), gt=0)
+    restore_threshold_leverage: Decimal = Field(default=Decimal(3), gt=0)
+    lower_threshold_mf_mmf: Decimal = Field(default=Decimal(3), gt=1)
+    """Lower the threshold when MF < this × MMF (or MF < IMF)."""
+    restore_threshold_mf_mmf: Decimal = Field(default=Decimal(5), gt=1)
+    lowered_threshold_fraction: Decimal = Field(default=Decimal(0), ge=0, lt=1)
+    """The lowered threshold as a fraction of the one saved before lowering."""
+    reducing_leverage: Decimal = Field(default=Decimal(8), gt=0)
+    reducing_mf_mmf: Decimal = Field(default=Decimal(2), gt=1)
+    venue_reducing_leverage: Decimal = Field(default=Decimal(8), gt=0)
+    venue_reducing_margin_ratio: Decimal = Field(default=Decimal("0.5"), gt=0, le=1)
+    """REDUCING when a venue's maintenance margin / equity reaches this."""
+    restore_after_ms: int = Field(default=10_000, ge=0)
+    """Recovered levels must hold this long before restoring the threshold / going ACTIVE."""
+    max_drawdown: Decimal | None = Field(default=None, gt=0)
+    max_drawdown_fraction: Decimal | None = Field(default=Decimal("0.2"), gt=0, le=1)
+    """Kill switch: HALTED when equity falls this much (absolute / fraction) from its peak."""
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> RiskConfig:
+        if self.restore_threshold_leverage >= self.lower_threshold_leverage:
+            raise ValueError("restore_threshold_leverage must be below lower_threshold_leverage")
+        if self.restore_threshold_mf_mmf <= self.lower_threshold_mf_mmf:
+            raise ValueError("restore_threshold_mf_mmf must be above lower_threshold_mf_mmf")
+        return self
+
+
+class BotConfig(_Section):
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    venues: dict[str, VenueConfig] = Field(default_factory=dict)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    journal: Path = Path("blp-bot.sqlite")
+    metrics_port: int | None = Field(default=9108, ge=0, le=65535)
+    status_port: int | None = Field(default=None, ge=0, le=65535)
+    paper: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    from_seq: int | None = Field(default=None, ge=0)
+    """Where to start the stream on a fresh journal (default: the BLP's latest seq)."""
+    @model_validator(mode="after")
+    def _venue_names(self) -> BotConfig:
+        if EXCHANGE in self.venues:
+            raise ValueError(f"venue name {EXCHANGE!r} is reserved for the BLP's own account")
+        return self
+
+
+
+def _rebase(config: BotConfig, base_dir: Path) -> BotConfig:
+    """Relative paths in the config are relative to the config file, not the working dir."""
+    journal = config.journal if config.journal.is_absolute() else base_dir / config.journal
+    spec = config.strategy.class_
+    module, sep, cls = spec.rpartition(":")
+    if sep and (module.endswith(".py") or "/" in module) and not Path(module).is_absolute():
+        spec = f"{base_dir / module}:{cls}"
+    strategy = config.strategy.model_copy(update={"class_": spec})
+    return config.model_copy(update={"journal": journal, "strategy": strategy})
+
+
+def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None,
+                 check_strategy: bool = True) -> BotConfig:
+    """Validate an already-parsed TOML document (see `load_config`)."""
+    try:
+        config = BotConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(validation_messages(exc))) from exc
+    if base_dir is not None:
+        config = _rebase(config, base_dir)
+    if check_strategy:
+        try:
+            load_strategy(config.strategy.class_, config.strategy.params)
+        except StrategyLoadError as exc:
+            raise ConfigError(str(exc)) from exc
+    return config
+
+
+def load_config(path: str | Path, *, check_strategy: bool = True) -> BotConfig:
+    """Read and validate a TOML config; errors name the key. Also builds the strategy once so
+    bad strategy params fail here, not at the first assignment."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return parse_config(data, base_dir=path.resolve().parent, check_strategy=check_strategy)

@@ -1,0 +1,429 @@
+"""The bot's SQLite (WAL) journal: what has been processed, decided, sent and filled.
+
+Exactly-once rests on one rule: an event is recorded together with everything it causes — the
+position change, the intents, the orders (state `pending`, with their client order ids) and the
+strategy's state — in a single transaction, and nothing is sent before that transaction commits.
+If the process dies before the commit, nothing happened and the event is replayed (same seq, so
+the same client ids); after it, the event is never processed again and the executor finds the
+pending orders on restart and reconciles them by client id before (re)sending. Fills are keyed
+by (venue, trade id), so a fill seen twice (REST answer and stream) counts once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from blp_client.bot.books import ZERO
+from blp_client.bot.journal_codec import intent_from_json, intent_to_json
+from blp_client.bot.journal_schema import (
+    OPEN_STATES,
+    ORDER_COLS,
+    SCHEMA,
+    Committed,
+    FillRecord,
+    OrderRecord,
+    OrderState,
+    PositionDelta,
+    ThresholdAction,
+    can_move,
+    order_from_row,
+)
+from blp_client.bot.risk import Denied
+from blp_client.bot.strategy import Holding, Intent, Inventory, SetThreshold
+
+__all__ = [
+    "Committed",
+    "FillRecord",
+    "Journal",
+    "JournalError",
+    "OrderRecord",
+    "OrderState",
+    "PositionDelta",
+    "ThresholdAction",
+    "intent_from_json",
+    "intent_to_json",
+]
+
+
+class JournalError(RuntimeError):
+    pass
+
+
+class Journal:
+    """One SQLite file; safe to share between threads (calls are serialised)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        prefix: str = "blp",
+        synchronous: str = "NORMAL",
+        fault_hook: Callable[[str], None] | None = None,
+    ) -> None:
+        """`synchronous=NORMAL` in WAL mode survives any process crash (a power cut may lose
+        the last commits); use FULL for that too. `fault_hook(point)` is called at named
+        points inside transactions, so tests can kill the process there."""
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError("synchronous must be NORMAL or FULL")
+        self.path = Path(path)
+        self.prefix = prefix
+        self._fault = fault_hook
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.executescript(SCHEMA)
+
+    # ---- plumbing ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _hook(self, point: str) -> None:
+        if self._fault is not None:
+            self._fault(point)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._hook("before_commit")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._hook("after_commit")
+
+    def _meta(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def _set_meta(self, key: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value, sort_keys=True)),
+        )
+
+    # ---- state -------------------------------------------------------------------------
+
+    @property
+    def last_seq(self) -> int:
+        """The highest processed stream seq (0 on a fresh journal)."""
+        with self._lock:
+            return int(self._meta("last_seq") or 0)
+
+    def processed(self, seq: int) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM events WHERE seq = ?", (seq,)).fetchone()
+            return row is not None
+
+    def get_state(self, key: str) -> Any:
+        """JSON state saved with decisions (e.g. "strategy", "monitor"), or None."""
+        with self._lock:
+            return self._meta(f"state.{key}")
+
+    def set_state(self, key: str, value: Any) -> None:
+        with self._tx():
+            self._set_meta(f"state.{key}", value)
+
+    # ---- decisions ---------------------------------------------------------------------
+
+    def record_event(
+        self,
+        *,
+        seq: int,
+        event_id: str,
+        kind: str,
+        ts: int,
+        payload: Mapping[str, Any],
+        now_ms: int,
+        positions: Sequence[PositionDelta] = (),
+        fills: Sequence[FillRecord] = (),
+        intents: Sequence[Intent] = (),
+        denied: Sequence[Denied] = (),
+        state: Mapping[str, Any] | None = None,
+    ) -> Committed | None:
+        """Record stream event `seq` and all it causes, atomically. None when `seq` was already
+        processed (a replay after a crash or reconnect): then nothing changes."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM events WHERE seq = ?", (seq,)).fetchone():
+                return None
+            db.execute(
+                "INSERT INTO events(seq, id, kind, ts, payload, processed_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (seq, event_id, kind, ts, json.dumps(payload, sort_keys=True), now_ms),
+            )
+            self._hook("event")
+            last = int(self._meta("last_seq") or 0)
+            self._set_meta("last_seq", max(last, seq))
+            for delta in positions:
+                self._move(delta.symbol, delta.venue, delta.qty, delta.price, delta.fee, now_ms)
+            self._hook("positions")
+            for fill in fills:
+                self._fill(fill, now_ms)
+            return self._decide(str(seq), intents, denied, state, now_ms)
+
+    def record_decision(
+        self,
+        *,
+        now_ms: int,
+        intents: Sequence[Intent] = (),
+        denied: Sequence[Denied] = (),
+        state: Mapping[str, Any] | None = None,
+        source: str = "t",
+    ) -> Committed:
+        """Record a decision not tied to a stream seq (timer, risk change, fill from a venue).
+        Its id is `source` + a journaled counter, so client ids never repeat."""
+        with self._tx():
+            k = int(self._meta(f"counter.{source}") or 0) + 1
+            self._set_meta(f"counter.{source}", k)
+            return self._decide(f"{source}{k}", intents, denied, state, now_ms)
+
+    def client_order_id(self, decision: str, n: int) -> str:
+        return f"{self.prefix}-{decision}-{n}"
+
+    def _decide(
+        self,
+        decision: str,
+        intents: Sequence[Intent],
+        denied: Sequence[Denied],
+        state: Mapping[str, Any] | None,
+        now_ms: int,
+    ) -> Committed:
+        db = self._db
+        orders: list[OrderRecord] = []
+        actions: list[ThresholdAction] = []
+        for n, intent in enumerate(intents):
+            body = json.dumps(intent_to_json(intent), sort_keys=True)
+            db.execute(
+                "INSERT INTO intents(decision, n, kind, body, allowed, deny_reason, created_ms) "
+                "VALUES (?, ?, ?, ?, 1, NULL, ?)",
+                (decision, n, type(intent).__name__, body, now_ms),
+            )
+            self._hook("intent")
+            if isinstance(intent, SetThreshold):
+                cur = db.execute(
+                    "INSERT INTO actions(decision, symbol, value, state, reason) "
+                    "VALUES (?, ?, ?, 'pending', ?)",
+                    (decision, intent.symbol, str(intent.value), intent.reason),
+                )
+                actions.append(ThresholdAction(int(cur.lastrowid or 0), decision, intent.symbol,
+                                               intent.value, "pending", intent.reason))
+                continue
+            cid = self.client_order_id(decision, n)
+            reduce_only = bool(getattr(intent, "reduce_only", False))
+            limit = None if intent.limit_price is None else str(intent.limit_price)
+            db.execute(
+                f"INSERT INTO orders({ORDER_COLS}) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, '0', NULL, '0', ?, ?, NULL, ?)",
+                (cid, decision, n, intent.venue, intent.symbol, str(intent.qty), limit,
+                 intent.tif, int(reduce_only), now_ms, now_ms, intent.reason),
+            )
+            self._hook("order")
+            orders.append(self._get_order(cid))
+        for n, d in enumerate(denied, start=len(intents)):
+            db.execute(
+                "INSERT INTO intents(decision, n, kind, body, allowed, deny_reason, created_ms) "
+                "VALUES (?, ?, ?, ?, 0, ?, ?)",
+                (decision, n, type(d.intent).__name__,
+                 json.dumps(intent_to_json(d.intent), sort_keys=True),
+                 f"{d.reason.value}: {d.detail}" if d.detail else d.reason.value, now_ms),
+            )
+        for key, value in (state or {}).items():
+            self._set_meta(f"state.{key}", value)
+        self._hook("state")
+        return Committed(decision, orders, actions)
+
+    # ---- orders and fills --------------------------------------------------------------
+
+    def _get_order(self, client_order_id: str) -> OrderRecord:
+        row = self._db.execute(
+            f"SELECT {ORDER_COLS} FROM orders WHERE client_order_id = ?", (client_order_id,)
+        ).fetchone()
+        if row is None:
+            raise JournalError(f"unknown client order id {client_order_id!r}")
+        return order_from_row(row)
+
+    def order(self, client_order_id: str) -> OrderRecord | None:
+        with self._lock:
+            try:
+                return self._get_order(client_order_id)
+            except JournalError:
+                return None
+
+    def orders(
+        self, states: Iterable[OrderState] | None = None, venue: str | None = None
+    ) -> list[OrderRecord]:
+        """Orders in creation order, optionally only those in `states` / on `venue`."""
+        sql, args = f"SELECT {ORDER_COLS} FROM orders WHERE 1=1", []
+        if states is not None:
+            wanted = [s.value for s in states]
+            sql += f" AND state IN ({','.join('?' * len(wanted))})"
+            args += wanted
+        if venue is not None:
+            sql += " AND venue = ?"
+            args.append(venue)
+        with self._lock:
+            return [order_from_row(r) for r in self._db.execute(sql + " ORDER BY rowid", args)]
+
+    def open_orders(self) -> list[OrderRecord]:
+        """pending / sent / unknown / acked: what must be reconciled before acting."""
+        return self.orders(OPEN_STATES)
+
+    def mark_order(
+        self,
+        client_order_id: str,
+        state: OrderState,
+        *,
+        now_ms: int,
+        venue_order_id: str | None = None,
+        error: str | None = None,
+    ) -> OrderRecord:
+        """Move an order to `state` (an invalid transition raises JournalError; setting the
+        current state again is a no-op apart from the ids/error given)."""
+        with self._tx():
+            cur = self._get_order(client_order_id)
+            if not can_move(cur.state, state):
+                raise JournalError(f"{client_order_id}: {cur.state} -> {state} not allowed")
+            self._db.execute(
+                "UPDATE orders SET state = ?, venue_order_id = COALESCE(?, venue_order_id), "
+                "error = COALESCE(?, error), updated_ms = ? WHERE client_order_id = ?",
+                (state.value, venue_order_id, error, now_ms, client_order_id),
+            )
+            return self._get_order(client_order_id)
+
+    def record_fill(self, fill: FillRecord, *, now_ms: int) -> bool:
+        """Apply a fill once: False if (venue, trade_id) was seen before."""
+        with self._tx():
+            return self._fill(fill, now_ms)
+
+    def _fill(self, fill: FillRecord, now_ms: int) -> bool:
+        db = self._db
+        seen = db.execute("SELECT 1 FROM fills WHERE venue = ? AND trade_id = ?",
+                          (fill.venue, fill.trade_id)).fetchone()
+        if seen:
+            return False
+        db.execute(
+            "INSERT INTO fills(venue, trade_id, client_order_id, symbol, qty, price, fee, ts, "
+            "recorded_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (fill.venue, fill.trade_id, fill.client_order_id, fill.symbol, str(fill.qty),
+             str(fill.price), str(fill.fee), fill.ts, now_ms),
+        )
+        self._hook("fill")
+        self._move(fill.symbol, fill.venue, fill.qty, fill.price, fill.fee, now_ms)
+        if fill.client_order_id is not None:
+            row = db.execute(f"SELECT {ORDER_COLS} FROM orders WHERE client_order_id = ?",
+                             (fill.client_order_id,)).fetchone()
+            if row is not None:
+                o = order_from_row(row)
+                filled = o.filled_qty + fill.qty
+                notional = (o.avg_price or ZERO) * abs(o.filled_qty) + fill.price * abs(fill.qty)
+                avg = notional / abs(filled) if filled != 0 else None
+                state = o.state
+                if abs(filled) >= abs(o.qty) and o.state in OPEN_STATES:
+                    state = OrderState.FILLED
+                db.execute(
+                    "UPDATE orders SET filled_qty = ?, avg_price = ?, fees = ?, state = ?, "
+                    "updated_ms = ? WHERE client_order_id = ?",
+                    (str(filled), None if avg is None else str(avg), str(o.fees + fill.fee),
+                     state.value, now_ms, o.client_order_id),
+                )
+        return True
+
+    def fills(self, venue: str | None = None) -> list[FillRecord]:
+        sql = ("SELECT venue, trade_id, symbol, qty, price, fee, ts, client_order_id FROM fills"
+               + (" WHERE venue = ?" if venue else "") + " ORDER BY rowid")
+        with self._lock:
+            rows = self._db.execute(sql, (venue,) if venue else ()).fetchall()
+        return [FillRecord(r[0], r[1], r[2], Decimal(r[3]), Decimal(r[4]), Decimal(r[5]),
+                           r[6], r[7]) for r in rows]
+
+    # ---- threshold actions -------------------------------------------------------------
+
+    def pending_actions(self) -> list[ThresholdAction]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, decision, symbol, value, state, reason FROM actions "
+                "WHERE state = 'pending' ORDER BY id").fetchall()
+        return [ThresholdAction(r[0], r[1], r[2], Decimal(r[3]), r[4], r[5]) for r in rows]
+
+    def mark_action(self, action_id: int, state: str) -> None:
+        if state not in ("pending", "done", "failed"):
+            raise ValueError(state)
+        with self._tx():
+            self._db.execute("UPDATE actions SET state = ? WHERE id = ?", (state, action_id))
+
+    # ---- inventory ---------------------------------------------------------------------
+
+    def _move(self, symbol: str, venue: str, qty: Decimal, price: Decimal, fee: Decimal,
+              now_ms: int) -> None:
+        row = self._db.execute(
+            "SELECT position, cost, fees FROM inventory WHERE symbol = ? AND venue = ?",
+            (symbol, venue)).fetchone()
+        pos, cost, fees = (Decimal(row[0]), Decimal(row[1]), Decimal(row[2])) if row else (
+            ZERO, ZERO, ZERO)
+        self._db.execute(
+            "INSERT INTO inventory(symbol, venue, position, cost, fees, updated_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(symbol, venue) DO UPDATE SET "
+            "position = excluded.position, cost = excluded.cost, fees = excluded.fees, "
+            "updated_ms = excluded.updated_ms",
+            (symbol, venue, str(pos + qty), str(cost + qty * price), str(fees + fee), now_ms),
+        )
+
+    def set_position(self, symbol: str, venue: str, qty: Decimal, *, now_ms: int) -> Decimal:
+        """Overwrite a position with the venue's truth (reconciliation); returns the
+        correction applied (0 when the journal agreed)."""
+        with self._tx():
+            row = self._db.execute(
+                "SELECT position FROM inventory WHERE symbol = ? AND venue = ?",
+                (symbol, venue)).fetchone()
+            diff = qty - (Decimal(row[0]) if row else ZERO)
+            if diff != 0:
+                self._move(symbol, venue, diff, ZERO, ZERO, now_ms)
+            return diff
+
+    def positions(self) -> dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]]:
+        """(symbol, venue) -> (position, cost = Σ qty·price, fees)."""
+        with self._lock:
+            rows = self._db.execute("SELECT symbol, venue, position, cost, fees FROM inventory")
+            return {(r[0], r[1]): (Decimal(r[2]), Decimal(r[3]), Decimal(r[4])) for r in rows}
+
+    def inventory(self) -> Inventory:
+        """Positions plus the open remainder of every open order (in flight)."""
+        holdings: dict[tuple[str, str], Holding] = {
+            key: Holding(pos, ZERO) for key, (pos, _c, _f) in self.positions().items()
+        }
+        for o in self.open_orders():
+            key = (o.symbol, o.venue)
+            h = holdings.get(key, Holding())
+            holdings[key] = Holding(h.position, h.in_flight + o.remaining)
+        return Inventory(holdings)
+
+    def intents(self, decision: str | None = None) -> list[tuple[str, int, Intent, bool, str]]:
+        """(decision, n, intent, allowed, deny reason) in order."""
+        sql = "SELECT decision, n, body, allowed, deny_reason FROM intents"
+        args: tuple[str, ...] = ()
+        if decision is not None:
+            sql, args = sql + " WHERE decision = ?", (decision,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
+        return [(r[0], r[1], intent_from_json(json.loads(r[2])), bool(r[3]), r[4] or "")
+                for r in rows]

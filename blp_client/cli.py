@@ -1,0 +1,161 @@
+"""`blp`: the command line. Each subcommand parses its flags here and calls into a module."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from .engine.market import SCENARIOS
+
+
+class ProgressBar:
+    """A one-line progress display on a terminal; silent when stderr is not a terminal."""
+
+    def __init__(self, label: str, stream: TextIO = sys.stderr) -> None:
+        self.label = label
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.started = time.monotonic()
+        self._last_pct = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        pct = done * 100 // total
+        if pct == self._last_pct:
+            return
+        self._last_pct = pct
+        filled = pct * 30 // 100
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / done * (total - done) if done else 0.0
+        self.stream.write(
+            f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {pct:3d}%"
+            f"  {elapsed:5.1f}s elapsed, ~{eta:4.0f}s left "
+        )
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _simulate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scenario", choices=SCENARIOS, default="crash")
+    p.add_argument("--accounts", type=_positive_int, default=5000,
+                   help="leveraged trader accounts (default 5000)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seconds", type=_positive_int, default=3600,
+                   help="scenario length in engine seconds (default 3600)")
+    p.add_argument("--drop", type=float, default=0.20,
+                   help="crash depth as a fraction (default 0.20)")
+    p.add_argument("--csv", dest="csv_path", help="timestamp,price file for --scenario csv")
+    p.add_argument("--no-blp", action="store_true", help="run without the BLP program")
+    p.add_argument("--compare", action="store_true", help="run with and without BLPs")
+    p.add_argument("--json", action="store_true", help="print the JSON report only")
+    p.add_argument("--out", type=Path, help="also write the JSON report to this file")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .engine import simulate as sim
+
+    if not 0 < args.drop < 1:
+        print("blp simulate: --drop must be between 0 and 1 (e.g. 0.2 for 20%)", file=sys.stderr)
+        return 2
+    if args.scenario == "csv" and not args.csv_path:
+        print("blp simulate: --scenario csv needs --csv FILE", file=sys.stderr)
+        return 2
+    cfg = sim.SimulationConfig(
+        scenario=args.scenario, accounts=args.accounts, seed=args.seed, seconds=args.seconds,
+        drop=args.drop, blp=not args.no_blp, csv_path=args.csv_path,
+    )
+    bar = ProgressBar(f"simulating {args.scenario}, {args.accounts:,} accounts")
+    if args.compare:
+        data = sim.compare(cfg, bar)
+        text = sim.table({"with BLPs": data["with_blp"], "without BLPs": data["without_blp"]})
+        summary = f"ADL + socialised loss avoided by the program: {sim.saving(data):,.2f} USDT"
+    else:
+        data = sim.run(cfg, bar).report
+        text = sim.table({"with BLPs" if cfg.blp else "without BLPs": data})
+        summary = ""
+    payload = sim.to_json(data)
+    if args.out:
+        args.out.write_text(payload)
+    if args.json:
+        sys.stdout.write(payload)
+    else:
+        print(text)
+        if summary:
+            print("\n" + summary)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """For now the demo is the crash comparison; the bot joins it when it lands."""
+    args.scenario, args.seed, args.seconds, args.drop = "crash", 1, 3600, 0.20
+    args.csv_path, args.no_blp, args.compare, args.out = None, False, True, None
+    print(f"BLP program demo: a 20% crash over one hour, {args.accounts:,} leveraged accounts,"
+          " run with and without backstop liquidity providers.\n")
+    return cmd_simulate(args)
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .engine.server import serve
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop it
+        asyncio.run(serve(
+            host=args.host, port=args.port, config_path=args.config, data_dir=args.data_dir,
+            clock=args.clock, scenario=args.scenario, speed=args.speed,
+            venue_api=args.venue_api, admin_token=args.admin_token,
+        ))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="blp", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("simulate", help="run a market scenario through the engine and report")
+    _simulate_args(p)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("demo", help="the crash scenario with and without BLPs")
+    p.add_argument("--accounts", type=_positive_int, default=5000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("engine", help="serve the reference exchange engine (BLP API)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--config", type=Path, help="engine.toml")
+    p.add_argument("--data-dir", type=Path, help="keep the event log here (SQLite)")
+    p.add_argument("--clock", choices=("real", "manual"), default="real")
+    p.add_argument("--scenario", choices=SCENARIOS, help="start this market scenario")
+    p.add_argument("--speed", type=float, default=1.0, help="scenario seconds per real second")
+    p.add_argument("--venue-api", choices=("binance",), help="also serve a venue API")
+    p.add_argument("--admin-token", help="admin token (default: generated and printed)")
+    p.set_defaults(func=cmd_engine)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

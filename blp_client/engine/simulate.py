@@ -1,0 +1,213 @@
+"""Run a market scenario through the engine end to end and report what the waterfall did.
+
+The report is plain JSON (decimals as strings, no timings, fixed key order), so one seed gives a
+byte-identical report on any machine. `compare` runs the same seed with and without BLPs: the
+program is judged on how much ADL and socialised loss it saves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .core import Exchange, ExchangeConfig
+from .core.num import money
+from .market import DEFAULT_BLPS, Scenario, build_scenario
+
+Progress = Callable[[int, int], None]  # (seconds done, seconds total)
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    scenario: str = "crash"
+    accounts: int = 5000
+    seed: int = 1
+    seconds: int = 3600
+    drop: float = 0.20
+    blp: bool = True
+    csv_path: str | None = None
+    sample_every_s: int = 10  # timeline resolution for charts
+
+
+@dataclass
+class SimulationResult:
+    report: dict[str, Any]
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run(cfg: SimulationConfig, progress: Progress | None = None) -> SimulationResult:
+    """One scenario, one engine, one report. Deterministic for `cfg`."""
+    x = Exchange(ExchangeConfig())
+    scenario = build_scenario(
+        cfg.scenario, x, seed=cfg.seed, accounts=cfg.accounts,
+        blps=DEFAULT_BLPS if cfg.blp else (), seconds=cfg.seconds, drop=cfg.drop,
+        csv_path=cfg.csv_path,
+    )
+    x.drain_events()
+    timeline = [_sample(x, scenario)]
+    for t in range(1, cfg.seconds + 1):
+        now = scenario.start_ms + t * 1000
+        scenario.step(now)
+        x.advance(now)
+        x.events.clear()  # the simulation reads counters, not the event stream
+        if t % cfg.sample_every_s == 0 or t == cfg.seconds:
+            timeline.append(_sample(x, scenario))
+        if progress is not None:
+            progress(t, cfg.seconds)
+    return SimulationResult(report(x, scenario, cfg), timeline)
+
+
+def compare(cfg: SimulationConfig, progress: Progress | None = None) -> dict[str, Any]:
+    """The same market with and without the BLP program."""
+    total = 2 * cfg.seconds
+
+    def first(done: int, _: int) -> None:
+        if progress:
+            progress(done, total)
+
+    def second(done: int, _: int) -> None:
+        if progress:
+            progress(cfg.seconds + done, total)
+
+    with_blp = run(_replace(cfg, blp=True), first).report
+    without = run(_replace(cfg, blp=False), second).report
+    return {"with_blp": with_blp, "without_blp": without}
+
+
+def _replace(cfg: SimulationConfig, **changes: Any) -> SimulationConfig:
+    return SimulationConfig(**{**cfg.__dict__, **changes})
+
+
+def fund_equity(x: Exchange) -> Decimal:
+    """The insurance fund's cash plus what its held positions are worth at mark."""
+    return money(x.margin(x.insurance_fund.id).equity)
+
+
+def report(x: Exchange, scenario: Scenario, cfg: SimulationConfig) -> dict[str, Any]:
+    s = x.stats
+    blps: dict[str, Any] = {}
+    for name, aid in scenario.blps.items():
+        b = s.blp(aid)
+        snap = x.margin(aid)
+        acct = x.account(aid)
+        blps[name] = {
+            "assignments": b.assignments,
+            "assigned_notional": money(b.assigned_notional),
+            "favorable_notional": money(b.favorable_notional),
+            "toxic_notional": money(b.toxic_notional),
+            "discount_value": money(b.discount_value),
+            "liquidated": b.liquidated,
+            "equity_end": money(snap.equity),
+            "positions_end": {
+                sym: pos.qty for sym, pos in sorted(acct.positions.items()) if pos.qty
+            },
+        }
+    out: dict[str, Any] = {
+        "scenario": cfg.scenario,
+        "seed": cfg.seed,
+        "accounts": cfg.accounts,
+        "seconds": cfg.seconds,
+        "drop": str(cfg.drop),
+        "blp_program": cfg.blp,
+        "liquidations": s.liquidations,
+        "returned_to_trader": s.returned,
+        "takeovers": s.takeovers,
+        "book_reduced_notional": money(s.book_reduced_notional),
+        "takeover_notional": money(s.takeover_notional),
+        "blp_assigned_notional": money(s.blp_assigned_notional),
+        "blp_favorable_notional": money(s.blp_favorable_notional),
+        "blp_toxic_notional": money(s.blp_toxic_notional),
+        "insurance_kept_notional": money(s.insurance_kept_notional),
+        "insurance_fund_start": money(s.insurance_fund_start),
+        "insurance_fund_end": fund_equity(x),
+        "adl_count": s.adl_count,
+        "adl_notional": money(s.adl_notional),
+        "socialized_loss": money(s.socialized_loss),
+        "socialized_events": s.socialized_events,
+        "clawback_rate": s.max_clawback_rate,
+        "adl_plus_socialized": money(s.adl_notional + s.socialized_loss),
+        "blp_liquidations": s.blp_liquidations,
+        "blps": blps,
+        "final_index": {sym: x.index[sym] for sym in sorted(x.index)},
+    }
+    return out
+
+
+def _sample(x: Exchange, scenario: Scenario) -> dict[str, Any]:
+    s = x.stats
+    return {
+        "t": (x.now_ms - scenario.start_ms) // 1000,
+        "index": {sym: x.index[sym] for sym in sorted(x.index)},
+        "mark": {sym: x.marks[sym] for sym in sorted(x.marks)},
+        "liquidations": s.liquidations,
+        "blp_assigned_notional": s.blp_assigned_notional,
+        "insurance_fund": x.insurance_fund.cash,
+        "adl_notional": s.adl_notional,
+        "socialized_loss": s.socialized_loss,
+    }
+
+
+def _default(o: object) -> str:
+    if isinstance(o, Decimal):
+        return format(o.normalize(), "f")
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def to_json(data: Any) -> str:
+    """Canonical JSON: decimals as plain strings, key order as built, two-space indent."""
+    return json.dumps(data, default=_default, indent=2) + "\n"
+
+
+COMPARE_ROWS = (
+    ("liquidations", "Liquidations"),
+    ("book_reduced_notional", "Book-reduced notional"),
+    ("takeover_notional", "Taken over (notional)"),
+    ("blp_assigned_notional", "Assigned to BLPs"),
+    ("blp_favorable_notional", "  favourable"),
+    ("blp_toxic_notional", "  toxic"),
+    ("insurance_kept_notional", "Kept by insurance fund"),
+    ("insurance_fund_end", "Insurance fund at end"),
+    ("adl_count", "ADL events"),
+    ("adl_notional", "ADL notional"),
+    ("socialized_loss", "Socialised loss"),
+    ("clawback_rate", "Max clawback rate"),
+    ("adl_plus_socialized", "ADL + socialised loss"),
+    ("blp_liquidations", "BLPs liquidated"),
+)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, Decimal):
+        if v == v.to_integral():
+            return f"{int(v):,}"
+        return f"{v:,.2f}" if abs(v) >= 1 else f"{v:.4f}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def table(reports: dict[str, dict[str, Any]]) -> str:
+    """A fixed-width table of the headline figures, one column per report."""
+    names = list(reports)
+    rows = [["", *names]]
+    for key, label in COMPARE_ROWS:
+        rows.append([label, *(_fmt(reports[n].get(key, "")) for n in names)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for i, r in enumerate(rows):
+        right = [c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
+        cells = [r[0].ljust(widths[0]), *right]
+        lines.append("  ".join(cells))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def saving(result: dict[str, Any]) -> Decimal:
+    """ADL notional + socialised loss avoided by the program (positive = the program helped)."""
+    return Decimal(result["without_blp"]["adl_plus_socialized"]) - Decimal(
+        result["with_blp"]["adl_plus_socialized"]
+    )
