@@ -1,0 +1,1 @@
+"""The hedging bot: strategies, risk, journal, executor and daemon."""
