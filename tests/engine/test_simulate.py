@@ -1,0 +1,100 @@
+"""`blp simulate`: the report's shape, byte-identical determinism, the CLI's errors, and the
+program's headline effect on the default crash."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+
+from blp_client.cli import main
+from blp_client.engine import simulate as sim
+
+REQUIRED = (
+    "liquidations", "book_reduced_notional", "takeover_notional", "blp_assigned_notional",
+    "blp_favorable_notional", "blp_toxic_notional", "insurance_fund_start",
+    "insurance_fund_end", "adl_count", "adl_notional", "socialized_loss", "clawback_rate",
+    "blp_liquidations", "blps",
+)
+SMALL = ["--accounts", "400", "--seconds", "600", "--seed", "11"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "blp_client.cli", "simulate", *args], capture_output=True,
+        check=False, timeout=300,
+    )
+
+
+def test_same_seed_gives_byte_identical_json() -> None:
+    first = _cli(*SMALL, "--compare", "--json")
+    second = _cli(*SMALL, "--compare", "--json")
+    assert first.returncode == 0, first.stderr.decode()
+    assert first.stdout == second.stdout
+    other = _cli("--accounts", "400", "--seconds", "600", "--seed", "12", "--compare", "--json")
+    assert other.stdout != first.stdout  # the seed matters
+
+
+def test_report_keys_and_decimal_strings() -> None:
+    out = _cli(*SMALL, "--compare", "--json")
+    data = json.loads(out.stdout)
+    assert set(data) == {"with_blp", "without_blp"}
+    for name in ("with_blp", "without_blp"):
+        report = data[name]
+        for key in REQUIRED:
+            assert key in report, key
+        for key in ("book_reduced_notional", "adl_notional", "socialized_loss"):
+            assert isinstance(report[key], str)
+            Decimal(report[key])  # exact decimal text, never a float
+    assert set(data["with_blp"]["blps"]) == {"blp-a", "blp-b", "blp-c"}
+    assert data["without_blp"]["blps"] == {}
+    assert Decimal(data["without_blp"]["blp_assigned_notional"]) == 0
+    with_blp = data["with_blp"]
+    per_blp = sum(Decimal(b["assigned_notional"]) for b in with_blp["blps"].values())
+    assert per_blp == Decimal(with_blp["blp_assigned_notional"])
+    assert Decimal(with_blp["blp_favorable_notional"]) + Decimal(
+        with_blp["blp_toxic_notional"]
+    ) == Decimal(with_blp["blp_assigned_notional"])
+
+
+def test_default_crash_program_cuts_adl_and_socialised_loss() -> None:
+    """The README's table: the default scenario (5,000 accounts, 20% over an hour, seed 1)."""
+    result = sim.compare(sim.SimulationConfig())
+    with_blp, without = result["with_blp"], result["without_blp"]
+    assert with_blp["liquidations"] == without["liquidations"]  # same market, same traders
+    assert with_blp["blp_assigned_notional"] > 0
+    assert with_blp["blp_toxic_notional"] > 0  # flash gaps make bankrupt accounts
+    assert sim.saving(result) > 0
+    assert with_blp["adl_plus_socialized"] < without["adl_plus_socialized"]
+
+
+def test_table_is_readable(capsys: object) -> None:
+    assert main(["simulate", *SMALL]) == 0
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "Liquidations" in out and "ADL notional" in out and "with BLPs" in out
+
+
+def test_bad_flags_are_named() -> None:
+    bad = _cli("--drop", "1.5")
+    assert bad.returncode == 2 and b"--drop must be between 0 and 1" in bad.stderr
+    bad = _cli("--accounts", "0")
+    assert bad.returncode == 2 and b"must be > 0" in bad.stderr
+    bad = _cli("--scenario", "csv")
+    assert bad.returncode == 2 and b"--csv FILE" in bad.stderr
+    bad = _cli("--scenario", "moon")
+    assert bad.returncode == 2 and b"invalid choice: 'moon'" in bad.stderr
+
+
+def test_csv_scenario_replays_a_file(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "btc.csv"
+    rows = ["timestamp,price"] + [f"{t * 1000},{50000 - 40 * t}" for t in range(0, 301)]
+    path.write_text("\n".join(rows) + "\n")
+    out = _cli("--scenario", "csv", "--csv", str(path), "--accounts", "300", "--seconds", "300",
+               "--json")
+    assert out.returncode == 0, out.stderr.decode()
+    report = json.loads(out.stdout)
+    assert Decimal(report["final_index"]["BTC-PERP"]) == Decimal("38000")  # 50000 − 40·300
+    assert report["liquidations"] > 0  # a 24% fall liquidates the leveraged longs
