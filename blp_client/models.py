@@ -434,6 +434,27 @@ class ScenarioStatus(Response):
     done: bool
 
 
+class Deposit(Request):
+    amount: Dec = Field(gt=0)
+
+
+class ForceLiquidations(Request):
+    """Admin: liquidate `count` fresh zero-equity accounts at once (see docs/protocol.md)."""
+
+    symbol: Symbol = "BTC-PERP"
+    count: int = Field(default=1, ge=1, le=100_000)
+    qty: Dec | None = Field(default=None, gt=0)  # per account; default one lot
+    side: Literal["long", "short", "alternate"] = "alternate"  # of the liquidated positions
+
+
+class ForceResult(Response):
+    accounts: int
+    first_account_id: int
+    last_account_id: int
+    assignments: int  # assignments the waterfall produced (all BLPs)
+    events_logged: int
+
+
 class EngineStats(Response):
     now_ms: int
     clock: Literal["real", "manual"]

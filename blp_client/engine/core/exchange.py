@@ -296,7 +296,9 @@ class Exchange:
         if qty <= 0 or not inst.is_lot_multiple(qty):
             raise ExchangeError("invalid_qty", f"qty must be a positive multiple of {inst.lot}")
         if price is not None and (price <= 0 or not inst.is_tick_multiple(price)):
-            raise ExchangeError("invalid_price", f"price must be a positive multiple of {inst.tick}")
+            raise ExchangeError(
+                "invalid_price", f"price must be a positive multiple of {inst.tick}"
+            )
         cids = self.client_ids.setdefault(account_id, {})
         if client_order_id is not None and client_order_id in cids:
             raise ExchangeError(

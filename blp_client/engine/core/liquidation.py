@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from . import events as ev
-from .blp import allocate, assignment_price, capacity_qty, discount_bps, threshold_headroom_qty
+from .blp import allocate, assignment_price, capacity_qty, discount_bps
 from .book import Side, TimeInForce
 from .ledger import Account, AccountKind, LiquidationState
 from .margin import MarginSnapshot, liquidation_price, snapshot, zero_prices
@@ -103,7 +103,8 @@ class Liquidator:
         """Pop every indexed account whose liquidation price the mark has crossed."""
         accounts = self.x.ledger.accounts
         found: list[Account] = []
-        for heap, is_long in ((self.long_heap.get(symbol), True), (self.short_heap.get(symbol), False)):
+        sides = ((self.long_heap.get(symbol), True), (self.short_heap.get(symbol), False))
+        for heap, is_long in sides:
             if not heap:
                 continue
             keep: list[tuple[Decimal, int, int]] = []
@@ -456,7 +457,8 @@ class Liquidator:
             if not q or symbol not in x.marks:
                 continue
             inst = x.instruments[symbol]
-            size = min(abs(q), max(inst.lot, floor_to(abs(q) * self.cfg.fund_unwind_fraction, inst.lot)))
+            step = floor_to(abs(q) * self.cfg.fund_unwind_fraction, inst.lot)
+            size = min(abs(q), max(inst.lot, step))
             s = sign(q)
             limit = x.marks[symbol] * (1 - s * self.cfg.fund_unwind_through_bps * BPS)
             limit = ceil_to(limit, inst.tick) if s > 0 else floor_to(limit, inst.tick)

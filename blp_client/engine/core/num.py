@@ -20,7 +20,7 @@ def dec(value: object) -> Decimal:
     """Parse a number given as str/int/Decimal; floats are refused (they are not exact)."""
     if isinstance(value, Decimal):
         return value
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise TypeError(f"refusing inexact number {value!r}: pass a str, int or Decimal")
     if isinstance(value, int | str):
         return Decimal(value)

@@ -1,0 +1,118 @@
+"""The admin API under `/admin/v1`, guarded by the `X-ADMIN-TOKEN` header: accounts, BLP
+registration, index prices, the manual clock, scenarios, forced liquidations and counters."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import models as m
+from ..errors import Conflict, ValidationError
+from .http import json_response, parse_body, path_int
+from .service import EngineService
+from .stream import SERVICE_KEY
+from .wire import account_model, market_model
+
+
+def _svc(request: web.Request) -> EngineService:
+    return request.app[SERVICE_KEY]
+
+
+async def get_clock(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    return json_response(m.Clock(now_ms=svc.now_ms(), clock=svc.clock.mode))
+
+
+async def advance_clock(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    req = parse_body(m.Advance, await request.text())
+    if svc.clock.mode != "manual":
+        raise Conflict("the engine runs on the real clock: start it with --clock manual",
+                       "clock_not_manual")  # fmt: skip
+    svc.advance_manual(req)
+    return json_response(m.Clock(now_ms=svc.now_ms(), clock=svc.clock.mode))
+
+
+async def create_accounts(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    req = parse_body(m.CreateAccounts, await request.text())
+    ids = svc.create_accounts(req)
+    return json_response(m.AccountIds(account_ids=ids))
+
+
+async def get_account(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    return json_response(account_model(svc.exchange, path_int(request, "account_id")))
+
+
+async def deposit(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    aid = path_int(request, "account_id")
+    req = parse_body(m.Deposit, await request.text())
+    svc.exchange.deposit(aid, req.amount)
+    svc.settle()
+    return json_response(account_model(svc.exchange, aid))
+
+
+async def register_blp(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    req = parse_body(m.RegisterBLP, await request.text())
+    rec = svc.register_blp(req)
+    return json_response(
+        m.Credentials(
+            account_id=rec.account_id, api_key=rec.api_key, api_secret=rec.api_secret,
+            name=rec.name,
+        )
+    )  # fmt: skip
+
+
+async def list_blps(request: web.Request) -> web.Response:
+    return json_response(m.CredentialsList(blps=_svc(request).credentials()))
+
+
+async def set_index(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    req = parse_body(m.SetIndex, await request.text())
+    if req.symbol not in svc.exchange.instruments:
+        raise ValidationError(f"symbol: unknown symbol {req.symbol!r}", "unknown_symbol")
+    svc.set_index(req)
+    return json_response(market_model(svc.exchange, req.symbol))
+
+
+async def start_scenario(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    req = parse_body(m.ScenarioStart, await request.text())
+    return json_response(svc.start_scenario(req))
+
+
+async def get_scenario(request: web.Request) -> web.Response:
+    return json_response(_svc(request).scenario_status())
+
+
+async def stop_scenario(request: web.Request) -> web.Response:
+    return json_response(_svc(request).stop_scenario())
+
+
+async def stats(request: web.Request) -> web.Response:
+    return json_response(_svc(request).stats())
+
+
+async def force_liquidations(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    req = parse_body(m.ForceLiquidations, await request.text())
+    return json_response(svc.force_liquidations(req))
+
+
+def add_admin_routes(app: web.Application, prefix: str = "/admin/v1") -> None:
+    app.router.add_get(f"{prefix}/clock", get_clock)
+    app.router.add_post(f"{prefix}/clock/advance", advance_clock)
+    app.router.add_post(f"{prefix}/accounts", create_accounts)
+    app.router.add_get(f"{prefix}/accounts/{{account_id}}", get_account)
+    app.router.add_post(f"{prefix}/accounts/{{account_id}}/deposit", deposit)
+    app.router.add_post(f"{prefix}/blps", register_blp)
+    app.router.add_get(f"{prefix}/blps", list_blps)
+    app.router.add_post(f"{prefix}/index", set_index)
+    app.router.add_post(f"{prefix}/scenario", start_scenario)
+    app.router.add_get(f"{prefix}/scenario", get_scenario)
+    app.router.add_delete(f"{prefix}/scenario", stop_scenario)
+    app.router.add_get(f"{prefix}/stats", stats)
+    app.router.add_post(f"{prefix}/liquidations/force", force_liquidations)

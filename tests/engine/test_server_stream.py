@@ -1,0 +1,264 @@
+"""The WebSocket stream: backlog then live, resume from a seq, heartbeats both ways, the
+slow-consumer close, idle close, shutdown close, and the event log across a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from server_helpers import Api, Stream, next_ts, running_api, test_config
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+
+from blp_client import models as m
+from blp_client.auth import sign_stream
+from blp_client.engine.server import start_engine
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Api]:
+    async with running_api() as a:
+        yield a
+
+
+def seqs(events: list[dict]) -> list[int]:  # type: ignore[type-arg]
+    return [e["seq"] for e in events]
+
+
+async def test_backlog_then_live_in_order(api: Api) -> None:
+    await api.set_index()
+    b = await api.register_blp()
+    await api.force(30)
+    s = await Stream.open(api, b, 0)
+    assert s.subscribed == {"op": "subscribed", "from_seq": 0, "last_seq": 31}
+    backlog = await s.events(31)
+    assert seqs(backlog) == list(range(1, 32))
+    assert backlog[0]["type"] == "profile" and backlog[1]["type"] == "assignment"
+    for e in backlog:
+        m.EVENT_ADAPTER.validate_python(e)  # each one is a valid protocol v1 event
+        assert e["id"] == f"ev-{e['seq']}"
+    await api.force(10)
+    live = await s.events(10)
+    assert seqs(live) == list(range(32, 42))
+    assert len({e["id"] for e in backlog + live}) == 41
+    await s.close()
+
+
+async def test_resume_from_a_seq(api: Api) -> None:
+    await api.set_index()
+    b = await api.register_blp()
+    await api.force(20)
+    s = await Stream.open(api, b, from_seq=15)
+    assert s.subscribed["last_seq"] == 21
+    assert seqs(await s.events(6)) == [16, 17, 18, 19, 20, 21]
+    await api.force(2)
+    assert seqs(await s.events(2)) == [22, 23]
+    await s.close()
+    # a client ahead of the log gets only newer events
+    s = await Stream.open(api, b, from_seq=25)
+    await api.force(3)
+    assert seqs(await s.events(1)) == [26]
+    await s.close()
+
+
+async def test_events_are_per_blp(api: Api) -> None:
+    await api.set_index()
+    a = await api.register_blp()
+    b = await api.register_blp()
+    sa, sb = await Stream.open(api, a, 0), await Stream.open(api, b, 0)
+    await api.force(40)
+    ea = await sa.events(1 + 20, timeout=10)
+    eb = await sb.events(1 + 20, timeout=10)
+    assert seqs(ea) == list(range(1, 22)) and seqs(eb) == list(range(1, 22))
+    assert {e["data"]["account_id"] for e in ea if e["type"] == "profile"} == {a.account_id}
+    ids_a = {e["id"] for e in ea}
+    assert not ids_a & {e["id"] for e in eb}
+
+
+async def test_ping_pong_both_directions() -> None:
+    eng = await start_engine(
+        port=0, clock="manual", config=test_config(stream={"ping_interval_s": 0.05})
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = Api(eng, session)
+            b = await api.register_blp()
+            s = await Stream.open(api, b, 0)
+            await s.send({"op": "ping", "ts": 12345})
+            got_pong = got_ping = False
+            while not (got_pong and got_ping):
+                msg = await s.recv()
+                if msg["op"] == "pong":
+                    assert msg == {"op": "pong", "ts": 12345}
+                    got_pong = True
+                elif msg["op"] == "ping":
+                    assert isinstance(msg["ts"], int)
+                    await s.send({"op": "pong", "ts": msg["ts"]})
+                    got_ping = True
+            await s.close()
+    finally:
+        await eng.stop()
+
+
+async def test_idle_client_is_closed_4010() -> None:
+    eng = await start_engine(
+        port=0, clock="manual",
+        config=test_config(stream={"ping_interval_s": 0.02, "idle_timeout_s": 0.1}),
+    )  # fmt: skip
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = Api(eng, session)
+            b = await api.register_blp()
+            s = await Stream.open(api, b, 0)
+            code, _ = await s.until_closed()
+            assert code == 4010
+    finally:
+        await eng.stop()
+
+
+async def test_second_subscribe_is_an_error_not_a_close(api: Api) -> None:
+    b = await api.register_blp()
+    s = await Stream.open(api, b, 0)
+    await s.send({"op": "subscribe", "from_seq": 0})
+    while True:
+        msg = await s.recv()
+        if msg["op"] == "error":
+            assert msg["code"] == "already_subscribed"
+            break
+    await s.send({"op": "ping", "ts": 1})
+    while (msg := await s.recv())["op"] != "pong":
+        pass
+    await s.close()
+
+
+async def test_slow_consumer_is_closed_4008_and_resumes_without_loss() -> None:
+    eng = await start_engine(port=0, clock="manual", config=test_config(stream={"send_buffer": 8}))
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = Api(eng, session)
+            await api.set_index()
+            b = await api.register_blp()
+            s = await Stream.open(api, b, 0)
+            res = await api.force(200)  # one burst far past the 8-event buffer
+            assert res["assignments"] == 200
+            code, msgs = await s.until_closed()
+            assert code == 4008
+            got = [x["seq"] for x in msgs if x["op"] == "event"]
+            assert got == list(range(1, len(got) + 1))  # a gapless prefix
+            stats = m.EngineStats.model_validate(await api.admin_ok("GET", "/stats"))
+            assert stats.stream["slow_consumer_closes"] == 1
+            # resume from the last seq seen: the log has every event
+            last = got[-1] if got else 0
+            s2 = await Stream.open(api, b, from_seq=last)
+            rest = await s2.events(201 - last)
+            assert seqs(rest) == list(range(last + 1, 202))
+            await s2.close()
+    finally:
+        await eng.stop()
+
+
+async def test_stalled_reader_is_closed_4008_and_never_stalls_the_engine() -> None:
+    """A client that stops reading its socket: the server's writes back up, the bounded buffer
+    fills, the connection is closed 4008, and meanwhile REST and other streams keep going."""
+    eng = await start_engine(
+        port=0, clock="manual", config=test_config(stream={"send_buffer": 16, "so_sndbuf": 4096})
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = Api(eng, session)
+            await api.set_index()
+            b = await api.register_blp()
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", eng.port))
+            sock.setblocking(False)
+            stalled = await ws_connect(eng.ws_url, sock=sock, max_queue=1)
+            ts = next_ts()
+            await stalled.send(json.dumps({"op": "auth", "key": b.key, "timestamp": ts,
+                                           "signature": sign_stream(b.secret, ts)}))  # fmt: skip
+            assert json.loads(await stalled.recv())["ok"] is True
+            await stalled.send(json.dumps({"op": "subscribe", "from_seq": 0}))
+            assert json.loads(await stalled.recv())["op"] == "subscribed"
+            # from here on `stalled` reads nothing
+            healthy = await Stream.open(api, b, 0)
+            expected = 1
+            assert seqs(await healthy.events(1)) == [1]
+            rounds = 0
+            while eng.service.counters["slow_consumer_closes"] == 0:
+                rounds += 1
+                assert rounds < 3000, "the stalled reader was never closed"
+                await api.force(5)
+                assert seqs(await healthy.events(5)) == list(range(expected + 1, expected + 6))
+                expected += 5
+            got: list[int] = []
+            with contextlib.suppress(ConnectionClosed):
+                async with asyncio.timeout(10):
+                    while True:
+                        msg = json.loads(await stalled.recv())
+                        if msg["op"] == "event":
+                            got.append(msg["seq"])
+            assert stalled.close_code == 4008
+            assert got == list(range(1, len(got) + 1))
+            assert len(got) < expected
+            await healthy.close()
+    finally:
+        await eng.stop()
+
+
+async def test_engine_shutdown_closes_1001(api: Api) -> None:
+    b = await api.register_blp()
+    s = await Stream.open(api, b, 0)
+    await s.events(1)
+    await api.engine.stop()  # stop() is idempotent: the fixture's stop is a no-op
+    code, _ = await s.until_closed()
+    assert code == 1001
+
+
+async def test_log_and_seqs_survive_a_restart(tmp_path: Path) -> None:
+    data = tmp_path / "engine-data"
+    eng = await start_engine(port=0, clock="manual", config=test_config(), data_dir=data)
+    async with aiohttp.ClientSession() as session:
+        api = Api(eng, session)
+        await api.set_index()
+        b = await api.register_blp(threshold="7000000")
+        await api.ok(
+            b, "PATCH", "/api/v1/blp/profile", {"max_position_notional": {"BTC-PERP": "6000000"}}
+        )
+        await api.force(20)
+        before = m.EventPage.model_validate(await api.ok(b, "GET", "/api/v1/events?limit=1000"))
+        assert before.last_seq == 22
+    await eng.stop()
+    assert (data / "events.sqlite3").exists()
+
+    eng = await start_engine(port=0, clock="manual", config=test_config(), data_dir=data)
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = Api(eng, session)
+            await api.set_index()
+            # the same credentials work; the BLP was registered again with its last profile
+            p = m.Profile.model_validate(await api.ok(b, "GET", "/api/v1/blp/profile"))
+            assert p.max_position_notional["BTC-PERP"] == 6_000_000
+            s = await Stream.open(api, b, from_seq=10)
+            assert s.subscribed["last_seq"] == 23  # + the re-registration's profile event
+            old = await s.events(13)
+            assert seqs(old) == list(range(11, 24))
+            assert old[-1]["type"] == "profile" and old[-1]["data"]["reason"] == "registered"
+            assert [e["id"] for e in old[:12]] == [e.id for e in before.events[10:22]]
+            await api.force(5)
+            new = await s.events(5)
+            assert seqs(new) == list(range(24, 29))
+            ids = {e["id"] for e in old + new} | {e.id for e in before.events}
+            assert len(ids) == 28  # ids never repeat across runs
+            page = m.AssignmentPage.model_validate(
+                await api.ok(b, "GET", "/api/v1/assignments?limit=1000")
+            )
+            assert len(page.assignments) == 25
+            await s.close()
+    finally:
+        await eng.stop()
