@@ -1,0 +1,63 @@
+"""Hedge venues: the `Venue` protocol, `CcxtVenue` (live, any ccxt exchange) and `PaperVenue`
+(simulated fills on a wrapped venue's real books). `local_binance` points the unmodified ccxt
+`binanceusdm` class at the engine's own Binance-compatible facade."""
+
+from .base import (
+    AuthFailed,
+    Balance,
+    Fill,
+    InsufficientFunds,
+    InvalidOrder,
+    MarketInfo,
+    OrderBook,
+    OrderNotFound,
+    OrderRequest,
+    OrderStateUnknown,
+    OrderStatus,
+    OrderType,
+    RateLimited,
+    Side,
+    TimeInForce,
+    Venue,
+    VenueError,
+    VenueOrder,
+    VenuePosition,
+    VenueUnavailable,
+    check_limits,
+    round_price,
+    round_qty,
+)
+from .ccxt_venue import LOCAL_BINANCE_OPTIONS, CcxtVenue, default_venue_symbol, local_binance
+from .paper import PaperConfig, PaperVenue
+
+__all__ = [
+    "LOCAL_BINANCE_OPTIONS",
+    "AuthFailed",
+    "Balance",
+    "CcxtVenue",
+    "Fill",
+    "InsufficientFunds",
+    "InvalidOrder",
+    "MarketInfo",
+    "OrderBook",
+    "OrderNotFound",
+    "OrderRequest",
+    "OrderStateUnknown",
+    "OrderStatus",
+    "OrderType",
+    "PaperConfig",
+    "PaperVenue",
+    "RateLimited",
+    "Side",
+    "TimeInForce",
+    "Venue",
+    "VenueError",
+    "VenueOrder",
+    "VenuePosition",
+    "VenueUnavailable",
+    "check_limits",
+    "default_venue_symbol",
+    "local_binance",
+    "round_price",
+    "round_qty",
+]
