@@ -56,6 +56,8 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", action="store_true", help="run with and without BLPs")
     p.add_argument("--json", action="store_true", help="print the JSON report only")
     p.add_argument("--out", type=Path, help="also write the JSON report to this file")
+    p.add_argument("--report", type=Path, metavar="DIR",
+                   help="also write DIR/report.json and DIR/report.html (charts)")
 
 
 def _positive_int(text: str) -> int:
@@ -81,18 +83,42 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         scenario=args.scenario, accounts=args.accounts, seed=args.seed, seconds=args.seconds,
         drop=args.drop, blp=not args.no_blp, csv_path=args.csv_path,
     )
+    report_dir = getattr(args, "report", None)
+    if report_dir is not None:
+        from .report import ReportError, prepare_dir
+
+        try:
+            prepare_dir(report_dir)  # fail before a long run, not after it
+        except ReportError as e:
+            print(f"blp simulate: {e}", file=sys.stderr)
+            return 2
     bar = ProgressBar(f"simulating {args.scenario}, {args.accounts:,} accounts")
     if args.compare:
-        data = sim.compare(cfg, bar)
+        runs = sim.compare_runs(cfg, bar)
+        data = {name: r.report for name, r in runs.items()}
         text = sim.table({"with BLPs": data["with_blp"], "without BLPs": data["without_blp"]})
         summary = f"ADL + socialised loss avoided by the program: {sim.saving(data):,.2f} USDT"
     else:
-        data = sim.run(cfg, bar).report
+        runs = {"with_blp" if cfg.blp else "without_blp": sim.run(cfg, bar)}
+        data = next(iter(runs.values())).report
         text = sim.table({"with BLPs" if cfg.blp else "without BLPs": data})
         summary = ""
     payload = sim.to_json(data)
     if args.out:
         args.out.write_text(payload)
+    if report_dir is not None:
+        from .report import ReportError, write_report
+
+        try:
+            html = write_report(
+                report_dir, title=f"blp simulate: {args.scenario}", json_data=data,
+                reports={k: r.report for k, r in runs.items()},
+                timelines={k: r.timeline for k, r in runs.items()},
+            )
+        except ReportError as e:
+            print(f"blp simulate: {e}", file=sys.stderr)
+            return 2
+        print(f"report: {html}", file=sys.stderr)
     if args.json:
         sys.stdout.write(payload)
     else:
@@ -125,6 +151,19 @@ def cmd_engine(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bot(args: argparse.Namespace) -> int:
+    from .bot.config import ConfigError, load_config
+    from .bot.daemon import run_forever
+
+    try:
+        config = load_config(args.config)
+        config.engine.api_key(), config.engine.api_secret()  # fail early on missing secrets
+    except ConfigError as e:
+        print(f"blp bot: {e}", file=sys.stderr)
+        return 2
+    return run_forever(config, paper=args.paper)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="blp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -149,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--venue-api", choices=("binance",), help="also serve a venue API")
     p.add_argument("--admin-token", help="admin token (default: generated and printed)")
     p.set_defaults(func=cmd_engine)
+
+    p = sub.add_parser("bot", help="run the hedging bot daemon")
+    p.add_argument("-c", "--config", type=Path, required=True, help="bot.toml")
+    p.add_argument("--paper", action="store_true",
+                   help="simulate every venue's fills on its real books (no orders sent)")
+    p.set_defaults(func=cmd_bot)
     return parser
 
 

@@ -62,6 +62,13 @@ def run(cfg: SimulationConfig, progress: Progress | None = None) -> SimulationRe
 
 def compare(cfg: SimulationConfig, progress: Progress | None = None) -> dict[str, Any]:
     """The same market with and without the BLP program."""
+    return {name: result.report for name, result in compare_runs(cfg, progress).items()}
+
+
+def compare_runs(
+    cfg: SimulationConfig, progress: Progress | None = None
+) -> dict[str, SimulationResult]:
+    """`compare` with the timelines: {"with_blp": result, "without_blp": result}."""
     total = 2 * cfg.seconds
 
     def first(done: int, _: int) -> None:
@@ -72,8 +79,8 @@ def compare(cfg: SimulationConfig, progress: Progress | None = None) -> dict[str
         if progress:
             progress(cfg.seconds + done, total)
 
-    with_blp = run(_replace(cfg, blp=True), first).report
-    without = run(_replace(cfg, blp=False), second).report
+    with_blp = run(_replace(cfg, blp=True), first)
+    without = run(_replace(cfg, blp=False), second)
     return {"with_blp": with_blp, "without_blp": without}
 
 

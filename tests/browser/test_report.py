@@ -1,0 +1,61 @@
+"""The HTML report in a real browser: headless Chromium opens report.html from disk and every
+chart renders (a visible SVG with many drawn points), the tables are there, nothing is fetched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from blp_client.cli import main
+
+from .cdp import Browser
+
+CHARTS_JS = """
+Array.from(document.querySelectorAll('svg.chart'), svg => {
+  const box = svg.getBoundingClientRect();
+  const lines = Array.from(svg.querySelectorAll('polyline.series'), p => {
+    const b = p.getBBox();
+    return {points: p.points.numberOfItems, length: p.getTotalLength(),
+            w: b.width, h: b.height, stroke: getComputedStyle(p).stroke};
+  });
+  return {id: svg.dataset.chart, w: box.width, h: box.height, lines,
+          texts: svg.querySelectorAll('text').length};
+})
+"""
+
+
+async def test_report_charts_render_in_chromium(browser: Browser, tmp_path: Path) -> None:
+    args = ["simulate", "--accounts", "300", "--seconds", "600", "--seed", "7", "--compare"]
+    assert main([*args, "--report", str(tmp_path)]) == 0
+    url = (tmp_path / "report.html").as_uri()
+    page = await browser.new_page()
+    await page.navigate(url)
+
+    charts = await page.evaluate(CHARTS_JS)
+    assert {c["id"] for c in charts} == {
+        "price-btc-perp",
+        "price-eth-perp",
+        "liquidations",
+        "blp-assignments",
+        "insurance-fund",
+        "adl-socialized",
+    }
+    for c in charts:
+        assert c["w"] > 300 and c["h"] > 200, c["id"]
+        assert c["texts"] > 10, c["id"]  # title, legend, tick labels
+        assert c["lines"], c["id"]
+        for line in c["lines"]:
+            assert line["points"] >= 50, c["id"]
+            assert line["length"] > 100, c["id"]  # drawn, not a dot
+            assert line["stroke"] != "none", c["id"]
+    # prices move in a crash: those lines span height as well as width
+    price = next(c for c in charts if c["id"] == "price-btc-perp")
+    assert all(line["w"] > 300 and line["h"] > 50 for line in price["lines"])
+
+    rows = await page.texts("#headline tbody tr td:first-child")
+    assert "Liquidations" in rows and "ADL + socialised loss" in rows
+    assert await page.texts("#headline thead th") == ["", "with BLPs", "without BLPs"]
+    assert await page.evaluate("document.querySelector('#headline').offsetHeight") > 100
+    assert "avoided by the program" in (await page.text(".saving") or "")
+
+    assert page.requests == [url]  # self-contained: the page itself and nothing else
+    assert page.errors == [] and page.console == []
