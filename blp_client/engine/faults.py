@@ -23,7 +23,10 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
+from decimal import Decimal
 from typing import Any, Literal
+
+from .core.num import floor_to
 
 LostMode = Literal["drop", "stall"]
 
@@ -106,9 +109,13 @@ class FaultInjector:
         self.rng = random.Random(config.seed)
         self.burst_left = 0
 
+    def state(self) -> dict[str, Any]:
+        """The switches plus the requests left in the current 429 burst."""
+        return {**self.config.to_dict(), "burst_left": self.burst_left}
+
     def start_burst(self, length: int) -> None:
-        if length < 0:
-            raise ValueError("burst length must be >= 0")
+        if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+            raise ValueError("length must be an integer >= 0")
         self.burst_left = length
 
     def _count(self, kind: str) -> None:
@@ -153,3 +160,15 @@ class FaultInjector:
             self._count("partial_fill")
             return self.rng.uniform(c.partial_fill_min, c.partial_fill_max)
         return None
+
+    def partial_qty(self, qty: Decimal, lot: Decimal) -> Decimal | None:
+        """The cut-down quantity of a marketable order, or None to send it whole.
+
+        Draws on every marketable order (so the RNG sequence does not depend on sizes); the
+        part is rounded down to the lot and is at least one lot.
+        """
+        frac = self.partial_fraction()
+        if frac is None or qty <= lot:
+            return None
+        part = max(lot, floor_to(qty * Decimal(repr(frac)), lot))
+        return part if part < qty else None

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-ZERO = Decimal(0)
+from blp_client.bot.books import ZERO as ZERO  # re-exported: the venues use it
+from blp_client.bot.books import ceil_to_step, floor_to_step
 
 
 class Side(StrEnum):
@@ -229,25 +230,19 @@ class Venue(Protocol):
     async def close(self) -> None: ...
 
 
-# ---- rounding to a venue's limits --------------------------------------------------------
-
-
-def floor_step(x: Decimal, step: Decimal) -> Decimal:
-    return (x / step).to_integral_value(rounding=ROUND_FLOOR) * step
-
-
-def ceil_step(x: Decimal, step: Decimal) -> Decimal:
-    return (x / step).to_integral_value(rounding=ROUND_CEILING) * step
+# ---- rounding to a venue's limits (step arithmetic: `blp_client.bot.books`) -------------
 
 
 def round_qty(market: MarketInfo, qty: Decimal) -> Decimal:
     """Down to whole lots: never trade more than asked."""
-    return floor_step(qty, market.lot)
+    return floor_to_step(qty, market.lot)
 
 
 def round_price(market: MarketInfo, price: Decimal, side: Side) -> Decimal:
     """To the tick, on the side that never pays more: buys down, sells up."""
-    return floor_step(price, market.tick) if side is Side.BUY else ceil_step(price, market.tick)
+    if side is Side.BUY:
+        return floor_to_step(price, market.tick)
+    return ceil_to_step(price, market.tick)
 
 
 def check_limits(

@@ -17,7 +17,7 @@ orders, fills, positions, balance, margin — is simulated here, in `Decimal`:
 - a latency model delays each order by `latency_ms` ± jitter (seeded) before it sees the book;
 - minimum size / notional and lot checks refuse orders with `InvalidOrder` naming the limit;
   margin: initial margin `initial_margin_rate`·notional of positions and open orders must fit
-  in equity, else `InsufficientFunds`.
+  in equity, else `InsufficientFunds` (cash, positions and margin: `paper_account.PaperAccount`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from .base import (
     ZERO,
     Balance,
     Fill,
-    InsufficientFunds,
     InvalidOrder,
     MarketInfo,
     OrderBook,
@@ -46,15 +45,13 @@ from .base import (
     Side,
     TimeInForce,
     Venue,
-    VenueError,
     VenueOrder,
     VenuePosition,
     check_limits,
 )
+from .paper_account import MONEY, PaperAccount
 
 _log = structlog.get_logger("blp_client.bot.venues.paper")
-
-MONEY = Decimal("0.00000001")
 
 
 @dataclass(frozen=True)
@@ -76,13 +73,6 @@ class _PaperOrder:
     order: VenueOrder
     seq: int
     notional: Decimal = ZERO  # Σ fill qty·price
-
-
-@dataclass
-class _Pos:
-    qty: Decimal = ZERO
-    cost: Decimal = ZERO  # Σ signed qty·price of the open quantity
-    realised: Decimal = ZERO
 
 
 def _snapshot_key(book: OrderBook) -> object:
@@ -111,15 +101,28 @@ class PaperVenue:
         self._sleep = sleep
         self._clock = clock
         self._rng = random.Random(self.config.seed)
-        self.cash = self.config.initial_balance
+        self.account = PaperAccount(
+            self.name,
+            self.config.initial_balance,
+            self.config.initial_margin_rate,
+            self.config.maintenance_margin_rate,
+        )
         self._orders: dict[str, _PaperOrder] = {}
-        self._positions: dict[str, _Pos] = {}
         self._fills: list[Fill] = []
-        self._marks: dict[str, Decimal] = {}
         self._consumed: dict[str, tuple[object, dict[tuple[Side, Decimal], Decimal]]] = {}
         self._seq = 0
         self._trade_seq = 0
-        self.fees_paid = ZERO
+
+    @property
+    def cash(self) -> Decimal:
+        return self.account.cash
+
+    @property
+    def fees_paid(self) -> Decimal:
+        return self.account.fees_paid
+
+    def _open(self) -> list[VenueOrder]:
+        return [p.order for p in self._orders.values() if p.order.is_open]
 
     async def close(self) -> None:
         await self.source.close()
@@ -146,7 +149,7 @@ class PaperVenue:
         book = await self.source.order_book(symbol, self.config.book_depth)
         mid = book.mid
         if mid is not None:
-            self._marks[symbol] = mid
+            self.account.marks[symbol] = mid
         key = _snapshot_key(book)
         held = self._consumed.get(symbol)
         if held is None or held[0] != key:
@@ -204,9 +207,8 @@ class PaperVenue:
     ) -> None:
         o = po.order
         fee = (qty * price * fee_rate).quantize(MONEY)
-        self._trade(o.symbol, o.side.sign * qty, price)
-        self.cash -= fee
-        self.fees_paid += fee
+        self.account.trade(o.symbol, o.side.sign * qty, price)
+        self.account.pay_fee(fee)
         po.notional += qty * price
         filled = o.filled + qty
         self._trade_seq += 1
@@ -234,25 +236,6 @@ class PaperVenue:
             status=OrderStatus.FILLED if filled >= o.qty else o.status,
         )
 
-    def _trade(self, symbol: str, qty: Decimal, price: Decimal) -> None:
-        """Book a signed quantity; realised PnL goes to cash (cost-basis accounting)."""
-        pos = self._positions.setdefault(symbol, _Pos())
-        old = pos.qty
-        new = old + qty
-        new_cost = pos.cost + qty * price
-        if old != 0 and (qty > 0) != (old > 0):
-            if new == 0:
-                kept = ZERO
-            elif (new > 0) == (old > 0):
-                kept = pos.cost * new / old
-            else:
-                kept = new * price
-            realised = kept - new_cost
-            self.cash += realised
-            pos.realised += realised
-            new_cost = kept
-        pos.qty, pos.cost = new, new_cost
-
     async def _match_resting(self, symbol: str, book: OrderBook) -> None:
         resting = [p for p in self._orders.values() if p.order.symbol == symbol and p.order.is_open]
         if not resting:
@@ -270,7 +253,7 @@ class PaperVenue:
             o = po.order
             assert o.price is not None
             if o.reduce_only:
-                reducible = max(ZERO, -o.side.sign * self._qty(symbol))
+                reducible = max(ZERO, -o.side.sign * self.account.qty(symbol))
                 if reducible == 0:
                     po.order = replace(o, status=OrderStatus.EXPIRED)
                     continue
@@ -291,10 +274,6 @@ class PaperVenue:
                 )
 
     # ---- orders -------------------------------------------------------------------------
-
-    def _qty(self, symbol: str) -> Decimal:
-        pos = self._positions.get(symbol)
-        return pos.qty if pos is not None else ZERO
 
     async def place_order(self, request: OrderRequest) -> VenueOrder:
         if request.client_order_id in self._orders:
@@ -324,7 +303,7 @@ class PaperVenue:
         qty = request.qty
         check_limits(m, qty, ref, request.reduce_only)
         if request.reduce_only:
-            reducible = max(ZERO, -side.sign * self._qty(request.symbol))
+            reducible = max(ZERO, -side.sign * self.account.qty(request.symbol))
             if reducible == 0:
                 raise InvalidOrder(
                     f"{request.symbol}: reduce-only order would not reduce the position",
@@ -333,7 +312,7 @@ class PaperVenue:
             qty = min(qty, reducible)
         taker_fee, _ = self._fees(m)
         if not request.reduce_only:
-            self._check_margin(request.symbol, side, qty, ref, taker_fee)
+            self.account.check_margin(self._open(), request.symbol, side, qty, ref, taker_fee)
         self._seq += 1
         po = _PaperOrder(
             VenueOrder(
@@ -404,76 +383,6 @@ class PaperVenue:
         jitter = self._rng.uniform(-c.latency_jitter_ms, c.latency_jitter_ms)
         return max(0.0, c.latency_ms + jitter) / 1000.0
 
-    def _check_margin(
-        self, symbol: str, side: Side, qty: Decimal, ref: Decimal | None, fee_rate: Decimal
-    ) -> None:
-        if ref is None:
-            raise VenueError(f"{self.name}: {symbol} has no price (empty book)")
-        pending = sum(
-            (
-                p.order.remaining
-                for p in self._orders.values()
-                if p.order.is_open
-                and p.order.symbol == symbol
-                and p.order.side is side
-                and not p.order.reduce_only
-            ),
-            ZERO,
-        )
-        cur = self._qty(symbol)
-        new = cur + side.sign * (pending + qty)
-        if abs(new) <= abs(cur):
-            return
-        im_after = self._im(exclude=symbol) + abs(new) * ref * self.config.initial_margin_rate
-        fee = qty * ref * fee_rate
-        equity = self._equity()
-        if equity - fee < im_after:
-            raise InsufficientFunds(
-                f"{self.name}: initial margin {im_after.quantize(MONEY)} would exceed equity "
-                f"{equity.quantize(MONEY)}"
-            )
-
-    def _upnl(self) -> Decimal:
-        total = ZERO
-        for s, p in self._positions.items():
-            mark = self._marks.get(s)
-            if p.qty and mark is not None:
-                total += p.qty * mark - p.cost
-        return total
-
-    def _equity(self) -> Decimal:
-        return self.cash + self._upnl()
-
-    def _im(self, exclude: str | None = None) -> Decimal:
-        rate = self.config.initial_margin_rate
-        total = ZERO
-        symbols = set(self._positions) | {p.order.symbol for p in self._orders.values()}
-        for s in symbols:
-            if s == exclude:
-                continue
-            mark = self._marks.get(s)
-            if mark is None:
-                continue
-            q = self._qty(s)
-            buys = sum(
-                (
-                    p.order.remaining
-                    for p in self._orders.values()
-                    if p.order.is_open and p.order.symbol == s and p.order.side is Side.BUY
-                ),
-                ZERO,
-            )
-            sells = sum(
-                (
-                    p.order.remaining
-                    for p in self._orders.values()
-                    if p.order.is_open and p.order.symbol == s and p.order.side is Side.SELL
-                ),
-                ZERO,
-            )
-            total += max(abs(q), abs(q + buys), abs(q - sells)) * mark * rate
-        return total
-
     async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
         await self.poll(symbol)
         po = self._orders.get(client_order_id)
@@ -499,32 +408,10 @@ class PaperVenue:
     # ---- account ------------------------------------------------------------------------
 
     async def positions(self) -> list[VenuePosition]:
-        out = []
-        for s, p in sorted(self._positions.items()):
-            if not p.qty:
-                continue
-            mark = self._marks.get(s)
-            out.append(
-                VenuePosition(
-                    symbol=s,
-                    qty=p.qty,
-                    entry_price=p.cost / p.qty,
-                    mark_price=mark,
-                    unrealized_pnl=(p.qty * mark - p.cost) if mark is not None else ZERO,
-                    notional=abs(p.qty) * mark if mark is not None else ZERO,
-                    maintenance_margin=(
-                        abs(p.qty) * mark * self.config.maintenance_margin_rate
-                        if mark is not None
-                        else None
-                    ),
-                )
-            )
-        return out
+        return self.account.venue_positions()
 
     async def balance(self) -> Balance:
-        equity = self._equity()
-        used = self._im()
-        return Balance(self.config.currency, equity, max(ZERO, equity - used), used)
+        return self.account.balance(self.config.currency, self._open())
 
     async def trades_since(self, symbol: str, since_ms: int) -> list[Fill]:
         return [f for f in self._fills if f.symbol == symbol and f.timestamp_ms >= since_ms]

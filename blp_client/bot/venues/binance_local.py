@@ -1,0 +1,79 @@
+"""`local_binance`: the unmodified ccxt `binanceusdm` class pointed at the engine's own
+Binance USDⓈ-M facade (`blp_client.engine.binance`), for tests, demos and paper setups that
+want a real ccxt client without the internet."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]
+
+LOCAL_BINANCE_OPTIONS: dict[str, Any] = {
+    # one market type only: USDⓈ-M linear (no spot/coin-M exchangeInfo calls)
+    "defaultType": "swap",
+    "fetchMarkets": {"types": ["linear"]},
+    # fetchCurrencies is a private sapi call on Binance: off, currencies come from markets
+    "fetchCurrencies": False,
+    "fetchMargins": False,
+    # sync the signing clock with the engine's /fapi/v1/time on load_markets
+    "adjustForTimeDifference": True,
+    "recvWindow": 5_000,
+    # we name the symbol or iterate symbols ourselves
+    "fetchOpenOrders": {"warnWithoutSymbol": False},
+    "warnOnFetchOpenOrdersWithoutSymbol": False,
+}
+
+
+def local_binance(
+    url: str,
+    api_key: str | None = None,
+    secret: str | None = None,
+    *,
+    timeout_ms: int = 10_000,
+    rate_limit_ms: int | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Any:
+    """An unmodified `ccxt.async_support.binanceusdm` pointed at the engine's venue facade.
+
+    Every entry of `urls['api']` (and of the test/demo URL sets, so sandbox mode cannot switch
+    to the internet) is rewritten to `url` + the entry's path: fapi paths reach the facade,
+    anything else (sapi, spot, coin-M) gets a local 404. Options: see `LOCAL_BINANCE_OPTIONS`.
+
+    ccxt picks Binance's USDⓈ-M error table by the request URL's host name (`fapi.binance.com`),
+    which a local URL does not have; the linear table is therefore merged into the exchange-wide
+    one, exactly the lookup ccxt does for the real host (so -2019 raises `InsufficientFunds`,
+    -4164 `InvalidOrder`, ...). `rate_limit_ms` scales ccxt's own throttle for loopback tests.
+    """
+    base = url.rstrip("/")
+    config: dict[str, Any] = {
+        "timeout": timeout_ms,
+        "enableRateLimit": True,
+        "options": {**LOCAL_BINANCE_OPTIONS, **(options or {})},
+    }
+    if api_key is not None:
+        config["apiKey"] = api_key
+    if secret is not None:
+        config["secret"] = secret
+    if rate_limit_ms is not None:
+        config["rateLimit"] = rate_limit_ms
+    ex = ccxt_async.binanceusdm(config)
+    for url_set in ("api", "test", "demo"):
+        entries = ex.urls.get(url_set)
+        if isinstance(entries, dict):
+            ex.urls[url_set] = {k: _localise(v, base) for k, v in entries.items()}
+    exc = ex.exceptions
+    linear = exc.get("linear", {})
+    exc["exact"] = {**exc.get("exact", {}), **linear.get("exact", {})}
+    exc["broad"] = {**exc.get("broad", {}), **linear.get("broad", {})}
+    return ex
+
+
+def _localise(value: Any, base: str) -> Any:
+    if isinstance(value, str):
+        parts = urlsplit(value)
+        return base + parts.path
+    if isinstance(value, dict):
+        return {k: _localise(v, base) for k, v in value.items()}
+    return value

@@ -1,0 +1,50 @@
+"""A subset of the Binance USDⓈ-M futures REST API over one engine `Exchange`.
+
+Faithful enough that the real, unmodified `ccxt.async_support.binanceusdm` class trades against
+it (see `local_binance` in `blp_client.bot.venues` for the client options): the same paths,
+parameters, signing (`X-MBX-APIKEY` + HMAC-SHA256 `signature` over query string + body,
+`timestamp`/`recvWindow`), response shapes and `{"code": -NNNN, "msg": ...}` errors.
+
+Engine contracts are served as Binance symbols: `BTC-PERP` ↔ `BTCUSDT` (base + "USDT"). Orders
+go to the engine's real book (market orders walk it), in one-way position mode with cross
+margin. `newClientOrderId` is kept and unique per account for good; `reduceOnly` is honoured.
+
+What lives here and not in the BLP server: the API-key registry of venue accounts, the fault
+switches (`engine/faults.py`) and a request log, with admin routes under `/admin/v1/venue/...`
+(guarded by `X-ADMIN-TOKEN` when an admin token is set):
+
+- `POST /admin/v1/venue/keys` `{"account_id": 3}` or `{"collateral": "10000"}` (opens a trader
+  account) [+ optional `api_key`, `api_secret`] → `{"account_id", "api_key", "api_secret"}`
+- `GET /admin/v1/venue/faults` → the switches; `PUT` with any subset of them (see `FaultConfig`);
+  `POST /admin/v1/venue/faults/burst` `{"length": n}` → the next n requests get 429;
+  `DELETE /admin/v1/venue/faults` → all off
+- `GET /admin/v1/venue/requests` → the request log; `DELETE` clears it.
+
+Leverage (`POST /fapi/v1/leverage`) is kept per account and symbol and caps the position
+notional like Binance's brackets do (`-2027`); the margin check itself is the engine's tiered
+IMR. Funding is not modelled (`lastFundingRate` 0).
+
+Modules: `facade` (wiring, Python API), `endpoint` (request pipeline, faults, request log),
+`auth` (signing, keys), `errors` (Binance error codes), `params` (typed parameters), `state`
+(bookkeeping beyond the engine), `shapes` (response objects), `market_data`, `orders`,
+`account` (endpoint handlers), `admin` (admin routes).
+"""
+
+from .auth import API_KEY_HEADER, DEFAULT_RECV_WINDOW, MAX_RECV_WINDOW
+from .endpoint import RequestRecord
+from .errors import BinanceApiError
+from .facade import BinanceFacade
+from .shapes import fmt
+from .state import DEFAULT_LEVERAGE, QUOTE
+
+__all__ = [
+    "API_KEY_HEADER",
+    "DEFAULT_LEVERAGE",
+    "DEFAULT_RECV_WINDOW",
+    "MAX_RECV_WINDOW",
+    "QUOTE",
+    "BinanceApiError",
+    "BinanceFacade",
+    "RequestRecord",
+    "fmt",
+]

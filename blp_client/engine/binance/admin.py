@@ -1,0 +1,129 @@
+"""Admin routes of the venue under `/admin/v1/venue/...`: API keys, fault switches and the
+request log, guarded by `X-ADMIN-TOKEN` when an admin token is set.
+
+They call the facade's Python API (`add_api_key`, `set_faults`, ...), so tests and the HTTP
+admin act the same way; errors answer `{"code", "message"}` like the engine's own admin API.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ..core.exchange import ExchangeError
+from ..core.ledger import AccountKind
+from ..faults import FaultConfig
+
+if TYPE_CHECKING:
+    from .facade import BinanceFacade
+
+ADMIN_HEADER = "X-ADMIN-TOKEN"
+AdminHandler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body ({} when there is none)."""
+    if not request.can_read_body:
+        return {}
+    try:
+        data = await request.json()
+    except json.JSONDecodeError:
+        raise ValueError("body must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise ValueError("body must be a JSON object")
+    return data
+
+
+class VenueAdmin:
+    """The admin handlers over one facade."""
+
+    def __init__(self, facade: BinanceFacade) -> None:
+        self.facade = facade
+
+    def routes(self) -> list[tuple[str, str, AdminHandler]]:
+        return [
+            ("GET", "/admin/v1/venue", self.info),
+            ("POST", "/admin/v1/venue/keys", self.add_key),
+            ("GET", "/admin/v1/venue/faults", self.get_faults),
+            ("PUT", "/admin/v1/venue/faults", self.put_faults),
+            ("DELETE", "/admin/v1/venue/faults", self.clear_faults),
+            ("POST", "/admin/v1/venue/faults/burst", self.burst),
+            ("GET", "/admin/v1/venue/requests", self.requests),
+            ("DELETE", "/admin/v1/venue/requests", self.clear_requests),
+        ]
+
+    def guard(self, handler: AdminHandler) -> AdminHandler:
+        """Token check, and ValueError/ExchangeError answered as 400."""
+
+        async def run(request: web.Request) -> web.Response:
+            token = self.facade.admin_token
+            if token is not None and not hmac.compare_digest(
+                request.headers.get(ADMIN_HEADER, ""), token
+            ):
+                return web.json_response(
+                    {"code": "unauthorized", "message": f"missing or wrong {ADMIN_HEADER}"},
+                    status=401,
+                )
+            try:
+                return await handler(request)
+            except (ValueError, ExchangeError) as e:
+                code = e.code if isinstance(e, ExchangeError) else "invalid_request"
+                return web.json_response({"code": code, "message": str(e)}, status=400)
+
+        return run
+
+    async def info(self, request: web.Request) -> web.Response:
+        f = self.facade
+        return web.json_response(
+            {
+                "symbols": f.state.to_venue,
+                "accounts": sorted(f.state.venue_accounts),
+                "faults": f.faults.config.to_dict(),
+                "fault_counts": f.faults.counts,
+                "requests": len(f.request_log),
+            }
+        )
+
+    async def add_key(self, request: web.Request) -> web.Response:
+        f = self.facade
+        data = await json_body(request)
+        account_id = data.get("account_id")
+        if account_id is None:
+            collateral = Decimal(str(data.get("collateral", "0")))
+            account_id = f.exchange.open_account(AccountKind.TRADER, collateral)
+            f.on_change()
+        elif not isinstance(account_id, int) or isinstance(account_id, bool):
+            raise ValueError("account_id must be an integer")
+        key, secret = f.add_api_key(account_id, data.get("api_key"), data.get("api_secret"))
+        return web.json_response({"account_id": account_id, "api_key": key, "api_secret": secret})
+
+    async def get_faults(self, request: web.Request) -> web.Response:
+        return web.json_response(self.facade.faults.state())
+
+    async def put_faults(self, request: web.Request) -> web.Response:
+        config = FaultConfig.from_mapping(await json_body(request), self.facade.faults.config)
+        self.facade.set_faults(config)
+        return web.json_response(config.to_dict())
+
+    async def clear_faults(self, request: web.Request) -> web.Response:
+        self.facade.set_faults(FaultConfig())
+        return web.json_response(self.facade.faults.config.to_dict())
+
+    async def burst(self, request: web.Request) -> web.Response:
+        faults = self.facade.faults
+        data = await json_body(request)
+        faults.start_burst(data.get("length", faults.config.burst_429_length))
+        return web.json_response({"burst_left": faults.burst_left})
+
+    async def requests(self, request: web.Request) -> web.Response:
+        return web.json_response([asdict(r) for r in self.facade.request_log])
+
+    async def clear_requests(self, request: web.Request) -> web.Response:
+        self.facade.clear_request_log()
+        return web.json_response({"cleared": True})

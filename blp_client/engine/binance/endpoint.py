@@ -1,0 +1,147 @@
+"""The request pipeline every `/fapi` endpoint runs through: injected faults (latency, 429/418
+bursts, gateway 5xx, lost responses), parameter parsing, signature check, the handler, the
+Binance error body, and one `RequestRecord` per request.
+
+Faults act where a real network or venue would: 429s and 5xx before anything is done, a lost
+response after the order was executed (so clients must resolve it by client order id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import structlog
+from aiohttp import web
+
+from ..faults import FaultInjector
+from .auth import API_KEY_HEADER, KeyRing
+from .errors import BinanceApiError
+from .params import Call
+from .state import VenueState
+
+_log = structlog.get_logger("blp_client.engine.binance_api")
+
+Handler = Callable[[Call], Awaitable[Any]]
+AioHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_RATE_LIMIT_MSG = (
+    "Too many requests; current limit of IP(127.0.0.1) is 2400 requests per minute. Please use "
+    "the websocket for live updates to avoid polling the API."
+)
+_GATEWAY_HTML = "<html><body><h1>503 Service Unavailable</h1></body></html>"
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request the facade saw (no keys or secrets, only the account it resolved to)."""
+
+    seq: int
+    method: str
+    path: str
+    private: bool  # the endpoint needs a signature
+    signed: bool  # the request carried an API key or a signature
+    account_id: int | None
+    status: int
+    fault: str | None  # latency | rate_limited | server_error | lost_response | partial_fill
+
+
+class Pipeline:
+    """Wraps handlers into aiohttp handlers; owns the request log."""
+
+    def __init__(
+        self,
+        state: VenueState,
+        keys: KeyRing,
+        faults: FaultInjector,
+        on_change: Callable[[], None],
+    ) -> None:
+        self.state = state
+        self.keys = keys
+        self.faults = faults
+        self.on_change = on_change
+        self.request_log: list[RequestRecord] = []
+        self._seq = 0
+
+    def _log(
+        self,
+        request: web.Request,
+        private: bool,
+        signed: bool,
+        account_id: int | None,
+        status: int,
+        fault: str | None,
+    ) -> None:
+        self._seq += 1
+        self.request_log.append(
+            RequestRecord(
+                self._seq, request.method, request.path, private, signed, account_id, status, fault
+            )
+        )
+
+    def endpoint(self, handler: Handler, *, private: bool, mutating: bool) -> AioHandler:
+        """`handler` as an aiohttp handler: signed if `private`; `mutating` ones first bring
+        the engine up to time, then call `on_change`, and may lose their answer."""
+
+        async def run(request: web.Request) -> web.StreamResponse:
+            faults = self.faults
+            signed = API_KEY_HEADER in request.headers or "signature=" in request.raw_path
+            fault: str | None = None
+            delay = faults.latency_s()
+            if delay:
+                fault = "latency"
+                await asyncio.sleep(delay)
+            limited = faults.rate_limited()
+            if limited is not None:
+                self._log(request, private, signed, None, limited, "rate_limited")
+                return web.json_response(
+                    {"code": -1003, "msg": _RATE_LIMIT_MSG},
+                    status=limited,
+                    headers={"Retry-After": "1"},
+                )
+            failed = faults.server_error()
+            if failed is not None:
+                self._log(request, private, signed, None, failed, "server_error")
+                return web.Response(status=failed, text=_GATEWAY_HTML, content_type="text/html")
+            account_id: int | None = None
+            try:
+                raw_query = request.raw_path.partition("?")[2]
+                body = await request.text() if request.can_read_body else ""
+                params = dict(parse_qsl(raw_query, keep_blank_values=True))
+                params.update(parse_qsl(body, keep_blank_values=True))
+                if private:
+                    account_id = self.keys.authenticate(request.headers, params, raw_query, body)
+                call = Call(request, params, account_id)
+                if mutating:
+                    self.state.sync_clock()
+                    try:
+                        data = await handler(call)
+                    finally:
+                        self.on_change()
+                else:
+                    data = await handler(call)
+                fault = call.fault or fault
+            except BinanceApiError as e:
+                self._log(request, private, signed, account_id, e.status, fault)
+                return web.json_response({"code": e.code, "msg": e.msg}, status=e.status)
+            if mutating and request.path == "/fapi/v1/order" and faults.lose_response():
+                self._log(request, private, signed, account_id, 200, "lost_response")
+                return await self._lose(request, data)
+            self._log(request, private, signed, account_id, 200, fault)
+            return web.json_response(data)
+
+        return run
+
+    async def _lose(self, request: web.Request, data: Any) -> web.StreamResponse:
+        """The order was executed; its answer is dropped (disconnect) or stalled."""
+        config = self.faults.config
+        _log.info("venue_response_lost", path=request.path, mode=config.lost_mode)
+        if config.lost_mode == "stall":
+            await asyncio.sleep(config.stall_ms / 1000.0)
+            return web.json_response(data)
+        if request.transport is not None:
+            request.transport.close()
+        raise asyncio.CancelledError()

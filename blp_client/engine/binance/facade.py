@@ -1,0 +1,147 @@
+"""`BinanceFacade`: wires the venue state, key ring, fault switches, request pipeline and the
+handler groups into routes on an aiohttp app, and is the Python API tests and admins use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+from aiohttp import web
+
+from ..core.exchange import Exchange
+from ..core.ledger import AccountKind
+from ..faults import FaultConfig, FaultInjector
+from .account import AccountHandlers
+from .admin import VenueAdmin
+from .auth import KeyRing, wall_ms
+from .endpoint import Handler, Pipeline, RequestRecord
+from .market_data import MarketData
+from .orders import Orders
+from .state import VenueState
+
+_log = structlog.get_logger("blp_client.engine.binance_api")
+
+
+class BinanceFacade:
+    """Serves the Binance USDⓈ-M subset over `exchange` on an aiohttp app.
+
+    `now_ms()` is the engine's time (order, trade and book timestamps; a mutating request first
+    brings the engine up to it); `on_change()` is called after every mutating request so the
+    owning service can drain engine events. `clock_ms()` (default: wall time) is the server
+    clock of `/fapi/v1/time` and of the `timestamp`/`recvWindow` check.
+    """
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        now_ms: Callable[[], int],
+        on_change: Callable[[], None],
+        admin_token: str | None = None,
+        *,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.exchange = exchange
+        self.on_change = on_change
+        self.admin_token = admin_token
+        # The signing clock (/fapi/v1/time, timestamp/recvWindow) is the server's wall clock,
+        # as on Binance: engine time may run accelerated or be stepped by hand, and a client's
+        # request timestamps must not drift out of the window because of that.
+        self.state = VenueState(exchange, now_ms, clock_ms or wall_ms)
+        self.keys = KeyRing(self.state.clock_ms)
+        self.faults = FaultInjector()
+        self.pipeline = Pipeline(self.state, self.keys, self.faults, on_change)
+        self.market_data = MarketData(self.state)
+        self.orders = Orders(self.state, self.faults)
+        self.account = AccountHandlers(self.state)
+        self.admin = VenueAdmin(self)
+
+    @property
+    def now_ms(self) -> Callable[[], int]:
+        return self.state.now_ms
+
+    @property
+    def clock_ms(self) -> Callable[[], int]:
+        return self.state.clock_ms
+
+    @property
+    def request_log(self) -> list[RequestRecord]:
+        return self.pipeline.request_log
+
+    @property
+    def _leverage(self) -> dict[tuple[int, str], int]:
+        """(account id, engine symbol) → leverage set by `POST /fapi/v1/leverage`."""
+        return self.state.leverage
+
+    # ---- symbols ------------------------------------------------------------------------
+
+    def venue_symbol(self, engine_symbol: str) -> str:
+        return self.state.to_venue[engine_symbol]
+
+    def engine_symbol(self, venue_symbol: str) -> str:
+        return self.state.to_engine[venue_symbol]
+
+    # ---- keys, faults, log (Python API; the admin routes call these) -------------------
+
+    def add_api_key(
+        self, account_id: int, api_key: str | None = None, api_secret: str | None = None
+    ) -> tuple[str, str]:
+        """Register an API key for an engine account; returns (api_key, api_secret)."""
+        acct = self.exchange.account(account_id)
+        if acct.kind not in (AccountKind.TRADER, AccountKind.BLP):
+            raise ValueError(f"account {account_id} is a {acct.kind} account and cannot trade")
+        key, secret = self.keys.add(account_id, api_key, api_secret)
+        self.state.add_account(account_id)
+        _log.info("venue_key_added", account_id=account_id)
+        return key, secret
+
+    def set_faults(self, config: FaultConfig) -> None:
+        self.faults.configure(config)
+        _log.info("venue_faults_set", **config.to_dict())
+
+    def clear_request_log(self) -> None:
+        self.request_log.clear()
+
+    def private_requests(self) -> list[RequestRecord]:
+        return [r for r in self.request_log if r.private]
+
+    # ---- routing ------------------------------------------------------------------------
+
+    def add_routes(self, app: web.Application) -> None:
+        md, od, ac = self.market_data, self.orders, self.account
+        public: list[tuple[str, str, Handler]] = [
+            ("GET", "/fapi/v1/ping", md.ping),
+            ("GET", "/fapi/v1/time", md.time),
+            ("GET", "/fapi/v1/exchangeInfo", md.exchange_info),
+            ("GET", "/fapi/v1/depth", md.depth),
+            ("GET", "/fapi/v1/ticker/bookTicker", md.book_ticker),
+            ("GET", "/fapi/v1/ticker/24hr", md.ticker_24hr),
+            ("GET", "/fapi/v1/ticker/price", md.ticker_price),
+            ("GET", "/fapi/v2/ticker/price", md.ticker_price),
+            ("GET", "/fapi/v1/premiumIndex", md.premium_index),
+        ]
+        private: list[tuple[str, str, Handler, bool]] = [  # (..., mutating)
+            ("POST", "/fapi/v1/order", od.new_order, True),
+            ("GET", "/fapi/v1/order", od.get_order, False),
+            ("DELETE", "/fapi/v1/order", od.cancel_order, True),
+            ("GET", "/fapi/v1/openOrders", od.open_orders, False),
+            ("DELETE", "/fapi/v1/allOpenOrders", od.cancel_all, True),
+            ("GET", "/fapi/v1/allOrders", od.all_orders, False),
+            ("GET", "/fapi/v1/userTrades", od.user_trades, False),
+            ("GET", "/fapi/v2/positionRisk", ac.position_risk_v2, False),
+            ("GET", "/fapi/v3/positionRisk", ac.position_risk_v3, False),
+            ("GET", "/fapi/v2/balance", ac.balance, False),
+            ("GET", "/fapi/v3/balance", ac.balance, False),
+            ("GET", "/fapi/v2/account", ac.account_v2, False),
+            ("GET", "/fapi/v3/account", ac.account_v3, False),
+            ("POST", "/fapi/v1/leverage", ac.set_leverage, True),
+            ("GET", "/fapi/v1/leverageBracket", ac.leverage_bracket, False),
+            ("GET", "/fapi/v1/commissionRate", ac.commission_rate, False),
+        ]
+        r = app.router
+        endpoint = self.pipeline.endpoint
+        for method, path, h in public:
+            r.add_route(method, path, endpoint(h, private=False, mutating=False))
+        for method, path, h, mutating in private:
+            r.add_route(method, path, endpoint(h, private=True, mutating=mutating))
+        for method, path, ah in self.admin.routes():
+            r.add_route(method, path, self.admin.guard(ah))

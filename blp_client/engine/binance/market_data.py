@@ -1,0 +1,170 @@
+"""Public market-data endpoints: ping, time, exchangeInfo, depth, tickers and premiumIndex.
+
+Prices come straight from the engine's books, marks and index; the 24 h ticker from the trades
+`VenueState` has seen. Funding is not modelled (`lastFundingRate` 0).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ..core.book import Side
+from ..core.num import ZERO, money, price_q
+from .errors import BinanceApiError
+from .params import Call
+from .shapes import JSON, fmt, symbol_info
+from .state import DAY_MS, QUOTE, VenueState
+
+FUNDING_INTERVAL_MS = 28_800_000
+
+
+class MarketData:
+    """Handlers of the unsigned `/fapi` market-data endpoints."""
+
+    def __init__(self, state: VenueState) -> None:
+        self.state = state
+
+    async def ping(self, call: Call) -> JSON:
+        return {}
+
+    async def time(self, call: Call) -> JSON:
+        return {"serverTime": self.state.clock_ms()}
+
+    async def exchange_info(self, call: Call) -> JSON:
+        st = self.state
+        symbols = [symbol_info(inst, st.to_venue[s]) for s, inst in st.exchange.instruments.items()]
+        return {
+            "timezone": "UTC",
+            "serverTime": st.clock_ms(),
+            "futuresType": "U_MARGINED",
+            "rateLimits": [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": 2400,
+                },
+                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+            ],
+            "exchangeFilters": [],
+            "assets": [{"asset": QUOTE, "marginAvailable": True, "autoAssetExchange": "-10000"}],
+            "symbols": symbols,
+        }
+
+    async def depth(self, call: Call) -> JSON:
+        st = self.state
+        inst = st.inst(call.get("symbol"))
+        limit = call.integer("limit") or 500
+        if not 1 <= limit <= 1000:
+            raise BinanceApiError(-4021, "Invalid depth limit.")
+        book = st.exchange.books[inst.symbol]
+        now = st.now_ms()
+        return {
+            "lastUpdateId": st.update_id(),
+            "E": now,
+            "T": now,
+            "bids": [[fmt(p), fmt(q)] for p, q in book.depth(Side.BUY, limit)],
+            "asks": [[fmt(p), fmt(q)] for p, q in book.depth(Side.SELL, limit)],
+        }
+
+    async def book_ticker(self, call: Call) -> JSON:
+        st = self.state
+        insts, many = st.insts(call.get("symbol"))
+        out = []
+        for inst in insts:
+            book = st.exchange.books[inst.symbol]
+            bid = book.depth(Side.BUY, 1)
+            ask = book.depth(Side.SELL, 1)
+            out.append(
+                {
+                    "symbol": st.to_venue[inst.symbol],
+                    "bidPrice": fmt(bid[0][0]) if bid else "0",
+                    "bidQty": fmt(bid[0][1]) if bid else "0",
+                    "askPrice": fmt(ask[0][0]) if ask else "0",
+                    "askQty": fmt(ask[0][1]) if ask else "0",
+                    "time": st.now_ms(),
+                    "lastUpdateId": st.update_id(),
+                }
+            )
+        return out if many else out[0]
+
+    async def ticker_24hr(self, call: Call) -> JSON:
+        st = self.state
+        insts, many = st.insts(call.get("symbol"))
+        now = st.now_ms()
+        out = []
+        for inst in insts:
+            stats = st.stats[inst.symbol]
+            stats.trim(st.exchange.now_ms)
+            trades = stats.trades
+            ref = st.reference_price(inst.symbol) or ZERO
+            if trades:
+                last, last_qty = trades[-1][2], trades[-1][3]
+                open_ = trades[0][2]
+                high = max(t[2] for t in trades)
+                low = min(t[2] for t in trades)
+                volume = sum((t[3] for t in trades), ZERO)
+                quote_volume = sum((t[2] * t[3] for t in trades), ZERO)
+                wavg = price_q(quote_volume / volume)
+                first_id, last_id, open_time = trades[0][1], trades[-1][1], trades[0][0]
+            else:
+                last = open_ = high = low = wavg = ref
+                last_qty = volume = quote_volume = ZERO
+                first_id = last_id = -1
+                open_time = now - DAY_MS
+            change = last - open_
+            pct = (change / open_ * 100).quantize(Decimal("0.001")) if open_ else ZERO
+            out.append(
+                {
+                    "symbol": st.to_venue[inst.symbol],
+                    "priceChange": fmt(change),
+                    "priceChangePercent": fmt(pct),
+                    "weightedAvgPrice": fmt(wavg),
+                    "lastPrice": fmt(last),
+                    "lastQty": fmt(last_qty),
+                    "openPrice": fmt(open_),
+                    "highPrice": fmt(high),
+                    "lowPrice": fmt(low),
+                    "volume": fmt(volume),
+                    "quoteVolume": fmt(money(quote_volume)),
+                    "openTime": open_time,
+                    "closeTime": now,
+                    "firstId": first_id,
+                    "lastId": last_id,
+                    "count": len(trades),
+                }
+            )
+        return out if many else out[0]
+
+    async def ticker_price(self, call: Call) -> JSON:
+        st = self.state
+        insts, many = st.insts(call.get("symbol"))
+        out = []
+        for inst in insts:
+            trades = st.stats[inst.symbol].trades
+            price = trades[-1][2] if trades else (st.reference_price(inst.symbol) or ZERO)
+            venue_symbol = st.to_venue[inst.symbol]
+            out.append({"symbol": venue_symbol, "price": fmt(price), "time": st.now_ms()})
+        return out if many else out[0]
+
+    async def premium_index(self, call: Call) -> JSON:
+        st = self.state
+        insts, many = st.insts(call.get("symbol"))
+        now = st.now_ms()
+        out = []
+        for inst in insts:
+            mark = st.exchange.marks.get(inst.symbol, ZERO)
+            index = st.exchange.index.get(inst.symbol, ZERO)
+            out.append(
+                {
+                    "symbol": st.to_venue[inst.symbol],
+                    "markPrice": fmt(mark),
+                    "indexPrice": fmt(index),
+                    "estimatedSettlePrice": fmt(index),
+                    "lastFundingRate": "0.00000000",
+                    "interestRate": "0.00010000",
+                    "nextFundingTime": (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS,
+                    "time": now,
+                }
+            )
+        return out if many else out[0]
