@@ -1,3 +1,66 @@
-"""blp-client: SDK, hedging bot and reference engine for Backstop Liquidity Providers."""
+"""blp-client: SDK, hedging bot and reference engine for Backstop Liquidity Providers.
+
+The public names load lazily, so importing the engine core does not pull in aiohttp or ccxt.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "BLPClient": "blp_client.client",
+    "BLPError": "blp_client.errors",
+    "AuthError": "blp_client.errors",
+    "ValidationError": "blp_client.errors",
+    "NotFound": "blp_client.errors",
+    "Forbidden": "blp_client.errors",
+    "RateLimited": "blp_client.errors",
+    "ServerError": "blp_client.errors",
+    "StreamError": "blp_client.errors",
+    "Strategy": "blp_client.bot.strategy",
+    "StrategyParams": "blp_client.bot.strategy",
+    "View": "blp_client.bot.strategy",
+    "Hedge": "blp_client.bot.strategy",
+    "FlipOnExchange": "blp_client.bot.strategy",
+    "SetThreshold": "blp_client.bot.strategy",
+    "AssignmentReceived": "blp_client.bot.strategy",
+    "FillReceived": "blp_client.bot.strategy",
+    "Timer": "blp_client.bot.strategy",
+    "RiskChanged": "blp_client.bot.strategy",
+}
+__all__ = [*_EXPORTS, "__version__"]
+
+if TYPE_CHECKING:
+    from .bot.strategy import (
+        AssignmentReceived,
+        FillReceived,
+        FlipOnExchange,
+        Hedge,
+        RiskChanged,
+        SetThreshold,
+        Strategy,
+        StrategyParams,
+        Timer,
+        View,
+    )
+    from .client import BLPClient
+    from .errors import (
+        AuthError,
+        BLPError,
+        Forbidden,
+        NotFound,
+        RateLimited,
+        ServerError,
+        StreamError,
+        ValidationError,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'blp_client' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -31,11 +31,15 @@ def _dec_str(value: Decimal) -> str:
     return format(value, "f")
 
 
-Dec = Annotated[
+Dec = Annotated[Decimal, PlainSerializer(_dec_str, return_type=str, when_used="json")]
+"""A decimal in a response: the server sends strings, so no extra validation per field (this
+runs on every streamed event)."""
+DecIn = Annotated[
     Decimal,
     BeforeValidator(_no_float),
     PlainSerializer(_dec_str, return_type=str, when_used="json"),
 ]
+"""A decimal in a request: a JSON float is refused because it is not exact."""
 Symbol = Annotated[str, Field(min_length=1, max_length=32)]
 SideName = Literal["buy", "sell"]
 
@@ -84,7 +88,7 @@ class Profile(Response):
 
 
 class ProfileUpdate(Request):
-    max_position_notional: dict[str, Dec] | None = None
+    max_position_notional: dict[str, DecIn] | None = None
     opted_in: bool | None = None
 
     @model_validator(mode="after")
@@ -275,8 +279,8 @@ class OrderRequest(Request):
     symbol: Symbol
     side: SideName
     type: Literal["limit", "market"] = "limit"
-    qty: Dec = Field(gt=0)
-    price: Dec | None = Field(default=None, gt=0)
+    qty: DecIn = Field(gt=0)
+    price: DecIn | None = Field(default=None, gt=0)
     tif: Literal["GTC", "IOC"] = "GTC"
     reduce_only: bool = False
     client_order_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
@@ -364,13 +368,13 @@ SERVER_MESSAGE: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 
 class PositionSpec(Request):
     symbol: Symbol
-    qty: Dec  # signed: long > 0
-    price: Dec = Field(gt=0)
+    qty: DecIn  # signed: long > 0
+    price: DecIn = Field(gt=0)
 
 
 class CreateAccounts(Request):
     kind: Literal["trader", "market_maker"] = "trader"
-    collateral: Dec = Field(default=Decimal(0), ge=0)
+    collateral: DecIn = Field(default=Decimal(0), ge=0)
     positions: list[PositionSpec] = []
     count: int = Field(default=1, ge=1, le=100_000)
     counterparty_id: int | None = None  # default: the engine's house account
@@ -382,10 +386,10 @@ class AccountIds(Response):
 
 class RegisterBLP(Request):
     account_id: int | None = None  # default: open a new account
-    collateral: Dec = Field(default=Decimal(0), ge=0)
-    minute_rate: Dec
-    hour_rate: Dec
-    max_position_notional: dict[str, Dec]
+    collateral: DecIn = Field(default=Decimal(0), ge=0)
+    minute_rate: DecIn
+    hour_rate: DecIn
+    max_position_notional: dict[str, DecIn]
     name: str | None = None
 
 
@@ -402,7 +406,7 @@ class CredentialsList(Response):
 
 class SetIndex(Request):
     symbol: Symbol
-    price: Dec = Field(gt=0)
+    price: DecIn = Field(gt=0)
 
 
 class Advance(Request):
@@ -435,7 +439,7 @@ class ScenarioStatus(Response):
 
 
 class Deposit(Request):
-    amount: Dec = Field(gt=0)
+    amount: DecIn = Field(gt=0)
 
 
 class ForceLiquidations(Request):
@@ -443,7 +447,7 @@ class ForceLiquidations(Request):
 
     symbol: Symbol = "BTC-PERP"
     count: int = Field(default=1, ge=1, le=100_000)
-    qty: Dec | None = Field(default=None, gt=0)  # per account; default one lot
+    qty: DecIn | None = Field(default=None, gt=0)  # per account; default one lot
     side: Literal["long", "short", "alternate"] = "alternate"  # of the liquidated positions
 
 
