@@ -31,7 +31,28 @@ _EXPORTS = {
     "Timer": "blp_client.bot.strategy",
     "RiskChanged": "blp_client.bot.strategy",
 }
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "AssignmentReceived",
+    "AuthError",
+    "BLPClient",
+    "BLPError",
+    "FillReceived",
+    "FlipOnExchange",
+    "Forbidden",
+    "Hedge",
+    "NotFound",
+    "RateLimited",
+    "RiskChanged",
+    "ServerError",
+    "SetThreshold",
+    "Strategy",
+    "StrategyParams",
+    "StreamError",
+    "Timer",
+    "ValidationError",
+    "View",
+    "__version__",
+]
 
 if TYPE_CHECKING:
     from .bot.strategy import (

@@ -25,7 +25,9 @@ STREAM_PATH = "/api/v1/stream"
 DEFAULT_WINDOW_MS = 5_000
 
 
-def sign(secret: str, timestamp: int | str, method: str, path_with_query: str, body: str = "") -> str:
+def sign(
+    secret: str, timestamp: int | str, method: str, path_with_query: str, body: str = ""
+) -> str:
     """The signature of one request: hex HMAC-SHA256 over `timestamp + METHOD + path + body`."""
     msg = f"{timestamp}{method.upper()}{path_with_query}{body}".encode()
     return hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()

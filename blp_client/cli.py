@@ -129,12 +129,39 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """For now the demo is the crash comparison; the bot joins it when it lands."""
-    args.scenario, args.seed, args.seconds, args.drop = "crash", 1, 3600, 0.20
-    args.csv_path, args.no_blp, args.compare, args.out = None, False, True, None
-    print(f"BLP program demo: a 20% crash over one hour, {args.accounts:,} leveraged accounts,"
-          " run with and without backstop liquidity providers.\n")
-    return cmd_simulate(args)
+    """The engine, the venue and the bot in one process through a crash; see demo.py."""
+    from .demo import DemoError, DemoOptions, main_sync
+    from .demo_view import LiveView, summary, text_report, write_html
+    from .engine.simulate import to_json
+
+    if args.report is not None:
+        from .report import ReportError, prepare_dir
+
+        try:
+            prepare_dir(args.report)  # fail before the run, not after it
+        except ReportError as e:
+            print(f"blp demo: {e}", file=sys.stderr)
+            return 2
+    opts = DemoOptions(accounts=args.accounts, seconds=args.seconds,
+                       status_port=args.status_port)
+    if not args.json:
+        print(f"blp demo: a {opts.drop:.0%} crash over one engine hour in ~{opts.seconds:.0f} s,"
+              f" {opts.accounts:,} leveraged accounts, our BLP and two others; the bot hedges"
+              " every assignment on the local Binance-compatible venue through ccxt.\n",
+              file=sys.stderr, flush=True)
+    try:
+        live = main_sync(opts, LiveView(sys.stderr))
+    except DemoError as e:
+        print(f"blp demo: {e}", file=sys.stderr)
+        return 1
+    data = summary(live)
+    if args.report is not None:
+        print(f"report: {write_html(args.report, data, live)}", file=sys.stderr)
+    if args.json:
+        sys.stdout.write(to_json(data))
+    else:
+        print("\n" + text_report(data, live))
+    return 0
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
@@ -172,9 +199,17 @@ def build_parser() -> argparse.ArgumentParser:
     _simulate_args(p)
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("demo", help="the crash scenario with and without BLPs")
-    p.add_argument("--accounts", type=_positive_int, default=5000)
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("demo", help="engine + venue + the hedging bot through a crash")
+    p.add_argument("--accounts", type=_positive_int, default=5000,
+                   help="leveraged trader accounts (default 5000)")
+    p.add_argument("--seconds", type=_positive_int, default=75,
+                   help="wall-clock length of the one-hour crash (default 75)")
+    p.add_argument("--status-port", type=int, metavar="N", default=0,
+                   help="serve the bot's live status page on 127.0.0.1:N (default 0: any free"
+                   " port; the URL is printed)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON only")
+    p.add_argument("--report", type=Path, metavar="DIR",
+                   help="also write DIR/report.json and DIR/report.html (charts)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("engine", help="serve the reference exchange engine (BLP API)")

@@ -1,0 +1,504 @@
+"""The bot daemon: BLP stream → view → strategy → risk gate → journal → executor → venues.
+
+One event loop. Everything that decides (building the view, the strategy, the gate, the
+journal commit) runs without an `await` in between, so decisions never interleave; sending,
+market data, the risk monitor, timers and reconciliation run as tasks around it. On start it
+reconciles every open order and pending threshold change with the venues *before* it reads the
+stream; on SIGINT/SIGTERM it stops reading, lets in-flight sends finish (what does not finish
+stays in the journal as sent/unknown and is resolved by client id on the next start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import signal
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from blp_client.bot.config import BotConfig
+from blp_client.bot.daemon_io import (
+    MarketData,
+    build_venues,
+    configure_logging,
+    crash_hook_from_env,
+    venue_margins,
+)
+from blp_client.bot.execution import Executor, wall_ms
+from blp_client.bot.handlers import assess_risk, handle_event, on_venue_fills
+from blp_client.bot.journal import Committed, Journal
+from blp_client.bot.metrics import BotMetrics, metrics_app
+from blp_client.bot.registry import load_strategy
+from blp_client.bot.risk import Denied, RiskGate, RiskMonitor
+from blp_client.bot.status import JournalReader, build_status, update_gauges
+from blp_client.bot.statuspage import StatusPage, start_status_page
+from blp_client.bot.strategy import (
+    EXCHANGE,
+    Intent,
+    Strategy,
+    StrategyEvent,
+    Timer,
+    View,
+)
+from blp_client.client import BLPClient
+from blp_client.models import (
+    Account,
+    Event,
+    Profile,
+)
+
+log = structlog.get_logger("blp_client.bot.daemon")
+
+
+@dataclass(frozen=True)
+class BotOptions:
+    """Cadences of the daemon's loops (ms) and shutdown patience."""
+
+    market_refresh_ms: int = 250
+    monitor_ms: int = 500
+    reconcile_ms: int = 2000
+    position_reconcile_every: int = 5  # reconcile rounds between position checks
+    drain_timeout_s: float = 5.0
+    recent: int = 50
+
+
+class Bot:
+    """The daemon. `await bot.start()`, later `await bot.stop()`; or `run_bot(...)`."""
+
+    def __init__(
+        self,
+        config: BotConfig,
+        *,
+        paper: bool = False,
+        options: BotOptions | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        self.paper = paper or config.paper
+        self.options = options or BotOptions()
+        self.env = env
+        self.metrics = BotMetrics()
+        self.strategy: Strategy[Any] = load_strategy(config.strategy.class_, config.strategy.params)
+        self.gate = RiskGate(config.risk)
+        self.monitor = RiskMonitor(config.risk)
+        self.crash_hook = crash_hook_from_env(env)
+        self.journal = Journal(config.journal, fault_hook=self.crash_hook)
+        self.journal.prefix = self._client_prefix()
+        self.client = BLPClient(
+            config.engine.url,
+            config.engine.api_key(env).get_secret_value(),
+            config.engine.api_secret(env).get_secret_value(),
+        )
+        self.symbols = list(config.engine.symbols)
+        self.profile: Profile | None = None
+        self.account: Account | None = None
+        self.margins: dict[str, Any] = {}
+        self.market = MarketData(self.symbols)
+        self.executor: Executor | None = None
+        self.started_ms = wall_ms()
+        self.running = False
+        self.risk_reasons: list[str] = []
+        self.denies: deque[dict[str, str]] = deque(maxlen=self.options.recent)
+        self.margin_events: deque[dict[str, Any]] = deque(maxlen=self.options.recent)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+        self.monitor_wake = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self.metrics_url: str | None = None
+        self.status_page: StatusPage | None = None
+        self.final_status: dict[str, Any] | None = None
+        self.assessed_seq = 0
+        self.max_exposure: dict[str, dict[str, Decimal]] = {}
+        self._closed = False
+        self._reader: JournalReader | None = None
+        self.failed = False
+
+    def _client_prefix(self) -> str:
+        """Client ids are `<prefix>-<decision>-<n>`: deterministic within a journal, and the
+        prefix is drawn once per journal so a fresh journal (or a paper run) never reuses
+        the ids of an earlier one on the same venue account."""
+        prefix = self.journal.get_state("client_prefix")
+        if not isinstance(prefix, str):
+            prefix = f"blp{secrets.token_hex(2)}"
+            self.journal.set_state("client_prefix", prefix)
+        return prefix
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.client.__aenter__()
+        venues = await build_venues(
+            self.config, self.client, paper=self.paper, env=self.env, metrics=self.metrics
+        )
+        self.executor = Executor(
+            self.journal,
+            venues,
+            self.metrics,
+            self._set_threshold,
+            stream_fills=frozenset() if self.paper else frozenset({EXCHANGE}),
+            on_fills=lambda fills: on_venue_fills(self, fills),
+            drop_reduce_only=frozenset({EXCHANGE}) if self.paper else frozenset(),
+            fault=self.crash_hook,
+        )
+        self.strategy.load_state(self.journal.get_state("strategy") or {})
+        self.monitor.load_state(self.journal.get_state("monitor") or {})
+        self.gate.set_state(self.monitor.state)
+        await self._serve_metrics()
+        if self.config.status_port is not None:
+            self.status_page = await start_status_page(self.status, port=self.config.status_port)
+            log.info("status_page_listening", url=self.status_page.url)
+        await self.market.refresh(venues, self.client)
+        await self._refresh_account()
+        # reconcile before acting: orders and threshold changes a previous run left open
+        await self.executor.reconcile_orders()
+        await self.executor.run_actions()
+        from_seq = await self._from_seq()
+        self.running = True
+        log.info(
+            "bot_started",
+            paper=self.paper,
+            strategy=type(self.strategy).__name__,
+            from_seq=from_seq,
+            venues=sorted(venues),
+            open_orders=len(self.journal.open_orders()),
+        )
+        loops = [
+            self._stream(from_seq),
+            self._market_loop(),
+            self._monitor_loop(),
+            self._reconcile_loop(),
+        ]
+        if self.strategy.timer_ms():
+            loops.append(self._timer_loop())
+        self._tasks = [asyncio.create_task(self._guard(c)) for c in loops]
+
+    async def _guard(self, coro: Any) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("bot_task_failed")
+            self.failed = True
+            self._stopped.set()
+
+    async def wait(self, stop: asyncio.Event | None = None) -> None:
+        """Until `stop` is set or a loop fails."""
+        waiters = [asyncio.create_task(self._stopped.wait())]
+        if stop is not None:
+            waiters.append(asyncio.create_task(stop.wait()))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    async def stop(self) -> None:
+        """Graceful stop: stop reading, let sends finish, close everything (also after a
+        start that failed or was interrupted half-way)."""
+        if self._closed:
+            return
+        self.running = False
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        finished = True
+        if self.executor is not None:
+            finished = await self.executor.drain(self.options.drain_timeout_s)
+        with contextlib.suppress(Exception):
+            self.final_status = build_status(self)
+        fs = self.final_status or {}
+        log.info(
+            "bot_stopping",
+            drained=finished,
+            open_orders=len(self.journal.open_orders()),
+            last_seq=self.journal.last_seq,
+            paper=self.paper,
+            assignments=fs.get("assignments"),
+            fills=fs.get("fills"),
+            pnl=fs.get("pnl"),
+            net_exposure=fs.get("net_exposure"),
+        )
+        for v in self.executor.venues.values() if self.executor is not None else ():
+            with contextlib.suppress(Exception):
+                await v.close()
+        await self.client.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.status_page is not None:
+            await self.status_page.stop()
+        if self._reader is not None:
+            self._reader.close()
+        self.journal.close()
+        self._closed = True
+        log.info("bot_stopped")
+
+    async def _serve_metrics(self) -> None:
+        """`/metrics` (and `/status` as JSON) on 127.0.0.1:`metrics_port` (port 0 picks a free
+        one; see `metrics_url`). The live status page has its own port: `status_port`."""
+        port = self.config.metrics_port
+        if port is None:
+            return
+        self._runner = web.AppRunner(metrics_app(self.metrics, self.status), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        socks = getattr(site._server, "sockets", None) or []
+        actual = int(socks[0].getsockname()[1]) if socks else port
+        self.metrics_url = f"http://127.0.0.1:{actual}"
+        log.info("metrics_listening", url=self.metrics_url + "/metrics")
+
+    async def _from_seq(self) -> int:
+        """Resume after the journal's last seq; a fresh journal starts at `from_seq` or at
+        the BLP's latest seq, saved so a crash before the first event does not skip flow."""
+        start = self.journal.get_state("start_seq")
+        if start is None:
+            if self.config.from_seq is not None:
+                start = self.config.from_seq
+            else:
+                start = await self._latest_seq()
+            self.journal.set_state("start_seq", start)
+        return max(int(start), self.journal.last_seq)
+
+    async def _latest_seq(self) -> int:
+        """The BLP's latest event seq, waiting out an engine that is not up yet."""
+        delay = 0.2
+        while True:
+            try:
+                return (await self.client.assignment_history(0, 1)).last_seq
+            except Exception as e:
+                log.warning(
+                    "engine_unreachable", error=f"{type(e).__name__}: {e}"[:200], retry_s=delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # ---- deciding ----------------------------------------------------------------------
+
+    def view(self, inventory: Any = None) -> View:
+        return View(
+            wall_ms(),
+            inventory if inventory is not None else self.journal.inventory(),
+            self.market.markets,
+            self.profile,
+            self.account,
+            self.margins,
+            self.gate.state,
+        )
+
+    def decide(
+        self, view: View, event: StrategyEvent, extra: tuple[Intent, ...] = ()
+    ) -> tuple[list[Intent], list[Denied]]:
+        intents = list(extra) + self.strategy.decide(view, event)
+        res = self.gate.filter(intents, view)
+        for d in res.denied:
+            self.metrics.denied.inc(reason=d.reason.value)
+            self.denies.append(
+                {
+                    "ms": str(view.now_ms),
+                    "reason": d.reason.value,
+                    "detail": d.detail,
+                    "intent": type(d.intent).__name__,
+                }
+            )
+        return res.allowed, res.denied
+
+    def submit(self, committed: Committed | None, received: float | None = None) -> None:
+        if committed is not None and self.executor is not None:
+            self.executor.submit(committed, received)
+
+    def handle(self, ev: Event) -> None:
+        """Process one stream event exactly once (see handlers.py)."""
+        handle_event(self, ev)
+
+    def assess(self) -> None:
+        """Run the risk monitor now; apply and journal what it decides (see handlers.py)."""
+        assess_risk(self)
+
+    # ---- loops -------------------------------------------------------------------------
+
+    async def _stream(self, from_seq: int) -> None:
+        async for ev in self.client.events(from_seq):
+            self.handle(ev)
+
+    async def _timer_loop(self) -> None:
+        interval = (self.strategy.timer_ms() or 1000) / 1000
+        while True:
+            await asyncio.sleep(interval)
+            before = self.strategy.dump_state()
+            now = wall_ms()
+            allowed, denied = self.decide(self.view(), Timer(now))
+            after = self.strategy.dump_state()
+            if allowed or after != before:
+                self.submit(
+                    self.journal.record_decision(
+                        now_ms=now,
+                        intents=allowed,
+                        denied=denied,
+                        state={"strategy": after},
+                        source="t",
+                    )
+                )
+
+    async def _market_loop(self) -> None:
+        assert self.executor is not None
+        while True:
+            await asyncio.sleep(self.options.market_refresh_ms / 1000)
+            await self.market.refresh(self.executor.venues, self.client)
+            self._update_gauges()
+
+    async def _refresh_account(self) -> None:
+        try:
+            self.profile = await self.client.profile()
+            self.account = await self.client.account()
+        except Exception as e:
+            log.warning("account_fetch_failed", error=f"{type(e).__name__}: {e}"[:300])
+        if self.executor is not None:
+            self.margins = await venue_margins(self.executor.venues, self.margins)
+
+    async def _monitor_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.monitor_wake.wait(), self.options.monitor_ms / 1000)
+            self.monitor_wake.clear()
+            seq = self.journal.last_seq  # the account fetched next reflects at least this
+            await self._refresh_account()
+            if self.config.risk.monitor:
+                self.assess()
+            self.assessed_seq = seq
+            self._update_gauges()
+
+    async def _reconcile_loop(self) -> None:
+        assert self.executor is not None
+        ex = self.executor
+        rounds = 0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ex.wake.wait(), self.options.reconcile_ms / 1000)
+            if ex.wake.is_set():
+                ex.wake.clear()
+                await asyncio.sleep(0.05)  # let a burst of unknowns gather
+            rounds += 1
+            await ex.reconcile_orders()
+            await ex.run_actions()
+            if not self.paper and rounds % self.options.position_reconcile_every == 0:
+                await self._reconcile_positions()
+
+    async def _reconcile_positions(self) -> None:
+        assert self.executor is not None
+        for name in sorted(self.executor.venues):
+            if name != EXCHANGE:
+                await self.executor.reconcile_positions(name, self.symbols)
+        # the exchange account: only when every event up to now is processed and none came
+        # while its positions were read (else a stream event could be counted twice)
+        try:
+            before = (await self.client.assignment_history(0, 1)).last_seq
+        except Exception:
+            return
+        if before != self.journal.last_seq:
+            return
+
+        async def unchanged() -> bool:
+            try:
+                after = (await self.client.assignment_history(0, 1)).last_seq
+            except Exception:
+                return False
+            return after == before == self.journal.last_seq
+
+        await self.executor.reconcile_positions(EXCHANGE, self.symbols, unchanged)
+
+    # ---- status ------------------------------------------------------------------------
+
+    async def _set_threshold(self, symbol: str, value: Decimal) -> None:
+        self.profile = await self.client.update_profile(max_position_notional={symbol: value})
+        self.metrics.threshold.set(value, symbol=symbol)
+
+    def status_reader(self) -> JournalReader:
+        if self._reader is None:
+            self._reader = JournalReader(str(self.journal.path), self.options.recent)
+        return self._reader
+
+    def _update_gauges(self) -> None:
+        update_gauges(self)
+
+    def status(self) -> dict[str, Any]:
+        """A JSON-able snapshot for status pages and the demo (see status.py for keys); after
+        `stop()` the last one taken before the journal closed."""
+        if self._closed:
+            return self.final_status or {}
+        return build_status(self)
+
+    def track_exposure(self, symbol: str, inventory: Any) -> None:
+        """Remember the largest |net exposure| seen, counting in-flight orders and not."""
+        with_fly, positions = (
+            abs(inventory.net(symbol)),
+            abs(inventory.net(symbol, in_flight=False)),
+        )
+        cur = self.max_exposure.setdefault(
+            symbol, {"in_flight_counted": Decimal(0), "positions_only": Decimal(0)}
+        )
+        cur["in_flight_counted"] = max(cur["in_flight_counted"], with_fly)
+        cur["positions_only"] = max(cur["positions_only"], positions)
+
+
+async def run_bot(
+    config: BotConfig,
+    *,
+    paper: bool = False,
+    stop: asyncio.Event | None = None,
+    options: BotOptions | None = None,
+    env: Mapping[str, str] | None = None,
+    on_start: Callable[[Bot], None] | None = None,
+) -> Bot:
+    """Run the bot in this event loop until `stop` is set (or a loop fails); returns the
+    stopped Bot (journal closed; its last `status()` is in `bot.final_status`). `on_start`
+    gets the running Bot, e.g. to show `bot.status()` live."""
+    bot = Bot(config, paper=paper, options=options, env=env)
+    starting = asyncio.create_task(bot.start())
+    stopping = asyncio.create_task(stop.wait()) if stop is not None else None
+    try:
+        await asyncio.wait(
+            [t for t in (starting, stopping) if t is not None], return_when=asyncio.FIRST_COMPLETED
+        )
+        if not starting.done():  # stopped while starting (e.g. waiting for the engine)
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            return bot
+        starting.result()
+        if on_start is not None:
+            on_start(bot)
+        await bot.wait(stop)
+    finally:
+        if stopping is not None:
+            stopping.cancel()
+        await bot.stop()
+    return bot
+
+
+def run_forever(config: BotConfig, *, paper: bool = False) -> int:
+    """`blp bot`: run until SIGINT/SIGTERM, then stop gracefully. Exit status 1 when a loop
+    of the daemon failed (the journal is consistent; a restart resumes)."""
+    configure_logging(config.log_level)
+
+    async def main() -> bool:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        bot = await run_bot(config, paper=paper, stop=stop)
+        return bot.failed
+
+    return 1 if asyncio.run(main()) else 0
+
+
+__all__ = ["Bot", "BotOptions", "configure_logging", "run_bot", "run_forever"]

@@ -1,0 +1,195 @@
+"""The daemon's I/O helpers: building venues from the config (`--paper` wraps each in a
+`PaperVenue`), a market-data cache the view is built from, and venue margin summaries.
+
+Market data is cached and refreshed in the background so an assignment is decided on from
+memory (no request between receiving it and sending the hedge); the executor's marketable
+limits carry a slippage cap, so a slightly stale touch costs at most an IOC remainder that the
+next decision hedges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from blp_client.bot.config import BotConfig
+from blp_client.bot.exchange_venue import ExchangeVenue
+from blp_client.bot.metrics import BotMetrics
+from blp_client.bot.strategy import EXCHANGE, VenueMargin, VenueMarket
+from blp_client.bot.venues import CcxtVenue, MarketInfo, PaperConfig, PaperVenue, Venue
+from blp_client.client import BLPClient
+
+log = structlog.get_logger("blp_client.bot.daemon")
+ZERO = Decimal(0)
+
+
+async def build_venues(
+    config: BotConfig,
+    client: BLPClient,
+    *,
+    paper: bool,
+    env: Mapping[str, str] | None,
+    metrics: BotMetrics,
+) -> dict[str, Venue]:
+    """Every enabled venue of the config plus the exchange itself; each a PaperVenue over
+    the real one when `paper` (the real one is then only read: markets and books)."""
+    fee_taker = fee_maker = ZERO
+    try:
+        prof = await client.profile()
+        fee_taker, fee_maker = prof.fee_tier.taker, prof.fee_tier.maker
+    except Exception as e:  # the reconcile/monitor loops will show the engine's health
+        log.warning("profile_fetch_failed", error=str(e)[:200])
+    venues: dict[str, Venue] = {EXCHANGE: ExchangeVenue(client, fee_taker, fee_maker)}
+    for name, vc in sorted(config.venues.items()):
+        if not vc.enabled:
+            continue
+
+        async def counted_sleep(seconds: float, _name: str = name) -> None:
+            metrics.venue_retries.inc(venue=_name, what="backoff")
+            await asyncio.sleep(seconds)
+
+        venues[name] = CcxtVenue.from_config(
+            name,
+            vc.ccxt_id,
+            options=vc.options,
+            api_key_env=None if paper else vc.api_key_env,
+            secret_env=None if paper else vc.api_secret_env,
+            password_env=None if paper else vc.password_env,
+            symbols=vc.symbols or None,
+            sandbox=vc.sandbox,
+            env=env,
+            taker_fee=vc.taker_fee,
+            maker_fee=vc.maker_fee,
+            sleep=counted_sleep,
+        )
+    if paper:
+        venues = {
+            n: PaperVenue(v, PaperConfig(initial_balance=Decimal(1_000_000)), name=n)
+            for n, v in venues.items()
+        }
+    return venues
+
+
+class MarketData:
+    """Books, marks and size rules per (symbol, venue), refreshed by the daemon's loop."""
+
+    def __init__(self, symbols: list[str], depth: int = 20) -> None:
+        self.symbols = symbols
+        self.depth = depth
+        self.markets: dict[tuple[str, str], VenueMarket] = {}
+        self.info: dict[str, Mapping[str, MarketInfo]] = {}
+        self.errors: dict[str, str] = {}
+
+    async def refresh(self, venues: Mapping[str, Venue], client: BLPClient) -> None:
+        await asyncio.gather(*(self._one(name, v, client) for name, v in venues.items()))
+
+    async def _one(self, name: str, venue: Venue, client: BLPClient) -> None:
+        try:
+            if name not in self.info:
+                self.info[name] = await venue.markets()
+            info = self.info[name]
+            for s in self.symbols:
+                m = info.get(s)
+                if m is None:
+                    continue
+                book = await venue.order_book(s, self.depth)
+                mark = None
+                if name == EXCHANGE:
+                    mark = (await client.market(s)).mark_price
+                self.markets[(s, name)] = VenueMarket(
+                    name,
+                    s,
+                    book.bids,
+                    book.asks,
+                    mark,
+                    m.tick,
+                    m.lot,
+                    m.min_qty,
+                    m.min_notional,
+                    m.taker_fee,
+                    m.maker_fee,
+                    book.timestamp_ms or 0,
+                )
+            self.errors.pop(name, None)
+        except Exception as e:
+            self.errors[name] = f"{type(e).__name__}: {e}"[:300]
+            log.warning("market_data_failed", venue=name, error=self.errors[name])
+
+
+async def venue_margins(
+    venues: Mapping[str, Venue], last: Mapping[str, VenueMargin]
+) -> dict[str, VenueMargin]:
+    """Each hedge venue's equity, position notional and maintenance margin (a venue whose
+    fetch fails keeps its last value, so one bad request does not look like a recovery)."""
+    out: dict[str, VenueMargin] = dict(last)
+    for name, v in venues.items():
+        if name == EXCHANGE:
+            continue
+        try:
+            bal = await v.balance()
+            pos = await v.positions()
+        except Exception as e:
+            log.info("venue_margin_failed", venue=name, error=f"{type(e).__name__}: {e}"[:200])
+            continue
+        out[name] = VenueMargin(
+            name,
+            bal.total,
+            sum((p.notional for p in pos), ZERO),
+            sum((p.maintenance_margin or ZERO for p in pos), ZERO),
+        )
+    return out
+
+
+def configure_logging(level: str = "info") -> None:
+    """structlog JSON lines on stderr (one object per event, ISO timestamps)."""
+    lvl = getattr(logging, level.upper(), logging.INFO)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(sort_keys=True),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(lvl),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def crash_hook_from_env(env: Mapping[str, str] | None) -> Callable[[str], None] | None:
+    """For crash tests: `BLP_BOT_CRASH_AT=point:n` SIGKILLs this process the n-th time the
+    journal or executor passes `point` (e.g. after_commit, before_send, after_send)."""
+    spec = (os.environ if env is None else env).get("BLP_BOT_CRASH_AT")
+    if not spec:
+        return None
+    point, _, nth = spec.partition(":")
+    left = [int(nth or 1)]
+
+    def hook(at: str) -> None:
+        if at == point:
+            left[0] -= 1
+            if left[0] <= 0:
+                log.warning("crash_hook", point=at)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
+
+
+def as_str(value: Any) -> Any:
+    """Decimals (nested) as strings for JSON."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): as_str(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_str(v) for v in value]
+    return value

@@ -1,0 +1,157 @@
+"""The demo's set-up: its market, BLPs, engine and bot configuration, and the market's simulated
+twin (`simulate_compare`: the same crash with and without BLPs), run in a child process so it
+uses the other core while the live part runs (`python -m blp_client.demo_sim ACCOUNTS SEED
+DROP` pickles the result)."""
+
+from __future__ import annotations
+
+import pickle
+import signal
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .bot.config import BotConfig
+from .engine.config import EngineConfig, RateLimitSection
+from .engine.core import Exchange, ExchangeConfig
+from .engine.market import DEFAULT_BLPS, BLPSpec, Scenario, build_scenario
+from .engine.server import RunningEngine
+from .engine.service import RunningScenario
+from .engine.simulate import SimulationConfig
+from .engine.simulate import report as sim_report
+
+D = Decimal
+SYMBOLS = ("BTC-PERP", "ETH-PERP")
+VENUE_COLLATERAL = D(5_000_000)
+ENV_KEYS = ("BLP_DEMO_KEY", "BLP_DEMO_SECRET", "BLP_DEMO_VENUE_KEY", "BLP_DEMO_VENUE_SECRET")
+
+SCENARIO_SECONDS = 3600  # one engine hour, like `blp simulate`
+OUR_NAME = "demo-blp (the bot)"
+# Rates comparable to the two others (so we get a fair share of the flow); a threshold that
+# the flow can reach, so capacity and headroom visibly matter.
+OUR_BLP = BLPSpec(OUR_NAME, D(250_000), D(300_000), D(3_000_000), D(1_500_000))
+OTHER_BLPS = DEFAULT_BLPS[:2]
+
+
+def sample(x: Exchange, sc: Scenario) -> dict[str, Any]:
+    """One point of a timeline, with the keys `report.charts` reads."""
+    s = x.stats
+    return {
+        "t": max(0, (x.now_ms - sc.start_ms) // 1000),
+        "index": {k: x.index[k] for k in sorted(x.index)},
+        "mark": {k: x.marks[k] for k in sorted(x.marks)},
+        "liquidations": s.liquidations,
+        "blp_assigned_notional": s.blp_assigned_notional,
+        "insurance_fund": x.insurance_fund.cash,
+        "adl_notional": s.adl_notional,
+        "socialized_loss": s.socialized_loss,
+    }
+
+
+def simulate_compare(accounts: int, seed: int, drop: float) -> dict[str, Any]:
+    """The same market with our BLP and the two others, and without BLPs: {run: {report,
+    timeline}}. Like `simulate.compare`, with the demo's set of BLPs (top level: picklable)."""
+    out: dict[str, Any] = {}
+    for name, blps in (("with_blp", (OUR_BLP, *OTHER_BLPS)), ("without_blp", ())):
+        x = Exchange(ExchangeConfig())
+        sc = build_scenario(
+            "crash", x, seed=seed, accounts=accounts, blps=blps, seconds=SCENARIO_SECONDS, drop=drop
+        )
+        x.drain_events()
+        timeline = [sample(x, sc)]
+        for t in range(1, SCENARIO_SECONDS + 1):
+            now = sc.start_ms + t * 1000
+            sc.step(now)
+            x.advance(now)
+            x.events.clear()
+            if t % 10 == 0:
+                timeline.append(sample(x, sc))
+        cfg = SimulationConfig("crash", accounts, seed, SCENARIO_SECONDS, drop, bool(blps))
+        out[name] = {"report": sim_report(x, sc, cfg), "timeline": timeline}
+    return out
+
+
+def engine_config() -> EngineConfig:
+    # one process serves the bot's polling and hedges: a generous per-key request rate
+    return EngineConfig(
+        instruments=list(SYMBOLS),
+        tick_ms=20,
+        rate_limit=RateLimitSection(per_second=2000.0, burst=5000),
+    )
+
+
+def bot_config(url: str, journal: Path, status_port: int | None) -> BotConfig:
+    return BotConfig.model_validate(
+        {
+            "engine": {
+                "url": url,
+                "api_key_env": ENV_KEYS[0],
+                "api_secret_env": ENV_KEYS[1],
+                "symbols": list(SYMBOLS),
+            },
+            "venues": {
+                "binance": {
+                    "ccxt_id": "binanceusdm",
+                    "api_key_env": ENV_KEYS[2],
+                    "api_secret_env": ENV_KEYS[3],
+                    "options": {"local_url": url, "rateLimit": 1, "timeout": 5000},
+                }
+            },
+            "strategy": {
+                "class": "immediate_hedge",
+                "params": {"venues": ["binance"], "retry_ms": 500, "slippage_bps": 200},
+            },
+            "risk": {
+                "max_orders": 500,
+                "max_order_notional": "2000000",
+                "max_net_exposure_notional": "3000000",
+                "max_venue_position_notional": "10000000",
+            },
+            "journal": str(journal),
+            "metrics_port": None,
+            "status_port": status_port,
+            "from_seq": 0,
+            "log_level": "info",
+        }
+    )
+
+
+def install_scenario(engine: RunningEngine, *, seed: int, accounts: int, drop: float) -> Scenario:
+    """The crash market with the two simulated BLPs, built but not yet moving."""
+    svc = engine.service
+    x = svc.exchange
+    sc = build_scenario(
+        "crash",
+        x,
+        seed=seed,
+        accounts=accounts,
+        blps=OTHER_BLPS,
+        seconds=SCENARIO_SECONDS,
+        drop=drop,
+    )
+    svc.scenario = RunningScenario("crash", sc, x.now_ms, x.now_ms + 1000, running=False)
+    svc.settle()
+    return sc
+
+
+def start_moving(engine: RunningEngine) -> None:
+    """Engine second 0 of the crash is now (the setup time is not part of the hour)."""
+    svc = engine.service
+    run = svc.scenario
+    assert run is not None
+    now = svc.exchange.now_ms
+    run.scenario.start_ms, run.started_ms, run.next_step_ms = now, now, now + 1000
+    run.running = True
+
+
+def _child_main(argv: list[str]) -> int:
+    """`python -m blp_client.demo_sim ACCOUNTS SEED DROP`: the comparison, pickled on stdout."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    result = simulate_compare(int(argv[0]), int(argv[1]), float(argv[2]))
+    sys.stdout.buffer.write(pickle.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1:]))

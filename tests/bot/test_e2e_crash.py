@@ -1,0 +1,64 @@
+"""Crash safety: the daemon is SIGKILLed at random moments (and at the worst named points:
+right after a journal commit, just before and just after an order is sent) while assignments
+keep coming, and restarted each time. Nothing is missed, nothing is done twice."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from .e2e_harness import Stack, caught_up, check_guarantees, start_stack, stop_stack, wait_for
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    s = await start_stack(tmp_path)
+    try:
+        yield s
+    finally:
+        await stop_stack(s)
+
+
+async def test_sigkill_at_random_moments(stack: Stack) -> None:
+    rng = random.Random(5)
+    d = stack.daemon(stack.write_config("crash"))
+    await d.start()
+    await d.ready()
+    kills = 0
+    for i in range(12):
+        await stack.force(
+            rng.randint(4, 12),
+            qty=rng.choice(["0.01", "0.017", "0.03"]),
+            side=rng.choice(["long", "short", "alternate"]),
+        )
+        # a random moment: during start-up, reconciliation, or processing the batch
+        await asyncio.sleep(rng.uniform(0.0, 1.2))
+        await d.kill()
+        kills += 1
+        stack.requote()
+        await d.start()
+        if i % 4 == 3:
+            await d.ready()
+    # the worst places: committed but not sent, sent but the answer not recorded
+    for point in ("after_commit:3", "before_send:2", "after_send:2", "before_commit:4"):
+        await d.ready()
+        await d.kill()
+        kills += 1
+        await d.start(BLP_BOT_CRASH_AT=point)
+        await stack.force(6, qty="0.01", side="long")
+        assert d.proc is not None
+        await asyncio.wait_for(d.proc.wait(), 30)  # it killed itself at `point`
+        kills += 1
+        await d.start()
+    await d.ready()
+    await wait_for(lambda: caught_up(stack, d), 90, "the bot to hedge everything")
+    assert kills >= 10
+    assert d.starts == kills + 1
+    assert await d.terminate() == 0
+    check_guarantees(stack, d)
+    events = [e.get("event") for e in d.log_events()]
+    assert events.count("crash_hook") == 4

@@ -1,0 +1,69 @@
+"""Venue faults on (5xx, 429 bursts, lost responses, partial fills): the same guarantees as a
+clean run, with the retries visible in the daemon's logs and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from .e2e_harness import Stack, caught_up, check_guarantees, start_stack, stop_stack, wait_for
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    s = await start_stack(tmp_path)
+    try:
+        yield s
+    finally:
+        await stop_stack(s)
+
+
+def metric(text: str, name: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") or line.startswith(name + " ")
+    )
+
+
+async def test_faults_do_not_break_exactly_once(stack: Stack) -> None:
+    d = stack.daemon(stack.write_config("faults"))
+    await d.start()
+    await d.ready()
+    faults = await stack.admin(
+        "PUT",
+        "/venue/faults",
+        {
+            "seed": 7,
+            "error_5xx_rate": 0.08,
+            "burst_429_rate": 0.02,
+            "burst_429_length": 2,
+            "lost_response_rate": 0.2,
+            "lost_mode": "drop",
+            "partial_fill_rate": 0.3,
+        },
+    )
+    assert faults["lost_response_rate"] == 0.2
+    for side in ("long", "short", "alternate", "long"):
+        await stack.force(10, qty="0.02", side=side)
+        stack.requote()
+    await wait_for(lambda: caught_up(stack, d), 120, "the bot to hedge everything")
+    info = await stack.admin("GET", "/venue")
+    counts = info["fault_counts"]
+    assert counts.get("lost_response", 0) > 0 and counts.get("partial_fill", 0) > 0
+    assert counts.get("server_error", 0) > 0
+    text = await d.metrics()
+    assert metric(text, "blp_bot_venue_retries_total") > 0
+    assert metric(text, "blp_bot_venue_errors_total") + metric(text, "blp_bot_orders_total") > 0
+    await stack.admin("DELETE", "/venue/faults")
+    assert await d.terminate() == 0
+    check_guarantees(stack, d)
+    events = [e.get("event") for e in d.log_events()]
+    assert "venue_order_unknown" in events or "order_unknown" in events  # lost responses
+    assert "venue_retry" in events or "venue_order_refused_retry" in events  # 5xx / 429
+    # partial fills left IOC remainders that later decisions hedged: more orders than batches
+    rows = d.journal("SELECT state, COUNT(*) FROM orders GROUP BY state")
+    states = dict(rows)
+    assert states.get("cancelled", 0) > 0, states

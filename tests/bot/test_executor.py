@@ -1,0 +1,136 @@
+"""The executor against the real venue facade through the real ccxt class (engine on
+127.0.0.1): resting orders' fills recorded by trade id, an order whose placement outcome is
+unknown resolved by client id and resent with the same id, pending orders sent on reconcile."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from blp_client.bot.execution import Executor
+from blp_client.bot.journal import Journal, OrderState
+from blp_client.bot.metrics import BotMetrics
+from blp_client.bot.strategy import Hedge
+from blp_client.bot.venues import CcxtVenue, local_binance
+
+from .e2e_harness import INDEX, SYM, Stack, start_stack, stop_stack
+
+D = Decimal
+
+
+async def no_sleep(_seconds: float) -> None:
+    return None
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    s = await start_stack(tmp_path)
+    try:
+        yield s
+    finally:
+        await stop_stack(s)
+
+
+@pytest.fixture
+async def executor(stack: Stack, tmp_path: Path) -> AsyncIterator[Executor]:
+    ex = local_binance(
+        stack.url, stack.venue_key, stack.venue_secret, timeout_ms=2000, rate_limit_ms=1
+    )
+    venue = CcxtVenue(ex, name="binance", sleep=no_sleep, max_retries=1, resolve_attempts=2)
+    journal = Journal(tmp_path / "ex.sqlite")
+
+    async def no_threshold(_s: str, _v: Decimal) -> None:
+        return None
+
+    executor = Executor(journal, {"binance": venue}, BotMetrics(), no_threshold)
+    try:
+        yield executor
+    finally:
+        await venue.close()
+        journal.close()
+
+
+def quote_ask(stack: Stack, price: Decimal, size: str) -> None:
+    svc = stack.engine.service
+    bids = [(price - 20 - 5 * i, D(2)) for i in range(5)]
+    asks = [(price, D(size))] + [(INDEX + 50 + 5 * i, D(2)) for i in range(5)]
+    svc.exchange.replace_quotes(svc.house, SYM, bids, asks)
+    svc.settle()
+
+
+async def test_resting_order_fills_are_recorded(stack: Stack, executor: Executor) -> None:
+    j = executor.journal
+    c = j.record_decision(
+        now_ms=executor.clock(), intents=[Hedge(SYM, "binance", D("0.05"), D("49990"), "GTC")]
+    )
+    [order] = c.orders
+    await executor.send(order)
+    o = j.order(order.client_order_id)
+    assert o is not None and o.state is OrderState.ACKED and o.filled_qty == 0
+    quote_ask(stack, D("49990"), "0.02")  # trades 0.02 against our resting bid
+    await executor.reconcile_orders()
+    o = j.order(order.client_order_id)
+    assert o is not None and o.state is OrderState.ACKED and o.filled_qty == D("0.02")
+    quote_ask(stack, D("49990"), "1")
+    await executor.reconcile_orders()
+    o = j.order(order.client_order_id)
+    assert o is not None and o.state is OrderState.FILLED and o.filled_qty == D("0.05")
+    fills = j.fills("binance")
+    assert sum(f.qty for f in fills) == D("0.05") and len({f.trade_id for f in fills}) == 2
+    await executor.reconcile_orders()  # seeing the trades again changes nothing
+    assert len(j.fills("binance")) == 2
+    assert j.positions()[(SYM, "binance")][0] == stack.position(stack.venue_account)
+
+
+async def test_unknown_outcome_is_resolved_by_client_id(stack: Stack, executor: Executor) -> None:
+    j = executor.journal
+    await stack.admin("PUT", "/venue/faults", {"error_5xx_rate": 1.0})
+    c = j.record_decision(
+        now_ms=executor.clock(), intents=[Hedge(SYM, "binance", D("-0.01"), D("49000"))]
+    )
+    [order] = c.orders
+    await executor.send(order)  # every request fails: the outcome is unknown
+    o = j.order(order.client_order_id)
+    assert o is not None and o.state is OrderState.UNKNOWN
+    await executor.reconcile_orders()  # still failing: stays unknown, nothing resent
+    assert j.order(order.client_order_id).state is OrderState.UNKNOWN  # type: ignore[union-attr]
+    await stack.admin("DELETE", "/venue/faults")
+    await executor.reconcile_orders()  # looked up (not found), then sent with the same id
+    o = j.order(order.client_order_id)
+    assert o is not None and o.state is OrderState.FILLED
+    assert [x.client_order_id for x in stack.venue_orders()] == [order.client_order_id]
+    assert executor.metrics.reconcile.get(kind="resend") == 1
+
+
+async def test_lost_answer_is_not_sent_twice(stack: Stack, executor: Executor) -> None:
+    j = executor.journal
+    await stack.admin("PUT", "/venue/faults", {"lost_response_rate": 1.0})
+    c = j.record_decision(
+        now_ms=executor.clock(), intents=[Hedge(SYM, "binance", D("0.01"), D("51000"))]
+    )
+    [order] = c.orders
+    await executor.send(order)  # executed at the venue, answer lost, found by client id
+    await stack.admin("DELETE", "/venue/faults")
+    await executor.reconcile_orders()
+    o = j.order(order.client_order_id)
+    assert o is not None and o.state is OrderState.FILLED
+    assert len(stack.venue_orders()) == 1
+    assert j.positions()[(SYM, "binance")][0] == D("0.01") == stack.position(stack.venue_account)
+
+
+async def test_pending_orders_are_sent_on_reconcile(stack: Stack, executor: Executor) -> None:
+    j = executor.journal
+    j.record_decision(
+        now_ms=executor.clock(),
+        intents=[
+            Hedge(SYM, "binance", D("0.01"), D("51000")),
+            Hedge(SYM, "binance", D("-0.01"), D("49000")),
+        ],
+    )
+    assert await executor.reconcile_orders() == 0  # both sent and done
+    assert {o.state for o in j.orders()} == {OrderState.FILLED}
+    assert stack.position(stack.venue_account) == 0
+    assert len(stack.venue_orders()) == 2

@@ -1,0 +1,101 @@
+"""`blp demo` end to end, as a newcomer runs it (a subprocess, everything over 127.0.0.1),
+shortened: fewer accounts and a faster engine clock. Checks the guarantees the demo reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LOTS = {"BTC-PERP": Decimal("0.001"), "ETH-PERP": Decimal("0.01")}
+KEYS = {
+    "assignments",
+    "hedge_orders",
+    "duplicate_client_ids",
+    "net_exposure_end",
+    "max_net_exposure",
+    "pnl",
+    "hedge_latency_ms",
+    "discount_captured",
+    "hedge_costs",
+    "assigned_notional",
+    "threshold_changes",
+    "clawback",
+}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object], Path, str]:
+    report = tmp_path_factory.mktemp("demo") / "report"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "blp_client.cli",
+            "demo",
+            "--accounts",
+            "2000",
+            "--seconds",
+            "30",
+            "--json",
+            "--report",
+            str(report),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout), report, proc.stderr
+
+
+def test_report_keys(demo: tuple[dict[str, object], Path, str]) -> None:
+    data, _, _ = demo
+    assert set(data) >= KEYS
+    lat = data["hedge_latency_ms"]
+    assert isinstance(lat, dict) and {"p50", "p99"} <= set(lat)
+    claw = data["clawback"]
+    assert isinstance(claw, dict) and {"with_blp", "without_blp", "avoided"} <= set(claw)
+
+
+def test_guarantees(demo: tuple[dict[str, object], Path, str]) -> None:
+    data, _, stderr = demo
+    assert isinstance(data["assignments"], int) and data["assignments"] > 0
+    assert data["assignments"] == data["assignments_at_engine"]  # every one journaled
+    assert isinstance(data["hedge_orders"], int) and data["hedge_orders"] > 0
+    assert data["duplicate_client_ids"] == 0
+    net = data["net_exposure_end"]
+    assert isinstance(net, dict) and set(net) == set(LOTS)
+    for symbol, qty in net.items():
+        assert abs(Decimal(qty)) <= LOTS[symbol], (symbol, qty)
+    assert data["settled"] is True
+    assert "Traceback" not in stderr
+
+
+def test_html_report(demo: tuple[dict[str, object], Path, str]) -> None:
+    _, report, stderr = demo
+    html = (report / "report.html").read_text()
+    assert len(html) > 10_000 and html.count("<svg") >= 5
+    assert "Bot: net exposure" in html and "Bot: PnL" in html
+    assert json.loads((report / "report.json").read_text())["assignments"] > 0
+    assert "report:" in stderr
+
+
+def test_bad_report_dir_fails_fast(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = subprocess.run(
+        [sys.executable, "-m", "blp_client.cli", "demo", "--report", str(blocker)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "not a directory" in proc.stderr
