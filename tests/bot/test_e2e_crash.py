@@ -6,21 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-
-from .e2e_harness import Stack, caught_up, check_guarantees, start_stack, stop_stack, wait_for
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    s = await start_stack(tmp_path)
-    try:
-        yield s
-    finally:
-        await stop_stack(s)
+from .e2e_harness import Stack, caught_up, check_guarantees, wait_for
 
 
 async def test_sigkill_at_random_moments(stack: Stack) -> None:

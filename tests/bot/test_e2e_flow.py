@@ -4,21 +4,7 @@ order id twice at the venue; the daemon stops gracefully on SIGTERM and resumes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
-from .e2e_harness import Stack, caught_up, check_guarantees, start_stack, stop_stack, wait_for
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    s = await start_stack(tmp_path)
-    try:
-        yield s
-    finally:
-        await stop_stack(s)
+from .e2e_harness import Stack, caught_up, check_guarantees, wait_for
 
 
 async def test_hedges_every_assignment_once(stack: Stack) -> None:

@@ -4,28 +4,16 @@ live while it runs and after it stops."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from blp_client.bot.config import load_config
 from blp_client.bot.daemon import Bot, BotOptions, run_bot
 from blp_client.bot.venues import local_binance
 
-from .e2e_harness import KEY, LOT, SECRET, SYM, Stack, start_stack, stop_stack, wait_for
+from .e2e_harness import KEY, LOT, SECRET, SYM, Stack, wait_for
 
 D = Decimal
 
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    s = await start_stack(tmp_path)
-    try:
-        yield s
-    finally:
-        await stop_stack(s)
 
 
 async def test_run_bot_in_process(stack: Stack) -> None:

@@ -4,25 +4,13 @@ and the kept inventory stays within the strategy's limit."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
-
-from .e2e_harness import INDEX, LOT, Stack, caught_up, start_stack, stop_stack, wait_for
+from .e2e_harness import INDEX, LOT, Stack, caught_up, wait_for
 
 D = Decimal
 LIMIT = D(2_000)  # keep at most 2000 USDT of net exposure: 0.04 BTC at 50k
 
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    s = await start_stack(tmp_path)
-    try:
-        yield s
-    finally:
-        await stop_stack(s)
 
 
 async def test_internalize_flips_excess_on_the_exchange(stack: Stack) -> None:

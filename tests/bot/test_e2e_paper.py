@@ -6,11 +6,7 @@ public market data) yet the bot reports paper fills, hedged inventory and PnL.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from .e2e_harness import (
     LOT,
@@ -18,21 +14,11 @@ from .e2e_harness import (
     SYM,
     Stack,
     caught_up,
-    start_stack,
-    stop_stack,
     wait_for,
 )
 
 D = Decimal
 
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    s = await start_stack(tmp_path)
-    try:
-        yield s
-    finally:
-        await stop_stack(s)
 
 
 async def test_paper_places_no_venue_order(stack: Stack) -> None:

@@ -16,7 +16,7 @@ from blp_client.bot.metrics import BotMetrics
 from blp_client.bot.strategy import Hedge
 from blp_client.bot.venues import CcxtVenue, local_binance
 
-from .e2e_harness import INDEX, SYM, Stack, start_stack, stop_stack
+from .e2e_harness import INDEX, SYM, Stack
 
 D = Decimal
 
@@ -24,14 +24,6 @@ D = Decimal
 async def no_sleep(_seconds: float) -> None:
     return None
 
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    s = await start_stack(tmp_path)
-    try:
-        yield s
-    finally:
-        await stop_stack(s)
 
 
 @pytest.fixture

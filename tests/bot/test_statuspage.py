@@ -11,7 +11,6 @@ import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,7 +20,7 @@ from blp_client.bot.config import load_config
 from blp_client.bot.daemon import Bot, BotOptions
 from blp_client.bot.statuspage import CSP, StatusPage, start_status_page
 
-from .e2e_harness import KEY, SECRET, Stack, start_stack, stop_stack, wait_for
+from .e2e_harness import KEY, SECRET, Stack, wait_for
 
 
 def bot_env(stack: Stack) -> dict[str, str]:
@@ -48,14 +47,6 @@ async def running_bot(stack: Stack, name: str = "page") -> AsyncIterator[Bot]:
     finally:
         await bot.stop()
 
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    s = await start_stack(tmp_path)
-    try:
-        yield s
-    finally:
-        await stop_stack(s)
 
 
 @pytest.fixture
