@@ -99,3 +99,26 @@ def test_bad_report_dir_fails_fast(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "not a directory" in proc.stderr
+
+
+async def test_demo_report_charts_render_in_chromium(
+    demo: tuple[dict[str, object], Path, str],
+) -> None:
+    """The demo's report opens in headless Chromium and every chart draws (issue 6)."""
+    from browser.cdp import launch, require_chromium
+    from browser.test_report import CHARTS_JS
+
+    _, report, _ = demo
+    url = (report / "report.html").as_uri()
+    async with launch(require_chromium()) as browser:
+        page = await browser.new_page()
+        await page.navigate(url)
+        charts = await page.evaluate(CHARTS_JS)
+        ids = {c["id"] for c in charts}
+        assert {"price-btc-perp", "liquidations", "blp-assignments"} <= ids
+        assert len(charts) >= 8  # the scenario's six plus the bot's exposure, threshold, PnL
+        for c in charts:
+            assert c["w"] > 300 and c["h"] > 200, c["id"]
+            assert c["lines"], c["id"]
+            assert any(line["points"] >= 2 and line["length"] > 0 for line in c["lines"]), c
+        assert page.requests == [url] and page.errors == []
