@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from blp_client.client import Backoff, SeqTracker
 from blp_client.errors import StreamError
+from blp_client.sequencing import Backoff, SeqTracker
 
 
 def test_in_order_delivery_is_immediate() -> None:
