@@ -15,6 +15,8 @@ through a bare baseline in the same run, against the same engine:
   assignment, each sent as its own task; bot: the daemon in this process (`run_bot`,
   ImmediateHedge, journal, risk gate, executor) with the unmodified ccxt `binanceusdm` pointed
   at the facade; its venue's `place_order` is wrapped only to note the time it returns.
+  Both sides turn ccxt's client-side throttle off (`rate_limit = false`): a loopback facade
+  has no rate limit to respect.
 
 Reported: p50/p99 of each and the bot/baseline ratio (target ≤ 1.5). Run alone:
 `python -m bench.hedge`.
@@ -157,7 +159,7 @@ async def _admin(
 
 async def _venue_client(session: aiohttp.ClientSession, url: str, collateral: str) -> Any:
     keys = await _admin(session, url, "POST", "/venue/keys", {"collateral": collateral})
-    ex = local_binance(url, keys["api_key"], keys["api_secret"], rate_limit_ms=1)
+    ex = local_binance(url, keys["api_key"], keys["api_secret"], rate_limit=False)
     await ex.load_markets()
     return ex, keys
 
@@ -257,7 +259,8 @@ async def through_bot(
                     "ccxt_id": "binanceusdm",
                     "api_key_env": "BENCH_VENUE_KEY",
                     "api_secret_env": "BENCH_VENUE_SECRET",
-                    "options": {"local_url": url, "rateLimit": 1},
+                    "options": {"local_url": url},
+                    "rate_limit": False,
                 }
             },
             "strategy": {"class": "immediate_hedge", "params": {"venues": ["binance"]}},

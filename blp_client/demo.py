@@ -262,7 +262,7 @@ async def _live(
             config,
             stop=stop,
             env=env,
-            on_start=lambda bot: started.set_result(_loopback(bot)),
+            on_start=started.set_result,
             options=BotOptions(market_refresh_ms=250, monitor_ms=500, reconcile_ms=1000),
         )
     )
@@ -362,18 +362,6 @@ async def _live(
         ),
         "engine_assignments": len(svc.log.read_type(blp_key, "assignment", 0, 10_000_000)),
     }
-
-
-def _loopback(bot: Bot) -> Bot:
-    """ccxt's client-side throttle releases one request per event-loop turn or two; in one
-    process with the engine's liquidation bursts a turn can take tens of ms, so a burst of
-    hedges queued there for seconds. The local venue has no rate limit to respect: off."""
-    if bot.executor is not None:
-        for venue in bot.executor.venues.values():
-            ex = getattr(venue, "exchange", None)
-            if ex is not None and hasattr(ex, "enableRateLimit"):
-                ex.enableRateLimit = False
-    return bot
 
 
 def tracker_t(x: Exchange, sc: Scenario) -> float:

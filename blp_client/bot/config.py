@@ -69,6 +69,12 @@ class VenueConfig(_Section):
     """Fee overrides; default: what the venue reports."""
     sandbox: bool = False
     enabled: bool = True
+    rate_limit: bool = True
+    """ccxt's own client-side throttle (`enableRateLimit`): it spaces requests `rate_limit_ms`
+    apart (queued one per event-loop turn or two). Keep it on for a real venue; `false` for a
+    local or loopback venue with no rate limit to respect (the engine's facade, a demo)."""
+    rate_limit_ms: int | None = Field(default=None, gt=0)
+    """The throttle's spacing in ms; default: ccxt's value for the exchange."""
 
     def credentials(
         self, name: str, env: Mapping[str, str] | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import secrets
 import signal
 from collections import deque
@@ -63,6 +64,9 @@ class BotOptions:
 
     market_refresh_ms: int = 250
     monitor_ms: int = 500
+    monitor_min_ms: int = 100
+    """Wake-ups of the risk monitor (one per assignment) closer than this are coalesced:
+    each round fetches the BLP account and every venue's balance and positions."""
     reconcile_ms: int = 2000
     position_reconcile_every: int = 5  # reconcile rounds between position checks
     drain_timeout_s: float = 5.0
@@ -366,9 +370,15 @@ class Bot:
             self.margins = await venue_margins(self.executor.venues, self.margins)
 
     async def _monitor_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = -math.inf
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.monitor_wake.wait(), self.options.monitor_ms / 1000)
+            gap = last + self.options.monitor_min_ms / 1000 - loop.time()
+            if gap > 0:
+                await asyncio.sleep(gap)  # a burst of wake-ups: one round for all of them
+            last = loop.time()
             self.monitor_wake.clear()
             seq = self.journal.last_seq  # the account fetched next reflects at least this
             await self._refresh_account()

@@ -68,6 +68,8 @@ async def build_venues(
             env=env,
             taker_fee=vc.taker_fee,
             maker_fee=vc.maker_fee,
+            rate_limit=None if vc.rate_limit else False,
+            rate_limit_ms=vc.rate_limit_ms,
             sleep=counted_sleep,
         )
     if paper:

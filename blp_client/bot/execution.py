@@ -5,9 +5,14 @@ Rules that make it exactly-once across crashes (see journal.py for the other hal
   and is marked `sent` just before the request goes out: `pending` therefore means "never sent";
 - an order whose answer was lost (`sent`/`unknown`) is looked up by its client id and only sent
   again — with the same id, which venues refuse to take twice — when the venue has no such order;
-- fills are recorded by (venue, trade id), so seeing one twice counts once; an order stays open
-  (its remainder counted in flight) until the venue says it is done *and* its fills are in, so
-  net exposure never looks smaller than it is and strategies do not over-hedge;
+- a venue's fills of our orders are recorded from the order's cumulative totals (filled qty,
+  average price, fees) as the order's answer or a lookup reports them — no trade-history
+  request per order. Each recording brings the journal up to the totals and is keyed
+  `<client id>@<filled>` (journal.record_order_fill), so totals seen twice, or from the trade
+  history (used only when an answer lacks the average price), count once. Fills on the BLP
+  stream are keyed by (venue, trade id). An order stays open (its remainder counted in flight)
+  until the venue says it is done *and* its fills are in, so net exposure never looks smaller
+  than it is and strategies do not over-hedge;
 - positions are overwritten with a venue's truth only when nothing is in flight there and the
   same difference was read twice in a row (venues update positions a little after fills).
 """
@@ -270,11 +275,32 @@ class Executor:
         if cur is None or cur.state in TERMINAL_STATES:
             return
         self._mark(cid, OrderState.ACKED, venue_order_id=vo.venue_order_id)
+        new: list[FillRecord] = []
+        if order.venue not in self.stream_fills and vo.filled > 0 and vo.avg_price is not None:
+            fill = self.journal.record_order_fill(
+                cid,
+                filled=vo.filled,
+                avg_price=vo.avg_price,
+                fees=vo.fee,
+                ts=vo.timestamp_ms or self.clock(),
+                now_ms=self.clock(),
+            )
+            if fill is not None:
+                new.append(fill)
+                self.metrics.fills.inc(venue=order.venue)
+            cur = self.journal.order(cid) or cur
         if vo.is_open and abs(cur.filled_qty) >= vo.filled:
+            self._emit(new)
             return  # resting, nothing new filled
         self._awaiting[cid] = _Pending(order.venue, vo.status, vo.filled)
-        if not self.finish(cid) and order.venue not in self.stream_fills:
-            await self.sync_fills(order.venue)
+        done = self.finish(cid)
+        self._emit(new)
+        if not done and order.venue not in self.stream_fills:
+            await self.sync_fills(order.venue)  # the answer had no average price: trades
+
+    def _emit(self, fills: list[FillRecord]) -> None:
+        if fills and self.on_fills is not None:
+            self.on_fills(fills)
 
     def finish(self, cid: str) -> bool:
         """Close an order the venue reported done once its fills are recorded."""
@@ -305,7 +331,9 @@ class Executor:
     # ---- fills -------------------------------------------------------------------------
 
     async def sync_fills(self, venue_name: str) -> list[FillRecord]:
-        """Record the venue's trades of orders waiting for fills (coalesced per venue)."""
+        """Record fills of orders waiting for them from the venue's trade history, as each
+        order's totals (coalesced per venue; the window starts before the oldest waiting
+        order was journaled, so it holds all of their trades)."""
         if venue_name in self.stream_fills:
             return []
         venue = self.venues[venue_name]
@@ -331,25 +359,39 @@ class Executor:
                     self._wake.set()
                     continue
                 self._ok(venue_name)
+                wanted = {o.client_order_id for o in orders if o.symbol == symbol}
+                totals: dict[str, list[Decimal]] = {}
+                last_ts: dict[str, int] = {}
                 for t in trades:
                     cid = t.client_order_id or (
                         self._vid.get((venue_name, t.venue_order_id))
                         if t.venue_order_id is not None
                         else None
                     )
-                    if cid is None or self.journal.order(cid) is None:
-                        continue  # not ours, or its venue id is not known yet: later
-                    qty = t.qty if t.side is Side.BUY else -t.qty
-                    fill = FillRecord(
-                        venue_name, t.trade_id, symbol, qty, t.price, t.fee, t.timestamp_ms, cid
+                    if cid is None or cid not in wanted:
+                        continue  # not ours, not waiting, or its venue id is not known yet
+                    tot = totals.setdefault(cid, [ZERO, ZERO, ZERO])
+                    tot[0] += t.qty
+                    tot[1] += t.qty * t.price
+                    tot[2] += t.fee
+                    last_ts[cid] = max(last_ts.get(cid, 0), t.timestamp_ms)
+                for cid, (qty, notional, fees) in totals.items():
+                    if qty <= 0:
+                        continue
+                    fill = self.journal.record_order_fill(
+                        cid,
+                        filled=qty,
+                        avg_price=notional / qty,
+                        fees=fees,
+                        ts=last_ts[cid],
+                        now_ms=self.clock(),
                     )
-                    if self.journal.record_fill(fill, now_ms=self.clock()):
+                    if fill is not None:
                         new.append(fill)
                         self.metrics.fills.inc(venue=venue_name)
             for cid in self.awaiting(venue_name):
                 self.finish(cid)
-        if new and self.on_fills is not None:
-            self.on_fills(new)
+        self._emit(new)
         return new
 
     # ---- reconciliation ----------------------------------------------------------------
@@ -455,7 +497,7 @@ class Executor:
     def _venue_busy(self, venue_name: str) -> bool:
         if any(p.venue == venue_name for p in self._awaiting.values()):
             return True
-        return any(o.venue == venue_name for o in self.journal.open_orders())
+        return self.journal.has_open_orders(venue_name)
 
     # ---- threshold actions -------------------------------------------------------------
 

@@ -81,6 +81,22 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
+        # in-memory mirrors of the open orders and the inventory table, kept in step with
+        # every write (changes staged in a transaction apply only once it commits)
+        self._open: dict[str, OrderRecord] = {
+            r[0]: order_from_row(r)
+            for r in self._db.execute(
+                f"SELECT {ORDER_COLS} FROM orders WHERE state IN "
+                f"({','.join('?' * len(OPEN_STATES))}) ORDER BY rowid",
+                [s.value for s in OPEN_STATES],
+            )
+        }
+        self._pos: dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]] = {
+            (r[0], r[1]): (Decimal(r[2]), Decimal(r[3]), Decimal(r[4]))
+            for r in self._db.execute("SELECT symbol, venue, position, cost, fees FROM inventory")
+        }
+        self._staged_orders: dict[str, OrderRecord] = {}
+        self._staged_pos: dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]] = {}
 
     # ---- plumbing ----------------------------------------------------------------------
 
@@ -102,13 +118,25 @@ class Journal:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            self._staged_orders.clear()
+            self._staged_pos.clear()
             try:
                 yield self._db
                 self._hook("before_commit")
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._staged_orders.clear()
+                self._staged_pos.clear()
                 raise
+            for cid, o in self._staged_orders.items():
+                if o.is_open:
+                    self._open[cid] = o
+                else:
+                    self._open.pop(cid, None)
+            self._pos.update(self._staged_pos)
+            self._staged_orders.clear()
+            self._staged_pos.clear()
             self._hook("after_commit")
 
     def _meta(self, key: str) -> Any:
@@ -238,7 +266,7 @@ class Journal:
                  intent.tif, int(reduce_only), now_ms, now_ms, intent.reason),
             )
             self._hook("order")
-            orders.append(self._get_order(cid))
+            orders.append(self._staged(self._get_order(cid)))
         for n, d in enumerate(denied, start=len(intents)):
             db.execute(
                 "INSERT INTO intents(decision, n, kind, body, allowed, deny_reason, created_ms) "
@@ -253,6 +281,11 @@ class Journal:
         return Committed(decision, orders, actions)
 
     # ---- orders and fills --------------------------------------------------------------
+
+    def _staged(self, o: OrderRecord) -> OrderRecord:
+        """Note an order row written in the current transaction (for the open-order cache)."""
+        self._staged_orders[o.client_order_id] = o
+        return o
 
     def _get_order(self, client_order_id: str) -> OrderRecord:
         row = self._db.execute(
@@ -285,8 +318,14 @@ class Journal:
             return [order_from_row(r) for r in self._db.execute(sql + " ORDER BY rowid", args)]
 
     def open_orders(self) -> list[OrderRecord]:
-        """pending / sent / unknown / acked: what must be reconciled before acting."""
-        return self.orders(OPEN_STATES)
+        """pending / sent / unknown / acked: what must be reconciled before acting (in
+        creation order; from memory, kept in step with every committed write)."""
+        with self._lock:
+            return list(self._open.values())
+
+    def has_open_orders(self, venue: str | None = None) -> bool:
+        with self._lock:
+            return any(venue is None or o.venue == venue for o in self._open.values())
 
     def mark_order(
         self,
@@ -308,12 +347,39 @@ class Journal:
                 "error = COALESCE(?, error), updated_ms = ? WHERE client_order_id = ?",
                 (state.value, venue_order_id, error, now_ms, client_order_id),
             )
-            return self._get_order(client_order_id)
+            return self._staged(self._get_order(client_order_id))
 
     def record_fill(self, fill: FillRecord, *, now_ms: int) -> bool:
         """Apply a fill once: False if (venue, trade_id) was seen before."""
         with self._tx():
             return self._fill(fill, now_ms)
+
+    def record_order_fill(
+        self,
+        client_order_id: str,
+        *,
+        filled: Decimal,
+        avg_price: Decimal,
+        fees: Decimal,
+        ts: int,
+        now_ms: int,
+    ) -> FillRecord | None:
+        """Bring an order's recorded fills up to the venue's cumulative totals for it (`filled`
+        unsigned, at average `avg_price`, `fees` in all): the difference is recorded as one
+        fill with trade id `<client id>@<filled>`, so the same totals seen twice (the order's
+        answer, a lookup, the trade history) count once, and totals never go backwards.
+        None when nothing is new (or the order is unknown)."""
+        with self._tx():
+            o = self._get_order(client_order_id) if client_order_id else None
+            done = abs(o.filled_qty) if o is not None else filled
+            if o is None or filled <= done:
+                return None
+            delta = filled - done
+            price = (avg_price * filled - (o.avg_price or ZERO) * done) / delta
+            sign = 1 if o.qty > 0 else -1
+            fill = FillRecord(o.venue, f"{client_order_id}@{filled}", o.symbol, sign * delta,
+                              price, max(fees - o.fees, ZERO), ts, client_order_id)
+            return fill if self._fill(fill, now_ms) else None
 
     def _fill(self, fill: FillRecord, now_ms: int) -> bool:
         db = self._db
@@ -346,6 +412,7 @@ class Journal:
                     (str(filled), None if avg is None else str(avg), str(o.fees + fill.fee),
                      state.value, now_ms, o.client_order_id),
                 )
+                self._staged(self._get_order(o.client_order_id))
         return True
 
     def fills(self, venue: str | None = None) -> list[FillRecord]:
@@ -375,27 +442,24 @@ class Journal:
 
     def _move(self, symbol: str, venue: str, qty: Decimal, price: Decimal, fee: Decimal,
               now_ms: int) -> None:
-        row = self._db.execute(
-            "SELECT position, cost, fees FROM inventory WHERE symbol = ? AND venue = ?",
-            (symbol, venue)).fetchone()
-        pos, cost, fees = (Decimal(row[0]), Decimal(row[1]), Decimal(row[2])) if row else (
-            ZERO, ZERO, ZERO)
+        key = (symbol, venue)
+        pos, cost, fees = self._staged_pos.get(key) or self._pos.get(key) or (ZERO, ZERO, ZERO)
+        new = (pos + qty, cost + qty * price, fees + fee)
         self._db.execute(
             "INSERT INTO inventory(symbol, venue, position, cost, fees, updated_ms) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(symbol, venue) DO UPDATE SET "
             "position = excluded.position, cost = excluded.cost, fees = excluded.fees, "
             "updated_ms = excluded.updated_ms",
-            (symbol, venue, str(pos + qty), str(cost + qty * price), str(fees + fee), now_ms),
+            (symbol, venue, str(new[0]), str(new[1]), str(new[2]), now_ms),
         )
+        self._staged_pos[key] = new
 
     def set_position(self, symbol: str, venue: str, qty: Decimal, *, now_ms: int) -> Decimal:
         """Overwrite a position with the venue's truth (reconciliation); returns the
         correction applied (0 when the journal agreed)."""
         with self._tx():
-            row = self._db.execute(
-                "SELECT position FROM inventory WHERE symbol = ? AND venue = ?",
-                (symbol, venue)).fetchone()
-            diff = qty - (Decimal(row[0]) if row else ZERO)
+            cur = self._pos.get((symbol, venue))
+            diff = qty - (cur[0] if cur else ZERO)
             if diff != 0:
                 self._move(symbol, venue, diff, ZERO, ZERO, now_ms)
             return diff
@@ -403,18 +467,21 @@ class Journal:
     def positions(self) -> dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]]:
         """(symbol, venue) -> (position, cost = Σ qty·price, fees)."""
         with self._lock:
-            rows = self._db.execute("SELECT symbol, venue, position, cost, fees FROM inventory")
-            return {(r[0], r[1]): (Decimal(r[2]), Decimal(r[3]), Decimal(r[4])) for r in rows}
+            return dict(self._pos)
 
     def inventory(self) -> Inventory:
         """Positions plus the open remainder of every open order (in flight)."""
-        holdings: dict[tuple[str, str], Holding] = {
-            key: Holding(pos, ZERO) for key, (pos, _c, _f) in self.positions().items()
-        }
-        for o in self.open_orders():
-            key = (o.symbol, o.venue)
+        with self._lock:
+            holdings: dict[tuple[str, str], Holding] = {
+                key: Holding(pos, ZERO) for key, (pos, _c, _f) in self._pos.items()
+            }
+            flying: dict[tuple[str, str], Decimal] = {}
+            for o in self._open.values():
+                key = (o.symbol, o.venue)
+                flying[key] = flying.get(key, ZERO) + o.remaining
+        for key, q in flying.items():
             h = holdings.get(key, Holding())
-            holdings[key] = Holding(h.position, h.in_flight + o.remaining)
+            holdings[key] = Holding(h.position, h.in_flight + q)
         return Inventory(holdings)
 
     def intents(self, decision: str | None = None) -> list[tuple[str, int, Intent, bool, str]]:

@@ -33,6 +33,7 @@ def local_binance(
     *,
     timeout_ms: int = 10_000,
     rate_limit_ms: int | None = None,
+    rate_limit: bool = True,
     options: Mapping[str, Any] | None = None,
 ) -> Any:
     """An unmodified `ccxt.async_support.binanceusdm` pointed at the engine's venue facade.
@@ -44,12 +45,13 @@ def local_binance(
     ccxt picks Binance's USDⓈ-M error table by the request URL's host name (`fapi.binance.com`),
     which a local URL does not have; the linear table is therefore merged into the exchange-wide
     one, exactly the lookup ccxt does for the real host (so -2019 raises `InsufficientFunds`,
-    -4164 `InvalidOrder`, ...). `rate_limit_ms` scales ccxt's own throttle for loopback tests.
+    -4164 `InvalidOrder`, ...). `rate_limit_ms` scales ccxt's own throttle for loopback tests;
+    `rate_limit=False` turns it off (the facade has no limit a local client must respect).
     """
     base = url.rstrip("/")
     config: dict[str, Any] = {
         "timeout": timeout_ms,
-        "enableRateLimit": True,
+        "enableRateLimit": rate_limit,
         "options": {**LOCAL_BINANCE_OPTIONS, **(options or {})},
     }
     if api_key is not None:

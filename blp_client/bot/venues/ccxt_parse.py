@@ -139,6 +139,13 @@ def parse_order(raw: Mapping[str, Any], m: MarketInfo, fallback_cid: str) -> Ven
     fee = raw.get("fee") or {}
     otype = OrderType.LIMIT if raw.get("type") == "limit" else OrderType.MARKET
     price = to_dec(raw.get("price")) if otype is OrderType.LIMIT else None
+    avg = to_dec(raw.get("average")) if filled else None
+    fee_cost = to_dec(fee.get("cost")) if isinstance(fee, dict) else None
+    if fee_cost is None and filled and avg is not None:
+        # the answer does not carry the commission (Binance's does not): estimated from the
+        # venue's fee schedule, taker for market/IOC/FOK orders, maker for resting ones
+        taker = otype is OrderType.MARKET or raw.get("timeInForce") in ("IOC", "FOK")
+        fee_cost = filled * avg * (m.taker_fee if taker else m.maker_fee)
     return VenueOrder(
         client_order_id=raw.get("clientOrderId") or fallback_cid,
         venue_order_id=str(raw["id"]) if raw.get("id") is not None else None,
@@ -148,10 +155,10 @@ def parse_order(raw: Mapping[str, Any], m: MarketInfo, fallback_cid: str) -> Ven
         qty=qty,
         price=price,
         filled=filled,
-        avg_price=to_dec(raw.get("average")) if filled else None,
+        avg_price=avg,
         status=ccxt_status(raw.get("status"), filled, qty),
         reduce_only=bool(raw.get("reduceOnly")),
-        fee=dec0(fee.get("cost")) if isinstance(fee, dict) else ZERO,
+        fee=fee_cost if fee_cost is not None else ZERO,
         timestamp_ms=raw.get("timestamp"),
     )
 

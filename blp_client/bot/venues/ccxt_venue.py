@@ -6,8 +6,9 @@
   the linear swaps the venue lists), or an explicit mapping.
 - Amounts are rounded down to the venue's lot, prices to its tick (buys down, sells up), and
   orders under the venue's minimum size/notional are refused before sending, naming the limit.
-- Rate limiting is ccxt's own (`enableRateLimit`). Network errors, 5xx and 429s are retried with
-  exponential backoff (`ccxt_errors`).
+- Rate limiting is ccxt's own (`enableRateLimit`; the venue config's `rate_limit = false` turns
+  it off for a loopback venue, `rate_limit_ms` sets its spacing). Network errors, 5xx and 429s
+  are retried with exponential backoff (`ccxt_errors`).
 - A placement whose answer never came (timeout, dropped connection, 5xx) is *unknown*: it is
   resolved by looking the order up by its client order id, and only sent again — with the same
   client order id, which the venue refuses to take twice — once the venue says it has no such
@@ -130,13 +131,16 @@ class CcxtVenue:
         symbols: Mapping[str, str] | None = None,
         sandbox: bool = False,
         env: Mapping[str, str] | None = None,
+        rate_limit: bool | None = None,
+        rate_limit_ms: int | None = None,
         **kwargs: Any,
     ) -> CcxtVenue:
         """Build `ccxt.async_support.<ccxt_id>(options)` with keys read from the environment.
 
         `options` is the ccxt constructor config (`{"options": {...}, "timeout": ...}`). The
         reserved key `local_url` (binanceusdm only) builds `local_binance(local_url, ...)` to
-        trade against the engine's own venue facade instead.
+        trade against the engine's own venue facade instead. `rate_limit` / `rate_limit_ms`
+        (when given) set ccxt's own throttle, `enableRateLimit` / `rateLimit`, over `options`.
         """
         source = os.environ if env is None else env
         creds: dict[str, str] = {}
@@ -151,6 +155,10 @@ class CcxtVenue:
                     raise VenueError(f"venue {name}: environment variable {env_name} is not set")
                 creds[field] = value
         config = dict(options or {})
+        if rate_limit is not None:
+            config["enableRateLimit"] = rate_limit
+        if rate_limit_ms is not None:
+            config["rateLimit"] = rate_limit_ms
         local_url = config.pop("local_url", None)
         if local_url is not None:
             if ccxt_id != "binanceusdm":
@@ -161,6 +169,7 @@ class CcxtVenue:
                 creds.get("secret"),
                 timeout_ms=int(config.pop("timeout", 10_000)),
                 rate_limit_ms=config.pop("rateLimit", None),
+                rate_limit=bool(config.pop("enableRateLimit", True)),
                 options=config.pop("options", None),
             )
         else:
@@ -178,7 +187,8 @@ class CcxtVenue:
     ) -> CcxtVenue:
         """From the bot config's `[venues.<name>]` table (`blp_client.bot.config.VenueConfig`):
         ccxt_id, options (ccxt constructor config; `local_url` for the engine's facade),
-        api_key_env / api_secret_env / password_env, symbols, sandbox, fee overrides."""
+        api_key_env / api_secret_env / password_env, symbols, sandbox, fee overrides,
+        rate_limit / rate_limit_ms (ccxt's own throttle)."""
         return cls.from_config(
             name,
             cfg.ccxt_id,
@@ -191,6 +201,8 @@ class CcxtVenue:
             env=env,
             taker_fee=cfg.taker_fee,
             maker_fee=cfg.maker_fee,
+            rate_limit=None if getattr(cfg, "rate_limit", True) else False,
+            rate_limit_ms=getattr(cfg, "rate_limit_ms", None),
             **kwargs,
         )
 
