@@ -334,6 +334,21 @@ class Exchange:
                 self._close(order, OrderStatus.CANCELLED, "ioc_remainder")
         return order
 
+    def internal_ioc(
+        self, account_id: int, symbol: str, side: Side, qty: Decimal, limit: Decimal
+    ) -> Order:
+        """The engine trading for a liquidation or the insurance fund: a reduce-only IOC that
+        never rests, so it is neither registered nor announced (its trades are emitted like
+        any other). The hot path of a crash: no validation, the caller sizes it to the lot."""
+        order = Order(
+            self._next_order_id, account_id, symbol, side, qty, limit, TimeInForce.IOC, True,
+            None, self.now_ms,
+        )
+        self._next_order_id += 1
+        self._match(order, announce=False)
+        order.status = OrderStatus.FILLED if order.remaining == 0 else OrderStatus.CANCELLED
+        return order
+
     def _check_margin(
         self, acct: Account, inst: Instrument, side: Side, qty: Decimal, price: Decimal | None
     ) -> None:
@@ -435,7 +450,7 @@ class Exchange:
                            reason)
         )
 
-    def _match(self, taker: Order) -> None:
+    def _match(self, taker: Order, announce: bool = True) -> None:
         accounts = self.ledger.accounts
         taker_acct = accounts[taker.account_id]
 
@@ -479,6 +494,8 @@ class Exchange:
                     maker.status = OrderStatus.PARTIALLY_FILLED
             if m.expired and maker.is_open:
                 self._close(maker, OrderStatus.CANCELLED, "expired")
+        if not announce:
+            return
         if taker.remaining == 0:
             self._close(taker, OrderStatus.FILLED, "filled")
         elif taker.filled > 0:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from .blp import allocate, assignment_price, capacity_qty, discount_bps
-from .book import Side, TimeInForce
+from .book import Side
 from .ledger import Account, AccountKind, LiquidationState
 from .margin import MarginSnapshot, liquidation_price, snapshot, zero_prices
 from .num import BPS, MONEY_STEP, PRICE_STEP, ZERO, ceil_to, floor_to, sign
@@ -251,9 +251,7 @@ class Liquidator:
             frac = cfg.slice_fraction * (1 + cfg.slice_jitter * jitter)
             size = min(abs(pos.qty), max(inst.lot, floor_to(abs(pos.qty) * frac, inst.lot)))
             side = Side.SELL if s > 0 else Side.BUY
-            order = x.place_order(
-                acct.id, symbol, side, size, limit, TimeInForce.IOC, True, internal=True
-            )
+            order = x.internal_ioc(acct.id, symbol, side, size, limit)
             if order.filled:
                 filled = True
                 x.stats.book_reduced_notional += order.notional_filled
@@ -462,10 +460,7 @@ class Liquidator:
             s = sign(q)
             limit = x.marks[symbol] * (1 - s * self.cfg.fund_unwind_through_bps * BPS)
             limit = ceil_to(limit, inst.tick) if s > 0 else floor_to(limit, inst.tick)
-            x.place_order(
-                fund.id, symbol, Side.SELL if s > 0 else Side.BUY, size, limit,
-                TimeInForce.IOC, True, internal=True,
-            )
+            x.internal_ioc(fund.id, symbol, Side.SELL if s > 0 else Side.BUY, size, limit)
 
     def _socialize(self) -> None:
         """The fund's balance went below zero: claw it back pro rata from profitable accounts."""

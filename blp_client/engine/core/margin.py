@@ -58,8 +58,9 @@ class MarginSnapshot:
 
     @property
     def below_tmf(self) -> bool:
-        tmf = self.tmf
-        return self.notional > 0 and tmf is not None and self.equity < tmf * self.notional
+        """MF < TMF, i.e. TAV < max(ΣMM/2, ΣMM − 6%·notional): no division, so exact."""
+        n = self.notional
+        return n > 0 and self.equity < max(self.mm / 2, self.mm - TMF_CUT * n)
 
     @property
     def above_imf(self) -> bool:
@@ -80,11 +81,11 @@ def snapshot(
             continue
         mark = marks[symbol]
         n = abs(pos.qty) * mark
-        inst = instruments[symbol]
+        tier = instruments[symbol].tier(n)  # one lookup for both margins
         upnl += pos.qty * mark - pos.cost
         notional += n
-        mm += inst.maintenance_margin(n)
-        im += inst.initial_margin(n)
+        mm += n * tier.mmr - tier.cum_mm
+        im += n * tier.imr - tier.cum_im
     return MarginSnapshot(acct.cash + upnl, notional, mm, im, upnl)
 
 
