@@ -166,15 +166,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_engine(args: argparse.Namespace) -> int:
     import asyncio
+    import signal
 
     from .engine.server import serve
 
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop it
-        asyncio.run(serve(
+    async def main() -> None:
+        task = asyncio.ensure_future(serve(
             host=args.host, port=args.port, config_path=args.config, data_dir=args.data_dir,
             clock=args.clock, scenario=args.scenario, speed=args.speed,
             venue_api=args.venue_api, admin_token=args.admin_token,
         ))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
     return 0
 
 
@@ -185,6 +193,10 @@ def cmd_bot(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         config.engine.api_key(), config.engine.api_secret()  # fail early on missing secrets
+        if not (args.paper or config.paper):  # paper mode reads public market data only
+            for name, venue in config.venues.items():
+                if venue.enabled:
+                    venue.credentials(name)
     except ConfigError as e:
         print(f"blp bot: {e}", file=sys.stderr)
         return 2

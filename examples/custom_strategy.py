@@ -1,7 +1,7 @@
 """A user's own strategy, run by the daemon from the config:
 
     [strategy]
-    class = "examples/custom_strategy.py:HedgeFraction"   # relative to the config file
+    class = "custom_strategy.py:HedgeFraction"   # relative to the config file (examples/)
     params = { fraction = "0.5", venues = ["binance"] }
 
 It keeps part of every assignment (the BLP is paid the discount to carry it) and hedges the

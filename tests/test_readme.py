@@ -250,7 +250,7 @@ class Background:
         if self.proc.poll() is not None:
             raise AssertionError(f"{self.step} exited {self.proc.returncode}:\n{self.output()}")
 
-    def interrupt(self, timeout: float = 20) -> int:
+    def interrupt(self, timeout: float = 60) -> int:
         """Ctrl-C (SIGINT to the process group, as a terminal does); the exit status."""
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)
@@ -330,22 +330,22 @@ def test_steps_engine_paper_bot_custom_strategy(walk: Walk) -> None:
     engine = walk.start("engine")
     bots: list[Background] = []
     try:
-        until(lambda: fetch(walk.url(8765, "/fapi/v1/time")), 30, "the engine", engine)
+        until(lambda: fetch(walk.url(8765, "/fapi/v1/time")), 90, "the engine", engine)
         assert "admin token: walkthrough-admin-token" in engine.output()
 
         # paper-trading bot: real assignments, simulated fills on the venue's real books
         paper = walk.start("paper-bot")
         bots.append(paper)
-        until(lambda: fetch(walk.url(9109, "/metrics")), 30, "the paper bot", engine, paper)
-        flow = walk.run("flow", timeout=30)
+        until(lambda: fetch(walk.url(9109, "/metrics")), 90, "the paper bot", engine, paper)
+        flow = walk.run("flow", timeout=90)
         assert flow.returncode == 0 and '"assignments"' in flow.stdout, flow
         until(
             lambda: metric_total(fetch(walk.url(9109, "/metrics")), "blp_bot_assignments_total"),
-            30, "the paper bot's first assignment", engine, paper,
+            90, "the paper bot's first assignment", engine, paper,
         )  # fmt: skip
         st = until(
             lambda: (s := status(walk, 9109)) and s["fills"]["count"] > 0 and s,
-            30, "a paper fill", engine, paper,
+            90, "a paper fill", engine, paper,
         )  # fmt: skip
         assert st["paper"] is True and st["fills"]["paper"] is True
         assert fetch(walk.url(8710, "/status.json")), "the paper bot's status page"
@@ -353,17 +353,17 @@ def test_steps_engine_paper_bot_custom_strategy(walk: Walk) -> None:
         assert '"event": "bot_stopped"' in paper.output()
 
         # a live bot running examples/custom_strategy.py against the engine's own venue
-        key = walk.run("venue-key", timeout=30)
+        key = walk.run("venue-key", timeout=90)
         assert key.returncode == 0 and json.loads(key.stdout)["api_key"], key
         custom = walk.start("custom-bot")
         bots.append(custom)
-        until(lambda: fetch(walk.url(9110, "/metrics")), 30, "the custom bot", engine, custom)
-        flow = walk.run("flow", timeout=30)
+        until(lambda: fetch(walk.url(9110, "/metrics")), 90, "the custom bot", engine, custom)
+        flow = walk.run("flow", timeout=90)
         assert flow.returncode == 0, flow
         st = until(
             lambda: (s := status(walk, 9110)) and s["assignments"]["count"] > 0
             and s["fills"]["by_venue"].get("binance", 0) > 0 and s,
-            40, "the custom bot to hedge on the venue", engine, custom,
+            90, "the custom bot to hedge on the venue", engine, custom,
         )  # fmt: skip
         assert st["strategy"] == "HedgeFraction" and st["paper"] is False
         assert custom.interrupt() == 0, custom.output()[-3000:]

@@ -135,8 +135,11 @@ def seed_population(
     x: Exchange, house: int, start: dict[str, Decimal], cfg: PopulationConfig, rng: random.Random
 ) -> list[int]:
     """Open `cfg.accounts` leveraged traders with positions against the `house` account."""
-    syms = [s for s, _ in cfg.symbol_weights]
-    sym_w = [w for _, w in cfg.symbol_weights]
+    weights = [(s, w) for s, w in cfg.symbol_weights if s in x.instruments and s in start]
+    if not weights:
+        raise ValueError("the population's symbol_weights name no listed instrument")
+    syms = [s for s, _ in weights]
+    sym_w = [w for _, w in weights]
     levs = [lev for lev, _ in cfg.leverages]
     lev_w = [w for _, w in cfg.leverages]
     ids: list[int] = []
