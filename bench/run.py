@@ -58,8 +58,10 @@ def table(results: dict[str, Any]) -> str:
             rows.append(f"| {row[0]} | {row[1]} | {row[2]} |")
     machine = results["machine"]
     rows.append("")
-    rows.append(f"Measured {results['date']} on {machine} by `make bench`"
-                " (raw numbers: `bench/results.json`).")
+    rows.append(
+        f"Measured {results['date']} on {machine} by `make bench`"
+        " (raw numbers: `bench/results.json`)."
+    )
     return "\n".join(rows)
 
 
@@ -74,16 +76,21 @@ def main() -> int:
         print(f"bench {name} ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         results[name] = fn()
-        print(f"  {json.dumps(results[name])}  ({time.perf_counter() - t0:.1f} s)",
-              file=sys.stderr)
+        print(f"  {json.dumps(results[name])}  ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     results["date"] = time.strftime("%Y-%m-%d")
-    results["machine"] = (f"{platform.python_implementation()} {platform.python_version()}, "
-                          f"{os.cpu_count()} CPUs, {platform.machine()}")
+    results["machine"] = (
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, {platform.machine()}"
+    )
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     text = README.read_text()
     if START in text and END in text:
-        new = re.sub(re.escape(START) + ".*?" + re.escape(END),
-                     lambda _: f"{START}\n{table(results)}\n{END}", text, flags=re.S)
+        new = re.sub(
+            re.escape(START) + ".*?" + re.escape(END),
+            lambda _: f"{START}\n{table(results)}\n{END}",
+            text,
+            flags=re.S,
+        )
         README.write_text(new)
     print(table(results))
     return 0

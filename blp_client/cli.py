@@ -44,20 +44,33 @@ class ProgressBar:
 
 def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenario", choices=SCENARIOS, default="crash")
-    p.add_argument("--accounts", type=_positive_int, default=5000,
-                   help="leveraged trader accounts (default 5000)")
+    p.add_argument(
+        "--accounts",
+        type=_positive_int,
+        default=5000,
+        help="leveraged trader accounts (default 5000)",
+    )
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--seconds", type=_positive_int, default=3600,
-                   help="scenario length in engine seconds (default 3600)")
-    p.add_argument("--drop", type=float, default=0.20,
-                   help="crash depth as a fraction (default 0.20)")
+    p.add_argument(
+        "--seconds",
+        type=_positive_int,
+        default=3600,
+        help="scenario length in engine seconds (default 3600)",
+    )
+    p.add_argument(
+        "--drop", type=float, default=0.20, help="crash depth as a fraction (default 0.20)"
+    )
     p.add_argument("--csv", dest="csv_path", help="timestamp,price file for --scenario csv")
     p.add_argument("--no-blp", action="store_true", help="run without the BLP program")
     p.add_argument("--compare", action="store_true", help="run with and without BLPs")
     p.add_argument("--json", action="store_true", help="print the JSON report only")
     p.add_argument("--out", type=Path, help="also write the JSON report to this file")
-    p.add_argument("--report", type=Path, metavar="DIR",
-                   help="also write DIR/report.json and DIR/report.html (charts)")
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="also write DIR/report.json and DIR/report.html (charts)",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -80,8 +93,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print("blp simulate: --scenario csv needs --csv FILE", file=sys.stderr)
         return 2
     cfg = sim.SimulationConfig(
-        scenario=args.scenario, accounts=args.accounts, seed=args.seed, seconds=args.seconds,
-        drop=args.drop, blp=not args.no_blp, csv_path=args.csv_path,
+        scenario=args.scenario,
+        accounts=args.accounts,
+        seed=args.seed,
+        seconds=args.seconds,
+        drop=args.drop,
+        blp=not args.no_blp,
+        csv_path=args.csv_path,
     )
     report_dir = getattr(args, "report", None)
     if report_dir is not None:
@@ -111,7 +129,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
         try:
             html = write_report(
-                report_dir, title=f"blp simulate: {args.scenario}", json_data=data,
+                report_dir,
+                title=f"blp simulate: {args.scenario}",
+                json_data=data,
                 reports={k: r.report for k, r in runs.items()},
                 timelines={k: r.timeline for k, r in runs.items()},
             )
@@ -142,13 +162,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except ReportError as e:
             print(f"blp demo: {e}", file=sys.stderr)
             return 2
-    opts = DemoOptions(accounts=args.accounts, seconds=args.seconds,
-                       status_port=args.status_port)
+    opts = DemoOptions(accounts=args.accounts, seconds=args.seconds, status_port=args.status_port)
     if not args.json:
-        print(f"blp demo: a {opts.drop:.0%} crash over one engine hour in ~{opts.seconds:.0f} s,"
-              f" {opts.accounts:,} leveraged accounts, our BLP and two others; the bot hedges"
-              " every assignment on the local Binance-compatible venue through ccxt.\n",
-              file=sys.stderr, flush=True)
+        print(
+            f"blp demo: a {opts.drop:.0%} crash over one engine hour in ~{opts.seconds:.0f} s,"
+            f" {opts.accounts:,} leveraged accounts, our BLP and two others; the bot hedges"
+            " every assignment on the local Binance-compatible venue through ccxt.\n",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         live = main_sync(opts, LiveView(sys.stderr))
     except DemoError as e:
@@ -171,11 +193,19 @@ def cmd_engine(args: argparse.Namespace) -> int:
     from .engine.server import serve
 
     async def main() -> None:
-        task = asyncio.ensure_future(serve(
-            host=args.host, port=args.port, config_path=args.config, data_dir=args.data_dir,
-            clock=args.clock, scenario=args.scenario, speed=args.speed,
-            venue_api=args.venue_api, admin_token=args.admin_token,
-        ))
+        task = asyncio.ensure_future(
+            serve(
+                host=args.host,
+                port=args.port,
+                config_path=args.config,
+                data_dir=args.data_dir,
+                clock=args.clock,
+                scenario=args.scenario,
+                speed=args.speed,
+                venue_api=args.venue_api,
+                admin_token=args.admin_token,
+            )
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):  # also when started in the background
             loop.add_signal_handler(sig, task.cancel)
@@ -212,16 +242,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("demo", help="engine + venue + the hedging bot through a crash")
-    p.add_argument("--accounts", type=_positive_int, default=5000,
-                   help="leveraged trader accounts (default 5000)")
-    p.add_argument("--seconds", type=_positive_int, default=75,
-                   help="wall-clock length of the one-hour crash (default 75)")
-    p.add_argument("--status-port", type=int, metavar="N", default=0,
-                   help="serve the bot's live status page on 127.0.0.1:N (default 0: any free"
-                   " port; the URL is printed)")
+    p.add_argument(
+        "--accounts",
+        type=_positive_int,
+        default=5000,
+        help="leveraged trader accounts (default 5000)",
+    )
+    p.add_argument(
+        "--seconds",
+        type=_positive_int,
+        default=75,
+        help="wall-clock length of the one-hour crash (default 75)",
+    )
+    p.add_argument(
+        "--status-port",
+        type=int,
+        metavar="N",
+        default=0,
+        help="serve the bot's live status page on 127.0.0.1:N (default 0: any free"
+        " port; the URL is printed)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON only")
-    p.add_argument("--report", type=Path, metavar="DIR",
-                   help="also write DIR/report.json and DIR/report.html (charts)")
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="also write DIR/report.json and DIR/report.html (charts)",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("engine", help="serve the reference exchange engine (BLP API)")
@@ -238,8 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bot", help="run the hedging bot daemon")
     p.add_argument("-c", "--config", type=Path, required=True, help="bot.toml")
-    p.add_argument("--paper", action="store_true",
-                   help="simulate every venue's fills on its real books (no orders sent)")
+    p.add_argument(
+        "--paper",
+        action="store_true",
+        help="simulate every venue's fills on its real books (no orders sent)",
+    )
     p.set_defaults(func=cmd_bot)
     return parser
 

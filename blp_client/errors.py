@@ -97,9 +97,7 @@ _BY_STATUS: dict[int, type[BLPError]] = {
 }
 
 
-def error_from_response(
-    status: int, body: Any, headers: dict[str, str] | None = None
-) -> BLPError:
+def error_from_response(status: int, body: Any, headers: dict[str, str] | None = None) -> BLPError:
     """Build the typed exception for an HTTP error response."""
     code, message = None, f"HTTP {status}"
     if isinstance(body, dict):

@@ -23,7 +23,7 @@ from pydantic import (
 
 def _no_float(value: Any) -> Any:
     if isinstance(value, float):
-        raise ValueError("must be a decimal string such as \"0.01\", not a JSON float")
+        raise ValueError('must be a decimal string such as "0.01", not a JSON float')
     return value
 
 

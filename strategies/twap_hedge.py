@@ -77,8 +77,9 @@ class TwapHedge(Strategy[TwapHedgeParams]):
             routed = route(view, symbol, due, self.params, reason)
             out = list(routed.intents)
             self.emitted[symbol] = self.emitted.get(symbol, ZERO) + due - routed.residual
-        last_end = max(s + (self.params.slices - 1) * self.params.slice_ms
-                       for s, _q in self.programs[symbol])
+        last_end = max(
+            s + (self.params.slices - 1) * self.params.slice_ms for s, _q in self.programs[symbol]
+        )
         if view.now_ms >= last_end:
             del self.programs[symbol]
             self.emitted.pop(symbol, None)

@@ -76,9 +76,7 @@ class VenueConfig(_Section):
     rate_limit_ms: int | None = Field(default=None, gt=0)
     """The throttle's spacing in ms; default: ccxt's value for the exchange."""
 
-    def credentials(
-        self, name: str, env: Mapping[str, str] | None = None
-    ) -> dict[str, SecretStr]:
+    def credentials(self, name: str, env: Mapping[str, str] | None = None) -> dict[str, SecretStr]:
         """The venue's secrets from the environment (only those configured)."""
         out: dict[str, SecretStr] = {}
         for field, env_name in (
@@ -151,12 +149,12 @@ class BotConfig(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     from_seq: int | None = Field(default=None, ge=0)
     """Where to start the stream on a fresh journal (default: the BLP's latest seq)."""
+
     @model_validator(mode="after")
     def _venue_names(self) -> BotConfig:
         if EXCHANGE in self.venues:
             raise ValueError(f"venue name {EXCHANGE!r} is reserved for the BLP's own account")
         return self
-
 
 
 def _rebase(config: BotConfig, base_dir: Path) -> BotConfig:
@@ -170,8 +168,9 @@ def _rebase(config: BotConfig, base_dir: Path) -> BotConfig:
     return config.model_copy(update={"journal": journal, "strategy": strategy})
 
 
-def parse_config(data: Mapping[str, Any], *, base_dir: Path | None = None,
-                 check_strategy: bool = True) -> BotConfig:
+def parse_config(
+    data: Mapping[str, Any], *, base_dir: Path | None = None, check_strategy: bool = True
+) -> BotConfig:
     """Validate an already-parsed TOML document (see `load_config`)."""
     try:
         config = BotConfig.model_validate(data)

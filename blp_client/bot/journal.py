@@ -76,8 +76,9 @@ class Journal:
         self.prefix = prefix
         self._fault = fault_hook
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=30)
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(SCHEMA)
@@ -253,8 +254,16 @@ class Journal:
                     "VALUES (?, ?, ?, 'pending', ?)",
                     (decision, intent.symbol, str(intent.value), intent.reason),
                 )
-                actions.append(ThresholdAction(int(cur.lastrowid or 0), decision, intent.symbol,
-                                               intent.value, "pending", intent.reason))
+                actions.append(
+                    ThresholdAction(
+                        int(cur.lastrowid or 0),
+                        decision,
+                        intent.symbol,
+                        intent.value,
+                        "pending",
+                        intent.reason,
+                    )
+                )
                 continue
             cid = self.client_order_id(decision, n)
             reduce_only = bool(getattr(intent, "reduce_only", False))
@@ -262,8 +271,20 @@ class Journal:
             db.execute(
                 f"INSERT INTO orders({ORDER_COLS}) VALUES "
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, '0', NULL, '0', ?, ?, NULL, ?)",
-                (cid, decision, n, intent.venue, intent.symbol, str(intent.qty), limit,
-                 intent.tif, int(reduce_only), now_ms, now_ms, intent.reason),
+                (
+                    cid,
+                    decision,
+                    n,
+                    intent.venue,
+                    intent.symbol,
+                    str(intent.qty),
+                    limit,
+                    intent.tif,
+                    int(reduce_only),
+                    now_ms,
+                    now_ms,
+                    intent.reason,
+                ),
             )
             self._hook("order")
             orders.append(self._staged(self._get_order(cid)))
@@ -271,9 +292,14 @@ class Journal:
             db.execute(
                 "INSERT INTO intents(decision, n, kind, body, allowed, deny_reason, created_ms) "
                 "VALUES (?, ?, ?, ?, 0, ?, ?)",
-                (decision, n, type(d.intent).__name__,
-                 json.dumps(intent_to_json(d.intent), sort_keys=True),
-                 f"{d.reason.value}: {d.detail}" if d.detail else d.reason.value, now_ms),
+                (
+                    decision,
+                    n,
+                    type(d.intent).__name__,
+                    json.dumps(intent_to_json(d.intent), sort_keys=True),
+                    f"{d.reason.value}: {d.detail}" if d.detail else d.reason.value,
+                    now_ms,
+                ),
             )
         for key, value in (state or {}).items():
             self._set_meta(f"state.{key}", value)
@@ -377,27 +403,47 @@ class Journal:
             delta = filled - done
             price = (avg_price * filled - (o.avg_price or ZERO) * done) / delta
             sign = 1 if o.qty > 0 else -1
-            fill = FillRecord(o.venue, f"{client_order_id}@{filled}", o.symbol, sign * delta,
-                              price, max(fees - o.fees, ZERO), ts, client_order_id)
+            fill = FillRecord(
+                o.venue,
+                f"{client_order_id}@{filled}",
+                o.symbol,
+                sign * delta,
+                price,
+                max(fees - o.fees, ZERO),
+                ts,
+                client_order_id,
+            )
             return fill if self._fill(fill, now_ms) else None
 
     def _fill(self, fill: FillRecord, now_ms: int) -> bool:
         db = self._db
-        seen = db.execute("SELECT 1 FROM fills WHERE venue = ? AND trade_id = ?",
-                          (fill.venue, fill.trade_id)).fetchone()
+        seen = db.execute(
+            "SELECT 1 FROM fills WHERE venue = ? AND trade_id = ?", (fill.venue, fill.trade_id)
+        ).fetchone()
         if seen:
             return False
         db.execute(
             "INSERT INTO fills(venue, trade_id, client_order_id, symbol, qty, price, fee, ts, "
             "recorded_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (fill.venue, fill.trade_id, fill.client_order_id, fill.symbol, str(fill.qty),
-             str(fill.price), str(fill.fee), fill.ts, now_ms),
+            (
+                fill.venue,
+                fill.trade_id,
+                fill.client_order_id,
+                fill.symbol,
+                str(fill.qty),
+                str(fill.price),
+                str(fill.fee),
+                fill.ts,
+                now_ms,
+            ),
         )
         self._hook("fill")
         self._move(fill.symbol, fill.venue, fill.qty, fill.price, fill.fee, now_ms)
         if fill.client_order_id is not None:
-            row = db.execute(f"SELECT {ORDER_COLS} FROM orders WHERE client_order_id = ?",
-                             (fill.client_order_id,)).fetchone()
+            row = db.execute(
+                f"SELECT {ORDER_COLS} FROM orders WHERE client_order_id = ?",
+                (fill.client_order_id,),
+            ).fetchone()
             if row is not None:
                 o = order_from_row(row)
                 filled = o.filled_qty + fill.qty
@@ -409,19 +455,30 @@ class Journal:
                 db.execute(
                     "UPDATE orders SET filled_qty = ?, avg_price = ?, fees = ?, state = ?, "
                     "updated_ms = ? WHERE client_order_id = ?",
-                    (str(filled), None if avg is None else str(avg), str(o.fees + fill.fee),
-                     state.value, now_ms, o.client_order_id),
+                    (
+                        str(filled),
+                        None if avg is None else str(avg),
+                        str(o.fees + fill.fee),
+                        state.value,
+                        now_ms,
+                        o.client_order_id,
+                    ),
                 )
                 self._staged(self._get_order(o.client_order_id))
         return True
 
     def fills(self, venue: str | None = None) -> list[FillRecord]:
-        sql = ("SELECT venue, trade_id, symbol, qty, price, fee, ts, client_order_id FROM fills"
-               + (" WHERE venue = ?" if venue else "") + " ORDER BY rowid")
+        sql = (
+            "SELECT venue, trade_id, symbol, qty, price, fee, ts, client_order_id FROM fills"
+            + (" WHERE venue = ?" if venue else "")
+            + " ORDER BY rowid"
+        )
         with self._lock:
             rows = self._db.execute(sql, (venue,) if venue else ()).fetchall()
-        return [FillRecord(r[0], r[1], r[2], Decimal(r[3]), Decimal(r[4]), Decimal(r[5]),
-                           r[6], r[7]) for r in rows]
+        return [
+            FillRecord(r[0], r[1], r[2], Decimal(r[3]), Decimal(r[4]), Decimal(r[5]), r[6], r[7])
+            for r in rows
+        ]
 
     # ---- threshold actions -------------------------------------------------------------
 
@@ -429,7 +486,8 @@ class Journal:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, decision, symbol, value, state, reason FROM actions "
-                "WHERE state = 'pending' ORDER BY id").fetchall()
+                "WHERE state = 'pending' ORDER BY id"
+            ).fetchall()
         return [ThresholdAction(r[0], r[1], r[2], Decimal(r[3]), r[4], r[5]) for r in rows]
 
     def mark_action(self, action_id: int, state: str) -> None:
@@ -440,8 +498,9 @@ class Journal:
 
     # ---- inventory ---------------------------------------------------------------------
 
-    def _move(self, symbol: str, venue: str, qty: Decimal, price: Decimal, fee: Decimal,
-              now_ms: int) -> None:
+    def _move(
+        self, symbol: str, venue: str, qty: Decimal, price: Decimal, fee: Decimal, now_ms: int
+    ) -> None:
         key = (symbol, venue)
         pos, cost, fees = self._staged_pos.get(key) or self._pos.get(key) or (ZERO, ZERO, ZERO)
         new = (pos + qty, cost + qty * price, fees + fee)
@@ -492,5 +551,6 @@ class Journal:
             sql, args = sql + " WHERE decision = ?", (decision,)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
-        return [(r[0], r[1], intent_from_json(json.loads(r[2])), bool(r[3]), r[4] or "")
-                for r in rows]
+        return [
+            (r[0], r[1], intent_from_json(json.loads(r[2])), bool(r[3]), r[4] or "") for r in rows
+        ]

@@ -22,8 +22,7 @@ class OrderState(StrEnum):
     REJECTED = "rejected"
 
 
-OPEN_STATES = frozenset({OrderState.PENDING, OrderState.SENT, OrderState.UNKNOWN,
-                         OrderState.ACKED})
+OPEN_STATES = frozenset({OrderState.PENDING, OrderState.SENT, OrderState.UNKNOWN, OrderState.ACKED})
 TERMINAL_STATES = frozenset({OrderState.FILLED, OrderState.CANCELLED, OrderState.REJECTED})
 
 _MOVES: dict[OrderState, frozenset[OrderState]] = {
@@ -129,9 +128,24 @@ def _dec(value: str | None) -> Decimal | None:
 
 def order_from_row(row: sqlite3.Row) -> OrderRecord:
     return OrderRecord(
-        row[0], row[1], row[2], row[3], row[4], Decimal(row[5]), _dec(row[6]), row[7],
-        bool(row[8]), OrderState(row[9]), row[10], Decimal(row[11]), _dec(row[12]),
-        Decimal(row[13]), row[14], row[15], row[16], row[17],
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        Decimal(row[5]),
+        _dec(row[6]),
+        row[7],
+        bool(row[8]),
+        OrderState(row[9]),
+        row[10],
+        Decimal(row[11]),
+        _dec(row[12]),
+        Decimal(row[13]),
+        row[14],
+        row[15],
+        row[16],
+        row[17],
     )
 
 

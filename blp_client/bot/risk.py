@@ -137,30 +137,43 @@ class RiskGate:
             return Denied(intent, DenyReason.NO_PRICE)
         notional = abs(intent.qty) * price
         if notional > cfg.max_order_notional:
-            return Denied(intent, DenyReason.ORDER_NOTIONAL,
-                          f"{notional} > {cfg.max_order_notional}")
+            return Denied(
+                intent, DenyReason.ORDER_NOTIONAL, f"{notional} > {cfg.max_order_notional}"
+            )
         before = inv.net(intent.symbol)
         after = before + intent.qty
         reduces = abs(after) < abs(before)
         if self.state is RiskState.REDUCING and not reduces:
             return Denied(intent, DenyReason.NOT_REDUCING, f"net {before} -> {after}")
         if not reduces and abs(after) * price > cfg.max_net_exposure_notional:
-            return Denied(intent, DenyReason.NET_EXPOSURE,
-                          f"{abs(after) * price} > {cfg.max_net_exposure_notional}")
+            return Denied(
+                intent,
+                DenyReason.NET_EXPOSURE,
+                f"{abs(after) * price} > {cfg.max_net_exposure_notional}",
+            )
         held = inv.get(intent.symbol, intent.venue).total
         grows = abs(held + intent.qty) - abs(held)
         if grows > 0:
             if abs(held + intent.qty) * price > cfg.max_venue_position_notional:
-                return Denied(intent, DenyReason.VENUE_POSITION,
-                              f"{intent.venue} {abs(held + intent.qty) * price}"
-                              f" > {cfg.max_venue_position_notional}")
+                return Denied(
+                    intent,
+                    DenyReason.VENUE_POSITION,
+                    f"{intent.venue} {abs(held + intent.qty) * price}"
+                    f" > {cfg.max_venue_position_notional}",
+                )
             lev = self._leverage_after(intent.venue, grows * price, view, added or {})
             if lev is not None and lev > cfg.max_leverage:
-                return Denied(intent, DenyReason.LEVERAGE,
-                              f"{intent.venue} leverage {lev:.2f} > {cfg.max_leverage}")
+                return Denied(
+                    intent,
+                    DenyReason.LEVERAGE,
+                    f"{intent.venue} leverage {lev:.2f} > {cfg.max_leverage}",
+                )
         if not self._rate_ok(view.now_ms):
-            return Denied(intent, DenyReason.ORDER_RATE,
-                          f"{cfg.max_orders} orders per {cfg.order_window_ms} ms")
+            return Denied(
+                intent,
+                DenyReason.ORDER_RATE,
+                f"{cfg.max_orders} orders per {cfg.order_window_ms} ms",
+            )
         return None
 
     def filter(self, intents: Iterable[Intent], view: View) -> GateResult:
@@ -263,13 +276,17 @@ class RiskMonitor:
         cfg = self.config
         if cfg.max_drawdown is not None and dd >= cfg.max_drawdown:
             return f"drawdown {dd} >= {cfg.max_drawdown}"
-        if (cfg.max_drawdown_fraction is not None and self.peak_equity > 0
-                and dd >= cfg.max_drawdown_fraction * self.peak_equity):
+        if (
+            cfg.max_drawdown_fraction is not None
+            and self.peak_equity > 0
+            and dd >= cfg.max_drawdown_fraction * self.peak_equity
+        ):
             return f"drawdown {dd} >= {cfg.max_drawdown_fraction} of peak {self.peak_equity}"
         return None
 
-    def _reducing_reasons(self, view: View, lev: Decimal, ratio: Decimal | None,
-                          notes: list[str]) -> list[str]:
+    def _reducing_reasons(
+        self, view: View, lev: Decimal, ratio: Decimal | None, notes: list[str]
+    ) -> list[str]:
         cfg = self.config
         out = [n for n in notes if n.startswith("liquidation")]
         if lev >= cfg.reducing_leverage:
@@ -290,11 +307,15 @@ class RiskMonitor:
                 out.append(f"{symbol} net exposure {exposure} > {cfg.max_net_exposure_notional}")
         return out
 
-    def _thresholds(self, view: View, lev: Decimal, ratio: Decimal | None,
-                    notes: list[str]) -> tuple[list[SetThreshold], list[str]]:
+    def _thresholds(
+        self, view: View, lev: Decimal, ratio: Decimal | None, notes: list[str]
+    ) -> tuple[list[SetThreshold], list[str]]:
         cfg, now = self.config, view.now_ms
-        lower = [f"leverage {lev:.2f} >= {cfg.lower_threshold_leverage}"] \
-            if lev >= cfg.lower_threshold_leverage else []
+        lower = (
+            [f"leverage {lev:.2f} >= {cfg.lower_threshold_leverage}"]
+            if lev >= cfg.lower_threshold_leverage
+            else []
+        )
         if ratio is not None and ratio < cfg.lower_threshold_mf_mmf:
             lower.append(f"mf/mmf {ratio:.2f} < {cfg.lower_threshold_mf_mmf}")
         lower += notes
@@ -304,10 +325,13 @@ class RiskMonitor:
                 return [], lower
             self.saved_thresholds = dict(view.profile.max_position_notional)
             why = "lower: " + "; ".join(lower)
-            return [SetThreshold(s, v * cfg.lowered_threshold_fraction, why)
-                    for s, v in sorted(self.saved_thresholds.items())], lower
+            return [
+                SetThreshold(s, v * cfg.lowered_threshold_fraction, why)
+                for s, v in sorted(self.saved_thresholds.items())
+            ], lower
         recovered = lev <= cfg.restore_threshold_leverage and (
-            ratio is None or ratio >= cfg.restore_threshold_mf_mmf)
+            ratio is None or ratio >= cfg.restore_threshold_mf_mmf
+        )
         if not (self.lowered and recovered):
             self.recovered_since = None
             return [], []
@@ -318,8 +342,9 @@ class RiskMonitor:
         saved = self.saved_thresholds or {}
         self.saved_thresholds = None
         self.recovered_since = None
-        return [SetThreshold(s, v, "restore: levels recovered") for s, v in sorted(saved.items())
-                ], ["threshold restored"]
+        return [
+            SetThreshold(s, v, "restore: levels recovered") for s, v in sorted(saved.items())
+        ], ["threshold restored"]
 
     def assess(self, view: View) -> MonitorDecision:
         """The decision for this moment; call on every account/margin update and periodically."""
@@ -350,8 +375,9 @@ class RiskMonitor:
         return {
             "state": self.state.value,
             "peak_equity": None if self.peak_equity is None else str(self.peak_equity),
-            "saved_thresholds": None if self.saved_thresholds is None else
-            {s: str(v) for s, v in self.saved_thresholds.items()},
+            "saved_thresholds": None
+            if self.saved_thresholds is None
+            else {s: str(v) for s, v in self.saved_thresholds.items()},
             "venue_equity": {v: str(e) for v, e in self.venue_equity.items()},
         }
 
@@ -360,6 +386,5 @@ class RiskMonitor:
         peak = state.get("peak_equity")
         self.peak_equity = None if peak is None else Decimal(peak)
         saved = state.get("saved_thresholds")
-        self.saved_thresholds = None if saved is None else {
-            s: Decimal(v) for s, v in saved.items()}
+        self.saved_thresholds = None if saved is None else {s: Decimal(v) for s, v in saved.items()}
         self.venue_equity = {v: Decimal(e) for v, e in state.get("venue_equity", {}).items()}

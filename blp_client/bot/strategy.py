@@ -168,8 +168,11 @@ class Inventory:
 
     def net(self, symbol: str, *, in_flight: bool = True) -> Decimal:
         return sum(
-            (h.total if in_flight else h.position
-             for (s, _v), h in self.holdings.items() if s == symbol),
+            (
+                h.total if in_flight else h.position
+                for (s, _v), h in self.holdings.items()
+                if s == symbol
+            ),
             ZERO,
         )
 
@@ -224,8 +227,13 @@ class VenueMarket:
 
     def candidate(self, side: int) -> Candidate:
         return Candidate(
-            self.venue, self.levels(side), self.taker_fee, self.lot, self.min_qty,
-            self.min_notional, self.mark if self.mark is not None else self.mid(),
+            self.venue,
+            self.levels(side),
+            self.taker_fee,
+            self.lot,
+            self.min_qty,
+            self.min_notional,
+            self.mark if self.mark is not None else self.mid(),
         )
 
 
@@ -277,8 +285,9 @@ class View:
         return self.markets.get((symbol, venue))
 
     def markets_for(self, symbol: str) -> list[VenueMarket]:
-        return sorted((m for (s, _v), m in self.markets.items() if s == symbol),
-                      key=lambda m: m.venue)
+        return sorted(
+            (m for (s, _v), m in self.markets.items() if s == symbol), key=lambda m: m.venue
+        )
 
     def symbols(self) -> list[str]:
         return sorted({s for s, _v in self.markets} | set(self.inventory.symbols()))

@@ -126,7 +126,13 @@ class PopulationConfig:
     notional_sigma: float = 1.1  # log-normal spread of position sizes
     max_notional: float = 1_500_000.0
     leverages: tuple[tuple[float, float], ...] = (
-        (2, 0.10), (3, 0.12), (5, 0.20), (10, 0.25), (20, 0.18), (25, 0.08), (50, 0.07),
+        (2, 0.10),
+        (3, 0.12),
+        (5, 0.20),
+        (10, 0.25),
+        (20, 0.18),
+        (25, 0.08),
+        (50, 0.07),
     )
     entry_spread: float = 0.004  # entries spread ±0.4% around the start price
 
@@ -147,15 +153,17 @@ def seed_population(
         symbol = rng.choices(syms, sym_w)[0]
         inst = x.instruments[symbol]
         side = 1 if rng.random() < cfg.long_share else -1
-        notional = min(cfg.max_notional, rng.lognormvariate(math.log(cfg.median_notional),
-                                                            cfg.notional_sigma))
+        notional = min(
+            cfg.max_notional, rng.lognormvariate(math.log(cfg.median_notional), cfg.notional_sigma)
+        )
         lev = rng.choices(levs, lev_w)[0]
         entry = to_tick(float(start[symbol]) * (1 + rng.uniform(-1, 1) * cfg.entry_spread), inst)
         qty = max(inst.lot, floor_to(Decimal(repr(notional)) / entry, inst.lot))
         real_notional = qty * entry
         # never above the tier's maximum leverage: collateral covers IM with a 10% margin
-        collateral = max(real_notional / Decimal(repr(lev)),
-                         inst.initial_margin(real_notional) * Decimal("1.1"))
+        collateral = max(
+            real_notional / Decimal(repr(lev)), inst.initial_margin(real_notional) * Decimal("1.1")
+        )
         aid = x.open_account(AccountKind.TRADER, floor_to(collateral, Decimal("0.01")))
         x.seed_position(aid, house, symbol, side * qty, entry)
         ids.append(aid)
@@ -197,8 +205,9 @@ class MarketMaker:
         self.last = index
         inst = x.instruments[self.symbol]
         scale = 1.0 / (1.0 + self.cfg.thinning * self.vol_bps())
-        size = max(inst.lot, floor_to(Decimal(repr(self.cfg.level_notional * scale / index)),
-                                      inst.lot))
+        size = max(
+            inst.lot, floor_to(Decimal(repr(self.cfg.level_notional * scale / index)), inst.lot)
+        )
         bids, asks = [], []
         for i in range(self.cfg.levels):
             off = (self.cfg.first_bps + i * self.cfg.step_bps) / 1e4
@@ -222,12 +231,9 @@ class BLPSpec:
 
 
 DEFAULT_BLPS = (
-    BLPSpec("blp-a", Decimal("3000000"), Decimal("400000"), Decimal("4000000"),
-            Decimal("6000000")),
-    BLPSpec("blp-b", Decimal("2000000"), Decimal("250000"), Decimal("2500000"),
-            Decimal("4000000")),
-    BLPSpec("blp-c", Decimal("1000000"), Decimal("150000"), Decimal("1500000"),
-            Decimal("2000000")),
+    BLPSpec("blp-a", Decimal("3000000"), Decimal("400000"), Decimal("4000000"), Decimal("6000000")),
+    BLPSpec("blp-b", Decimal("2000000"), Decimal("250000"), Decimal("2500000"), Decimal("4000000")),
+    BLPSpec("blp-c", Decimal("1000000"), Decimal("150000"), Decimal("1500000"), Decimal("2000000")),
 )
 
 
@@ -302,7 +308,7 @@ def build_scenario(
                 raise ValueError("the csv scenario needs a csv_path")
             base = csv_replay(csv_path)
             p0 = base(0)
-            paths[symbol] = (lambda b, s, p: (lambda t: b(t) / p * s))(base, start, p0)
+            paths[symbol] = (lambda b, s, p: lambda t: b(t) / p * s)(base, start, p0)
     starts = {s: to_tick(p(0), x.instruments[s]) for s, p in paths.items()}
     house = x.open_account(AccountKind.MARKET_MAKER, Decimal("2000000000"))
     makers: list[MarketMaker] = []
@@ -321,8 +327,7 @@ def build_scenario(
     blp_ids: dict[str, int] = {}
     for spec in blps:
         aid = x.open_account(AccountKind.TRADER, spec.collateral)
-        x.register_blp(aid, spec.minute_rate, spec.hour_rate,
-                       {s: spec.threshold for s in paths})
+        x.register_blp(aid, spec.minute_rate, spec.hour_rate, {s: spec.threshold for s in paths})
         blp_ids[spec.name] = aid
     scenario = Scenario(x, paths, makers, seconds, traders, blp_ids, house, x.now_ms)
     scenario.step(x.now_ms)

@@ -42,8 +42,13 @@ def run(cfg: SimulationConfig, progress: Progress | None = None) -> SimulationRe
     """One scenario, one engine, one report. Deterministic for `cfg`."""
     x = Exchange(ExchangeConfig())
     scenario = build_scenario(
-        cfg.scenario, x, seed=cfg.seed, accounts=cfg.accounts,
-        blps=DEFAULT_BLPS if cfg.blp else (), seconds=cfg.seconds, drop=cfg.drop,
+        cfg.scenario,
+        x,
+        seed=cfg.seed,
+        accounts=cfg.accounts,
+        blps=DEFAULT_BLPS if cfg.blp else (),
+        seconds=cfg.seconds,
+        drop=cfg.drop,
         csv_path=cfg.csv_path,
     )
     x.drain_events()

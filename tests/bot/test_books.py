@@ -59,8 +59,14 @@ def test_capped_limit_rounds_towards_the_reference() -> None:
     assert capped_limit(D("100.25"), 1, D(0), D("0.5")) == D("100.5")
 
 
-def _cand(venue: str, asks: tuple[tuple[str, str], ...], fee: str = "0", lot: str = "0.001",
-          min_qty: str = "0", min_notional: str = "0") -> Candidate:
+def _cand(
+    venue: str,
+    asks: tuple[tuple[str, str], ...],
+    fee: str = "0",
+    lot: str = "0.001",
+    min_qty: str = "0",
+    min_notional: str = "0",
+) -> Candidate:
     return Candidate(venue, levels(*asks), D(fee), D(lot), D(min_qty), D(min_notional))
 
 
@@ -118,17 +124,25 @@ _level = st.tuples(st.decimals(min_value=D(90), max_value=D(110), places=1), _de
     qty=_dec,
     side=st.sampled_from([1, -1]),
     books=st.lists(st.lists(_level, max_size=4), min_size=1, max_size=3),
-    lots=st.lists(st.sampled_from([D("0.001"), D("0.01"), D("0.1"), D(1)]), min_size=3,
-                  max_size=3),
+    lots=st.lists(st.sampled_from([D("0.001"), D("0.01"), D("0.1"), D(1)]), min_size=3, max_size=3),
     min_notional=st.sampled_from([D(0), D(5), D(100)]),
 )
 def test_allocate_conserves_quantity_in_whole_tradable_lots(
-    qty: Decimal, side: int, books: list[list[tuple[Decimal, Decimal]]], lots: list[Decimal],
+    qty: Decimal,
+    side: int,
+    books: list[list[tuple[Decimal, Decimal]]],
+    lots: list[Decimal],
     min_notional: Decimal,
 ) -> None:
     cands = [
-        Candidate(f"v{i}", tuple(sorted(levels_, key=lambda lv: side * lv[0])), D("0.0004"),
-                  lots[i], lots[i], min_notional)
+        Candidate(
+            f"v{i}",
+            tuple(sorted(levels_, key=lambda lv: side * lv[0])),
+            D("0.0004"),
+            lots[i],
+            lots[i],
+            min_notional,
+        )
         for i, levels_ in enumerate(books)
     ]
     alloc = allocate(qty, side, cands)
@@ -141,5 +155,8 @@ def test_allocate_conserves_quantity_in_whole_tradable_lots(
         assert is_tradable(q, c.top(), c.lot, c.min_qty, c.min_notional)
     # something tradable on the best venue is never left entirely unplaced
     if alloc.qty == {} and any(c.levels for c in cands):
-        assert all(not is_tradable(floor_to_step(qty, c.lot), c.top(), c.lot, c.min_qty,
-                                   c.min_notional) for c in cands if c.levels)
+        assert all(
+            not is_tradable(floor_to_step(qty, c.lot), c.top(), c.lot, c.min_qty, c.min_notional)
+            for c in cands
+            if c.levels
+        )

@@ -79,10 +79,14 @@ def test_a_full_config(tmp_path: Path) -> None:
         ("metrics_port = 70000", "metrics_port: Input should be less than or equal to 65535"),
         ("[venues.x]\noptions = {}", "venues.x.ccxt_id: Field required"),
         ("[venues.exchange]\nccxt_id = 'binanceusdm'", "reserved"),
-        ("[strategy]\nparams = { slippage_bps = -1 }",
-         "strategy.params.slippage_bps: Input should be greater than or equal to 0"),
-        ("[strategy]\nparams = { slipage_bps = 1 }",
-         "strategy.params.slipage_bps: Extra inputs are not permitted"),
+        (
+            "[strategy]\nparams = { slippage_bps = -1 }",
+            "strategy.params.slippage_bps: Input should be greater than or equal to 0",
+        ),
+        (
+            "[strategy]\nparams = { slipage_bps = 1 }",
+            "strategy.params.slipage_bps: Extra inputs are not permitted",
+        ),
         ("[strategy]\nclass = 'nope'", "strategy.class: 'nope': expected"),
         ("[strategy]\nclass = 'no_such_module:X'", "strategy.class: 'no_such_module:X': cannot"),
         ("[strategy]\nclass = 'decimal:Decimal'", "is not a Strategy subclass"),
@@ -111,8 +115,11 @@ def test_secrets_come_only_from_the_environment(tmp_path: Path) -> None:
     assert {k: v.get_secret_value() for k, v in creds.items()} == {"apiKey": "bk", "secret": "bs"}
     assert "bk" not in repr(creds)
     assert "s-456" not in repr(cfg) and "MY_BLP_SECRET" in repr(cfg)  # names only
-    with pytest.raises(ConfigError, match=r"engine\.api_secret_env: environment variable "
-                                          "MY_BLP_SECRET is not set"):
+    with pytest.raises(
+        ConfigError,
+        match=r"engine\.api_secret_env: environment variable "
+        "MY_BLP_SECRET is not set",
+    ):
         cfg.engine.api_secret({})
 
 

@@ -15,7 +15,6 @@ from .e2e_harness import KEY, LOT, SECRET, SYM, Stack, wait_for
 D = Decimal
 
 
-
 async def test_run_bot_in_process(stack: Stack) -> None:
     config = load_config(stack.write_config("inproc"))
     env = {

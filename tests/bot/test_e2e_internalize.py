@@ -12,7 +12,6 @@ D = Decimal
 LIMIT = D(2_000)  # keep at most 2000 USDT of net exposure: 0.04 BTC at 50k
 
 
-
 async def test_internalize_flips_excess_on_the_exchange(stack: Stack) -> None:
     cfg = stack.write_config(
         "intern", strategy="internalize", params={"max_notional": str(LIMIT), "interval_ms": 300}

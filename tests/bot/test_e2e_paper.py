@@ -20,7 +20,6 @@ from .e2e_harness import (
 D = Decimal
 
 
-
 async def test_paper_places_no_venue_order(stack: Stack) -> None:
     await stack.admin("DELETE", "/venue/requests")
     d = stack.daemon(stack.write_config("paper", paper=True), paper=True)

@@ -25,7 +25,6 @@ async def no_sleep(_seconds: float) -> None:
     return None
 
 
-
 @pytest.fixture
 async def executor(stack: Stack, tmp_path: Path) -> AsyncIterator[Executor]:
     ex = local_binance(

@@ -24,15 +24,23 @@ from blp_client.bot.strategy import EXCHANGE, Hedge, Holding, SetThreshold
 
 D = Decimal
 SYM = "BTC-PERP"
-HEDGES = [Hedge(SYM, "a", D("-0.6"), D("99.8"), reason="assignment a1"),
-          Hedge(SYM, "b", D("-0.4"), D("99.7"), reason="assignment a1")]
+HEDGES = [
+    Hedge(SYM, "a", D("-0.6"), D("99.8"), reason="assignment a1"),
+    Hedge(SYM, "b", D("-0.4"), D("99.7"), reason="assignment a1"),
+]
 
 
 def record_assignment(j: Journal, seq: int = 1) -> Committed | None:
     return j.record_event(
-        seq=seq, event_id=f"e{seq}", kind="assignment", ts=1000, payload={"qty": "1"},
-        now_ms=2000, positions=[PositionDelta(SYM, EXCHANGE, D(1), D(100))],
-        intents=HEDGES, state={"strategy": {"k": seq}},
+        seq=seq,
+        event_id=f"e{seq}",
+        kind="assignment",
+        ts=1000,
+        payload={"qty": "1"},
+        now_ms=2000,
+        positions=[PositionDelta(SYM, EXCHANGE, D(1), D(100))],
+        intents=HEDGES,
+        state={"strategy": {"k": seq}},
     )
 
 
@@ -62,7 +70,9 @@ def test_state_survives_reopening(tmp_path: Path) -> None:
     with Journal(path) as j:
         assert j.last_seq == 1
         assert [(o.client_order_id, o.state) for o in j.open_orders()] == [
-            ("blp-1-0", OrderState.SENT), ("blp-1-1", OrderState.PENDING)]
+            ("blp-1-0", OrderState.SENT),
+            ("blp-1-1", OrderState.PENDING),
+        ]
         assert record_assignment(j) is None
 
 
@@ -116,7 +126,9 @@ def test_timer_decisions_get_fresh_ids_and_denials_are_kept(tmp_path: Path) -> N
         assert j.pending_actions() == []
         rows = j.intents("t1")
         assert [(r[2], r[3], r[4]) for r in rows] == [
-            (HEDGES[0], True, ""), (d.intent, False, "net_exposure: 600 > 500")]
+            (HEDGES[0], True, ""),
+            (d.intent, False, "net_exposure: 600 > 500"),
+        ]
 
 
 def test_reconciliation_overwrites_positions(tmp_path: Path) -> None:
@@ -133,14 +145,14 @@ def test_exchange_fill_events_are_exactly_once_even_if_seen_by_rest_first(
     with Journal(tmp_path / "j.sqlite") as j:
         fill = FillRecord(EXCHANGE, "900", SYM, D(-1), D(100), D(0), 5, None)
         assert j.record_fill(fill, now_ms=1)  # from the REST answer
-        c = j.record_event(seq=1, event_id="f1", kind="fill", ts=5, payload={}, now_ms=2,
-                           fills=[fill])
+        c = j.record_event(
+            seq=1, event_id="f1", kind="fill", ts=5, payload={}, now_ms=2, fills=[fill]
+        )
         assert c is not None and j.last_seq == 1
         assert j.inventory().get(SYM, EXCHANGE).position == D(-1)  # counted once
 
 
-CRASH_POINTS = ["event", "positions", "intent", "order", "state", "before_commit",
-                "after_commit"]
+CRASH_POINTS = ["event", "positions", "intent", "order", "state", "before_commit", "after_commit"]
 
 _CHILD = textwrap.dedent("""
     import os, signal, sys
@@ -167,8 +179,9 @@ _CHILD = textwrap.dedent("""
 @pytest.mark.parametrize("point", CRASH_POINTS)
 def test_killed_mid_transaction_is_all_or_nothing(tmp_path: Path, point: str) -> None:
     path = tmp_path / "j.sqlite"
-    proc = subprocess.run([sys.executable, "-c", _CHILD, str(path), point],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(path), point], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert "survived" not in proc.stdout
     with Journal(path) as j:  # reopen the file the dead process abandoned

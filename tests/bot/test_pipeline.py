@@ -22,8 +22,9 @@ D = Decimal
 B = market("b", bids=[("99.9", "5")], asks=[("100.1", "5")], taker="0.0002")
 
 
-def on_assignment(j: Journal, strategy: Strategy[ImmediateHedgeParams], gate: RiskGate,
-                  a: Assignment, now: int) -> list[str]:
+def on_assignment(
+    j: Journal, strategy: Strategy[ImmediateHedgeParams], gate: RiskGate, a: Assignment, now: int
+) -> list[str]:
     """What the daemon does per assignment: returns the client ids to send."""
     if j.processed(a.seq):
         return []
@@ -33,10 +34,18 @@ def on_assignment(j: Journal, strategy: Strategy[ImmediateHedgeParams], gate: Ri
     strategy.load_state(j.get_state("strategy") or {})
     intents = strategy.decide(view, AssignmentReceived(a))
     res = gate.filter(intents, view)
-    c = j.record_event(seq=a.seq, event_id=a.id, kind="assignment", ts=a.ts,
-                       payload=a.model_dump(mode="json"), now_ms=now, positions=[delta],
-                       intents=res.allowed, denied=res.denied,
-                       state={"strategy": strategy.dump_state()})
+    c = j.record_event(
+        seq=a.seq,
+        event_id=a.id,
+        kind="assignment",
+        ts=a.ts,
+        payload=a.model_dump(mode="json"),
+        now_ms=now,
+        positions=[delta],
+        intents=res.allowed,
+        denied=res.denied,
+        state={"strategy": strategy.dump_state()},
+    )
     return [] if c is None else [o.client_order_id for o in c.orders]
 
 
@@ -50,8 +59,9 @@ def test_assignments_hedged_once_across_a_replay(tmp_path: Path) -> None:
         assert on_assignment(j, s, gate, assignment(1, "buy", "1.5"), 11) == []
         # the executor sends, the venue fills 1.2 of the IOC 1.5 and expires the rest
         j.mark_order("blp-1-0", OrderState.SENT, now_ms=12)
-        j.record_fill(FillRecord("b", "t1", SYM, D("-1.2"), D("99.9"), D("0.02"), 13,
-                                 "blp-1-0"), now_ms=13)
+        j.record_fill(
+            FillRecord("b", "t1", SYM, D("-1.2"), D("99.9"), D("0.02"), 13, "blp-1-0"), now_ms=13
+        )
         j.mark_order("blp-1-0", OrderState.CANCELLED, now_ms=14)
     with Journal(path) as j:  # restart
         inv = j.inventory()

@@ -25,8 +25,11 @@ EX = market(EXCHANGE, mark="100")
 
 def cfg(**kw: object) -> RiskConfig:
     base: dict[str, object] = {
-        "max_order_notional": "1000", "max_venue_position_notional": "2000",
-        "max_net_exposure_notional": "500", "max_leverage": "5", "max_orders": 3,
+        "max_order_notional": "1000",
+        "max_venue_position_notional": "2000",
+        "max_net_exposure_notional": "500",
+        "max_leverage": "5",
+        "max_orders": 3,
         "order_window_ms": 1000,
     }
     return RiskConfig.model_validate({**base, **kw})
@@ -68,8 +71,11 @@ def test_gate_denies_venue_position() -> None:
 
 def test_gate_denies_leverage_on_the_venue() -> None:
     # venue b: equity 100, notional 300 → selling 3 more at 100 = 600 / 100 = 6x > 5x
-    v = view(holdings={(SYM, EXCHANGE): "6", (SYM, "b"): "-3"}, markets=[B, EX],
-             venue_margins=[VenueMargin("b", D(100), D(300))])
+    v = view(
+        holdings={(SYM, EXCHANGE): "6", (SYM, "b"): "-3"},
+        markets=[B, EX],
+        venue_margins=[VenueMargin("b", D(100), D(300))],
+    )
     d = RiskGate(cfg()).check(sell("-3"), v)
     assert d is not None and d.reason is DenyReason.LEVERAGE
     assert RiskGate(cfg()).check(sell("-2"), v) is None  # 500 / 100 = 5x: at the limit
@@ -122,10 +128,15 @@ def test_gate_filter_projects_earlier_orders_and_limits_the_rate() -> None:
 
 def mon_cfg(**kw: object) -> RiskConfig:
     base: dict[str, object] = {
-        "lower_threshold_leverage": "5", "restore_threshold_leverage": "3",
-        "lower_threshold_mf_mmf": "3", "restore_threshold_mf_mmf": "5",
-        "reducing_leverage": "8", "reducing_mf_mmf": "2", "restore_after_ms": 1000,
-        "max_drawdown_fraction": "0.5", "max_net_exposure_notional": "1000000",
+        "lower_threshold_leverage": "5",
+        "restore_threshold_leverage": "3",
+        "lower_threshold_mf_mmf": "3",
+        "restore_threshold_mf_mmf": "5",
+        "reducing_leverage": "8",
+        "reducing_mf_mmf": "2",
+        "restore_after_ms": 1000,
+        "max_drawdown_fraction": "0.5",
+        "max_net_exposure_notional": "1000000",
     }
     return RiskConfig.model_validate({**base, **kw})
 
@@ -133,10 +144,16 @@ def mon_cfg(**kw: object) -> RiskConfig:
 PROFILE = profile({SYM: "50000", "ETH-PERP": "20000"})
 
 
-def mview(now: int, equity: str, notional: str,
-          venue_margins: tuple[VenueMargin, ...] = ()) -> View:
-    return view(now_ms=now, account=account(equity=equity, notional=notional, mmf="0.01"),
-                profile=PROFILE, markets=[EX], venue_margins=venue_margins)
+def mview(
+    now: int, equity: str, notional: str, venue_margins: tuple[VenueMargin, ...] = ()
+) -> View:
+    return view(
+        now_ms=now,
+        account=account(equity=equity, notional=notional, mmf="0.01"),
+        profile=PROFILE,
+        markets=[EX],
+        venue_margins=venue_margins,
+    )
 
 
 def test_monitor_lowers_the_threshold_once_and_restores_after_recovery() -> None:
@@ -144,8 +161,10 @@ def test_monitor_lowers_the_threshold_once_and_restores_after_recovery() -> None
     calm = m.assess(mview(0, "1000", "2000"))  # leverage 2, MF/MMF = 0.5/0.01 = 50
     assert calm.state is RiskState.ACTIVE and calm.intents == ()
     hot = m.assess(mview(1, "1000", "5000"))  # leverage 5 ≥ 5 → lower to 0 × saved
-    assert hot.intents == (SetThreshold("BTC-PERP", D(0), hot.intents[0].reason),
-                           SetThreshold("ETH-PERP", D(0), hot.intents[1].reason))
+    assert hot.intents == (
+        SetThreshold("BTC-PERP", D(0), hot.intents[0].reason),
+        SetThreshold("ETH-PERP", D(0), hot.intents[1].reason),
+    )
     assert hot.state is RiskState.ACTIVE  # 5 < 8: no need to stop hedging
     assert m.assess(mview(2, "1000", "6000")).intents == ()  # already lowered
     # between the levels (4x): hysteresis, nothing
@@ -155,7 +174,9 @@ def test_monitor_lowers_the_threshold_once_and_restores_after_recovery() -> None
     assert m.assess(mview(500, "1000", "2500")).intents == ()
     back = m.assess(mview(1010, "1000", "2500"))
     assert [(i.symbol, i.value) for i in back.intents] == [
-        ("BTC-PERP", D(50000)), ("ETH-PERP", D(20000))]
+        ("BTC-PERP", D(50000)),
+        ("ETH-PERP", D(20000)),
+    ]
     assert not m.lowered
 
 
@@ -164,7 +185,9 @@ def test_monitor_lowers_on_margin_fraction() -> None:
     # MF 0.025 / MMF 0.01 = 2.5 < 3 → lower to half; leverage 40 also → REDUCING
     d = m.assess(mview(0, "100", "4000"))
     assert [(i.symbol, i.value) for i in d.intents] == [
-        ("BTC-PERP", D(25000)), ("ETH-PERP", D(10000))]
+        ("BTC-PERP", D(25000)),
+        ("ETH-PERP", D(10000)),
+    ]
     assert d.state is RiskState.REDUCING and d.changed
 
 
@@ -179,8 +202,7 @@ def test_monitor_reducing_and_back_with_dwell() -> None:
 
 def test_monitor_reducing_on_venue_margin_and_liquidation() -> None:
     m = RiskMonitor(mon_cfg())
-    d = m.assess(mview(0, "1000", "1000",
-                       venue_margins=(VenueMargin("b", D(100), D(200), D(60)),)))
+    d = m.assess(mview(0, "1000", "1000", venue_margins=(VenueMargin("b", D(100), D(200), D(60)),)))
     assert d.state is RiskState.REDUCING  # maintenance 60 / equity 100 ≥ 0.5
     m2 = RiskMonitor(mon_cfg())
     acct = account(equity="1000", notional="1000", liquidation_state="reducing")

@@ -48,7 +48,6 @@ async def running_bot(stack: Stack, name: str = "page") -> AsyncIterator[Bot]:
         await bot.stop()
 
 
-
 @pytest.fixture
 async def bot(stack: Stack) -> AsyncIterator[Bot]:
     async with running_bot(stack) as b:

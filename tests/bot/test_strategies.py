@@ -90,8 +90,9 @@ def test_internalize_flips_only_the_excess_rounded_up_to_a_lot() -> None:
     v = view(holdings={(SYM, EXCHANGE): "2.0004"}, markets=[EX, A])
     out = s.decide(v, AssignmentReceived(assignment(1, "buy", "1")))
     # sold on the exchange's book at 99.9 capped 20 bps: 99.7002 → 99.8
-    assert out == [FlipOnExchange(SYM, D("-0.501"), D("99.8"), "IOC", D(20), True,
-                                  "over limit after a1")]
+    assert out == [
+        FlipOnExchange(SYM, D("-0.501"), D("99.8"), "IOC", D(20), True, "over limit after a1")
+    ]
     inside = view(holdings={(SYM, EXCHANGE): "1.5"}, markets=[EX, A])
     assert s.decide(inside, AssignmentReceived(assignment(2, "buy", "1"))) == []
 
@@ -102,7 +103,8 @@ def test_internalize_per_contract_limits_and_timer() -> None:
     v = view(holdings={(SYM, EXCHANGE): "-0.8"}, markets=[EX])
     out = s.decide(v, Timer(0))
     assert [(i.venue, i.qty) for i in out if isinstance(i, FlipOnExchange)] == [
-        (EXCHANGE, D("0.3"))]
+        (EXCHANGE, D("0.3"))
+    ]
 
 
 def test_twap_slices_and_catches_up() -> None:
@@ -113,12 +115,12 @@ def test_twap_slices_and_catches_up() -> None:
     out = s.decide(v0, AssignmentReceived(assignment(1, "buy", "1")))
     assert [i.qty for i in out if isinstance(i, Hedge)] == [D("-0.25")]
     # t=10s: still in slice 1 → nothing (0.25 in flight is counted, no over-hedging)
-    v10 = view(now_ms=10_000, holdings={(SYM, EXCHANGE): "1", (SYM, "b"): ("0", "-0.25")},
-               markets=[B])
+    v10 = view(
+        now_ms=10_000, holdings={(SYM, EXCHANGE): "1", (SYM, "b"): ("0", "-0.25")}, markets=[B]
+    )
     assert s.decide(v10, Timer(10_000)) == []
     # t=15s: slice 2 → cumulative 0.5, sent 0.25 → 0.25 more
-    v15 = view(now_ms=15_000, holdings={(SYM, EXCHANGE): "1", (SYM, "b"): "-0.25"},
-               markets=[B])
+    v15 = view(now_ms=15_000, holdings={(SYM, EXCHANGE): "1", (SYM, "b"): "-0.25"}, markets=[B])
     assert [i.qty for i in s.decide(v15, Timer(15_000)) if isinstance(i, Hedge)] == [D("-0.25")]
     # the schedule survives a restart through dump/load
     state = s.dump_state()
@@ -135,8 +137,10 @@ def test_twap_slices_and_catches_up() -> None:
 
 def test_twap_never_trades_past_flat() -> None:
     s = TwapHedge(TwapHedgeParams(horizon_ms=4000, slices=2, venues=["b"]))
-    s.decide(view(now_ms=0, holdings={(SYM, EXCHANGE): "1"}, markets=[B]),
-             AssignmentReceived(assignment(1, "buy", "1")))  # sends 0.5
+    s.decide(
+        view(now_ms=0, holdings={(SYM, EXCHANGE): "1"}, markets=[B]),
+        AssignmentReceived(assignment(1, "buy", "1")),
+    )  # sends 0.5
     # meanwhile an opposite assignment of 0.8 left net at 1 - 0.5 - 0.8 = -0.3:
     # the due 0.5 sell would go further short → nothing
     v = view(now_ms=2000, holdings={(SYM, EXCHANGE): "0.2", (SYM, "b"): "-0.5"}, markets=[B])
@@ -153,8 +157,9 @@ def test_band_hedge_trades_back_to_the_band_edge() -> None:
     assert s.timer_ms() == 5000
     # mark 100 (exchange), net 1.6 → 160 > band 100 → target 1.0 → sell 0.6
     v = view(holdings={(SYM, EXCHANGE): "1.6"}, markets=[EX, B])
-    assert s.decide(v, Timer(0)) == [Hedge(SYM, "b", D("-0.6"), D("99.8"), "IOC", D(0),
-                                           "outside band")]
+    assert s.decide(v, Timer(0)) == [
+        Hedge(SYM, "b", D("-0.6"), D("99.8"), "IOC", D(0), "outside band")
+    ]
     # inside the band → nothing, and assignments alone never trade
     inside = view(holdings={(SYM, EXCHANGE): "0.9"}, markets=[EX, B])
     assert s.decide(inside, Timer(0)) == []

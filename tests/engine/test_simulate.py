@@ -12,18 +12,30 @@ from blp_client.cli import main
 from blp_client.engine import simulate as sim
 
 REQUIRED = (
-    "liquidations", "book_reduced_notional", "takeover_notional", "blp_assigned_notional",
-    "blp_favorable_notional", "blp_toxic_notional", "insurance_fund_start",
-    "insurance_fund_end", "adl_count", "adl_notional", "socialized_loss", "clawback_rate",
-    "blp_liquidations", "blps",
+    "liquidations",
+    "book_reduced_notional",
+    "takeover_notional",
+    "blp_assigned_notional",
+    "blp_favorable_notional",
+    "blp_toxic_notional",
+    "insurance_fund_start",
+    "insurance_fund_end",
+    "adl_count",
+    "adl_notional",
+    "socialized_loss",
+    "clawback_rate",
+    "blp_liquidations",
+    "blps",
 )
 SMALL = ["--accounts", "400", "--seconds", "600", "--seed", "11"]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "blp_client.cli", "simulate", *args], capture_output=True,
-        check=False, timeout=300,
+        [sys.executable, "-m", "blp_client.cli", "simulate", *args],
+        capture_output=True,
+        check=False,
+        timeout=300,
     )
 
 
@@ -92,8 +104,9 @@ def test_csv_scenario_replays_a_file(tmp_path: object) -> None:
     path = Path(str(tmp_path)) / "btc.csv"
     rows = ["timestamp,price"] + [f"{t * 1000},{50000 - 40 * t}" for t in range(0, 301)]
     path.write_text("\n".join(rows) + "\n")
-    out = _cli("--scenario", "csv", "--csv", str(path), "--accounts", "300", "--seconds", "300",
-               "--json")
+    out = _cli(
+        "--scenario", "csv", "--csv", str(path), "--accounts", "300", "--seconds", "300", "--json"
+    )
     assert out.returncode == 0, out.stderr.decode()
     report = json.loads(out.stdout)
     assert Decimal(report["final_index"]["BTC-PERP"]) == Decimal("38000")  # 50000 − 40·300

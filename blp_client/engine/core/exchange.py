@@ -312,8 +312,16 @@ class Exchange:
         elif not internal:
             self._check_margin(acct, inst, side, qty, price)
         order = Order(
-            self._next_order_id, account_id, symbol, side, qty, price, tif, reduce_only,
-            client_order_id, self.now_ms,
+            self._next_order_id,
+            account_id,
+            symbol,
+            side,
+            qty,
+            price,
+            tif,
+            reduce_only,
+            client_order_id,
+            self.now_ms,
         )
         self._next_order_id += 1
         self.orders[order.id] = order
@@ -321,8 +329,16 @@ class Exchange:
             cids[client_order_id] = order.id
         self.emit(
             ev.OrderAccepted(
-                self.now_ms, order.id, account_id, symbol, side.value, qty, price, tif.value,
-                reduce_only, client_order_id,
+                self.now_ms,
+                order.id,
+                account_id,
+                symbol,
+                side.value,
+                qty,
+                price,
+                tif.value,
+                reduce_only,
+                client_order_id,
             )
         )
         self._match(order)
@@ -341,8 +357,16 @@ class Exchange:
         never rests, so it is neither registered nor announced (its trades are emitted like
         any other). The hot path of a crash: no validation, the caller sizes it to the lot."""
         order = Order(
-            self._next_order_id, account_id, symbol, side, qty, limit, TimeInForce.IOC, True,
-            None, self.now_ms,
+            self._next_order_id,
+            account_id,
+            symbol,
+            side,
+            qty,
+            limit,
+            TimeInForce.IOC,
+            True,
+            None,
+            self.now_ms,
         )
         self._next_order_id += 1
         self._match(order, announce=False)
@@ -404,8 +428,16 @@ class Exchange:
         for side, levels in ((Side.BUY, bids), (Side.SELL, asks)):
             for price, qty in levels:
                 order = Order(
-                    self._next_order_id, account_id, symbol, side, qty, price, TimeInForce.GTC,
-                    False, None, self.now_ms,
+                    self._next_order_id,
+                    account_id,
+                    symbol,
+                    side,
+                    qty,
+                    price,
+                    TimeInForce.GTC,
+                    False,
+                    None,
+                    self.now_ms,
                 )
                 self._next_order_id += 1
                 best = book.best_ask() if side is Side.BUY else book.best_bid()
@@ -442,12 +474,14 @@ class Exchange:
         order.status = status
         self.open_orders.get(order.account_id, set()).discard(order.id)
         if order.client_order_id is None and self.ledger.accounts[order.account_id].kind in (
-            AccountKind.MARKET_MAKER, AccountKind.INSURANCE_FUND
+            AccountKind.MARKET_MAKER,
+            AccountKind.INSURANCE_FUND,
         ):
             self.orders.pop(order.id, None)  # internal liquidity: not kept once closed
         self.emit(
-            ev.OrderClosed(self.now_ms, order.id, order.account_id, status.value, order.filled,
-                           reason)
+            ev.OrderClosed(
+                self.now_ms, order.id, order.account_id, status.value, order.filled, reason
+            )
         )
 
     def _match(self, taker: Order, announce: bool = True) -> None:
@@ -482,9 +516,18 @@ class Exchange:
                 self.liquidator.touched(maker_acct)
                 self.emit(
                     ev.Trade(
-                        self.now_ms, self._next_trade_id, taker.symbol, m.price, m.qty,
-                        taker.side.value, taker.id, maker.id, taker.account_id,
-                        maker.account_id, t_fee, m_fee,
+                        self.now_ms,
+                        self._next_trade_id,
+                        taker.symbol,
+                        m.price,
+                        m.qty,
+                        taker.side.value,
+                        taker.id,
+                        maker.id,
+                        taker.account_id,
+                        maker.account_id,
+                        t_fee,
+                        m_fee,
                     )
                 )
                 self._next_trade_id += 1

@@ -163,8 +163,13 @@ class Liquidator:
             self.margin_call.discard(acct.id)
         self.x.emit(
             ev.MarginAlert(
-                self.x.now_ms, acct.id, "margin_call" if below else "margin_ok", snap.equity,
-                snap.mf, snap.mmf, snap.imf,
+                self.x.now_ms,
+                acct.id,
+                "margin_call" if below else "margin_ok",
+                snap.equity,
+                snap.mf,
+                snap.mmf,
+                snap.imf,
             )
         )
 
@@ -257,7 +262,11 @@ class Liquidator:
                 x.stats.book_reduced_notional += order.notional_filled
                 x.emit(
                     ev.BookReduction(
-                        x.now_ms, liq.id, acct.id, symbol, -s * order.filled,
+                        x.now_ms,
+                        liq.id,
+                        acct.id,
+                        symbol,
+                        -s * order.filled,
                         order.notional_filled,
                     )
                 )
@@ -354,9 +363,21 @@ class Liquidator:
             self._next_assignment += 1
             x.emit(
                 ev.Assignment(
-                    now, self._next_assignment - 1, liq.id, aid, symbol,
-                    "buy" if s > 0 else "sell", qty, price, mark, zp, kind, disc,
-                    blp.minute_left(now), blp.hour_left(now), left_thr,
+                    now,
+                    self._next_assignment - 1,
+                    liq.id,
+                    aid,
+                    symbol,
+                    "buy" if s > 0 else "sell",
+                    qty,
+                    price,
+                    mark,
+                    zp,
+                    kind,
+                    disc,
+                    blp.minute_left(now),
+                    blp.hour_left(now),
+                    left_thr,
                 )
             )
         return abs(q) - sum(alloc.values(), ZERO)
