@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -62,22 +61,6 @@ def raw(value: Any) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
-def demo_serves_status_page() -> bool:
-    """`blp demo` has --status-port and the daemon starts the page for it."""
-    from blp_client.bot import daemon
-
-    if "start_status_page" not in Path(daemon.__file__).read_text():
-        return False
-    out = subprocess.run(
-        [sys.executable, "-m", "blp_client.cli", "demo", "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return "--status-port" in out.stdout
 
 
 @contextlib.asynccontextmanager
@@ -134,38 +117,6 @@ async def demo_page(tmp: Path) -> AsyncIterator[str]:
                 await proc.wait()
 
 
-@contextlib.asynccontextmanager
-async def bot_page(tmp: Path) -> AsyncIterator[str]:
-    """A real engine, the bot daemon in this loop, its status page, and a flow of forced
-    liquidations (a burst every 300 ms for as long as the page is open)."""
-    from bot.e2e_harness import start_stack, stop_stack
-    from bot.test_statuspage import running_bot
-
-    stack = await start_stack(tmp)
-    try:
-        async with running_bot(stack) as bot:
-            page = await start_status_page(bot.status, interval_s=0.2)
-
-            async def flow() -> None:
-                i = 0
-                while True:
-                    await asyncio.sleep(0.3)
-                    await stack.force(2, qty="0.01" if i % 2 else "0.02", side="alternate")
-                    stack.requote()
-                    i += 1
-
-            task = asyncio.create_task(flow())
-            try:
-                yield page.url
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                await page.stop()
-    finally:
-        await stop_stack(stack)
-
-
 async def same_moment(page: Page) -> dict[str, Any]:
     """The page's fields and /status.json at one moment (retried while the bot moves on)."""
     for _ in range(50):
@@ -214,7 +165,7 @@ async def check_same_moment(page: Page) -> dict[str, Any]:
 
 
 async def test_status_page_live_in_chromium(browser: Browser, tmp_path: Path) -> None:
-    source = demo_page if demo_serves_status_page() else bot_page
+    source = demo_page  # the page of a running `blp demo` (issue 6)
     async with source(tmp_path) as url:
         page = await browser.new_page()
         await page.navigate(url)
