@@ -3,9 +3,8 @@ assignments arrive and are hedged (no reload), and every field shown matches /st
 fetched at the same moment. Nothing outside the page's own server is fetched and no CSP
 violation or script error happens.
 
-It runs during `blp demo --status-port N` (a subprocess) once the daemon serves the page;
-without that, against the bot daemon in this event loop (real engine, ImmediateHedge through
-ccxt) with its status page started here and assignments forced while the page is open."""
+It runs during `blp demo --status-port N` (a subprocess: engine, crash scenario, the bot hedging
+through ccxt), as a newcomer would see it."""
 
 from __future__ import annotations
 
