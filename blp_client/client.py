@@ -125,6 +125,7 @@ class BLPClient:
         self._session = session
         self._own_session = session is None
         self._history_kind: Literal["events", "assignments"] | None = None
+        self.log_id: str | None = None  # the server's event log, from the last subscription
         self.stats: dict[str, int] = {
             "connects": 0,
             "reconnects": 0,
@@ -324,18 +325,28 @@ class BLPClient:
 
     # -- the stream
 
-    def assignments(self, from_seq: int = 0) -> AsyncGenerator[Assignment, None]:
+    def assignments(
+        self, from_seq: int = 0, *, log_id: str | None = None
+    ) -> AsyncGenerator[Assignment, None]:
         """Every assignment with `seq > from_seq`, then live ones, exactly once and in order.
 
         Runs until the consumer stops iterating; survives disconnects (see the module doc).
         Close it when you stop early: `async with contextlib.aclosing(client.assignments()) as s`.
+        Pass the `log_id` your `from_seq` came from (`client.log_id`, saved with it): if the
+        server's event log is another one, the stream raises `StreamError("log_changed")`
+        instead of silently skipping the new log's first seqs.
         """
-        return EventStream(self).run(from_seq, assignments_only=True)  # type: ignore[return-value]
+        stream = EventStream(self, log_id)
+        return stream.run(from_seq, assignments_only=True)  # type: ignore[return-value]
 
-    def events(self, from_seq: int = 0) -> AsyncGenerator[Event, None]:
+    def events(
+        self, from_seq: int = 0, *, log_id: str | None = None
+    ) -> AsyncGenerator[Event, None]:
         """Every event of this BLP with `seq > from_seq` (assignment, profile, margin, fill),
-        then live ones, exactly once and strictly in seq order (each seq is the last + 1)."""
-        return EventStream(self).run(from_seq, assignments_only=False)  # type: ignore[return-value]
+        then live ones, exactly once and strictly in seq order (each seq is the last + 1).
+        `log_id` as for `assignments`."""
+        stream = EventStream(self, log_id)
+        return stream.run(from_seq, assignments_only=False)  # type: ignore[return-value]
 
 
 # ---- helpers ---------------------------------------------------------------------------

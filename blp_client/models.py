@@ -349,6 +349,7 @@ class Subscribed(Response):
     op: Literal["subscribed"] = "subscribed"
     from_seq: int
     last_seq: int  # the BLP's latest seq when the subscription started
+    log_id: str | None = None  # identity of the event log the seqs belong to
 
 
 class StreamError(Response):

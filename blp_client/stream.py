@@ -76,8 +76,9 @@ class _Reconnect(Exception):
 class EventStream:
     """The stream side of one `BLPClient` (its session, credentials, history and stats)."""
 
-    def __init__(self, client: BLPClient) -> None:
+    def __init__(self, client: BLPClient, log_id: str | None = None) -> None:
         self.client = client
+        self.log_id = log_id  # the log the caller's seqs belong to (None: take the first seen)
 
     async def run(
         self, from_seq: int, *, assignments_only: bool
@@ -103,6 +104,16 @@ class EventStream:
             loop = asyncio.get_running_loop()
             try:
                 ws, sub = await self._open(tracker.last)
+                if sub.log_id is not None:
+                    if self.log_id is not None and sub.log_id != self.log_id:
+                        # another log (a wiped data dir, an engine restarted without one):
+                        # its seqs are not ours, resuming would skip or repeat events
+                        raise StreamError(
+                            f"the server's event log is {sub.log_id}, not {self.log_id} where "
+                            f"seq {tracker.last} came from: refusing to resume",
+                            "log_changed",
+                        )
+                    self.log_id = self.client.log_id = sub.log_id
                 if sub.last_seq < tracker.last:
                     # the server's log ends before what we have (a wiped data directory, or a
                     # from_seq from another engine): its new seqs would be dropped as duplicates

@@ -331,7 +331,14 @@ class Bot:
     # ---- loops -------------------------------------------------------------------------
 
     async def _stream(self, from_seq: int) -> None:
-        async for ev in self.client.events(from_seq):
+        """Journal seqs belong to one engine event log: the log's id is saved with them, and
+        a stream from another log (an engine restarted without its data dir) stops the bot
+        with `log_changed` instead of silently skipping that log's first seqs."""
+        log_id = self.journal.get_state("log_id")
+        async for ev in self.client.events(from_seq, log_id=log_id):
+            if log_id is None and self.client.log_id is not None:
+                log_id = self.client.log_id
+                self.journal.set_state("log_id", log_id)
             self.handle(ev)
 
     async def _timer_loop(self) -> None:

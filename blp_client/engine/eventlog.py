@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,6 +30,10 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (blp, seq)
 );
 CREATE INDEX IF NOT EXISTS events_by_type ON events (blp, type, seq);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS blps (
     api_key TEXT PRIMARY KEY,
     api_secret TEXT NOT NULL,
@@ -81,6 +86,14 @@ class EventLog:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        # the log's identity: seqs only mean something within one log, so a client that
+        # resumes against a different log (a wiped data dir, an in-memory restart) can tell
+        self.db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('log_id', ?)", (uuid.uuid4().hex,)
+        )
+        self.log_id: str = self.db.execute(
+            "SELECT value FROM meta WHERE key = 'log_id'"
+        ).fetchone()[0]
         row = self.db.execute("SELECT COALESCE(MAX(gid), 0) FROM events").fetchone()
         self.last_gid: int = int(row[0])
         self.last_seq: dict[str, int] = {

@@ -201,7 +201,11 @@ class StreamConnection:
 
     async def _pump(self, sub: Subscriber, from_seq: int, upto: int) -> None:
         try:
-            await self._send(m.Subscribed(from_seq=from_seq, last_seq=upto).model_dump_json())
+            await self._send(
+                m.Subscribed(
+                    from_seq=from_seq, last_seq=upto, log_id=self.service.log.log_id
+                ).model_dump_json()
+            )
             cursor = from_seq
             while cursor < upto:
                 rows = self.service.log.read(sub.blp, cursor, upto, self.cfg.backlog_page)

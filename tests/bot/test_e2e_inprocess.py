@@ -97,3 +97,36 @@ async def test_positions_reconciled_with_the_venue(stack: Stack) -> None:
     assert bot.metrics.reconcile.get(kind="position_corrected") >= 1
     stop.set()
     await asyncio.wait_for(task, 30)
+
+
+async def test_refuses_to_resume_from_another_event_log(stack: Stack) -> None:
+    """The journal's seqs belong to the engine log they came from: after a first run the log's
+    id is saved; a journal from another log (say an engine restarted without --data-dir) stops
+    the bot with `log_changed` rather than silently skipping that log's first seqs."""
+    config = load_config(stack.write_config("epoch"))
+    env = {
+        "E2E_BLP_KEY": KEY,
+        "E2E_BLP_SECRET": SECRET,
+        "E2E_VENUE_KEY": stack.venue_key,
+        "E2E_VENUE_SECRET": stack.venue_secret,
+    }
+    stop = asyncio.Event()
+    running: list[Bot] = []
+    task = asyncio.create_task(run_bot(config, stop=stop, env=env, on_start=running.append))
+    await wait_for(lambda: _true(bool(running)), 30, "the bot to start")
+    await stack.force(2, qty="0.01", side="long")
+    await wait_for(
+        lambda: _true(running[0].status()["assignments"]["count"] == 2), 30, "two assignments"
+    )
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    assert running[0].failed is False
+
+    from blp_client.bot.journal import Journal
+
+    journal = Journal(config.journal)
+    assert journal.get_state("log_id")  # saved with the seqs
+    journal.set_state("log_id", "a-log-that-is-not-this-engines")
+    journal.close()
+    bot = await asyncio.wait_for(run_bot(config, env=env), 30)  # ends by itself: it failed
+    assert bot.failed is True

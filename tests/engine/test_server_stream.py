@@ -36,7 +36,9 @@ async def test_backlog_then_live_in_order(api: Api) -> None:
     b = await api.register_blp()
     await api.force(30)
     s = await Stream.open(api, b, 0)
+    log_id = s.subscribed.pop("log_id")
     assert s.subscribed == {"op": "subscribed", "from_seq": 0, "last_seq": 31}
+    assert isinstance(log_id, str) and len(log_id) == 32  # the event log's identity
     backlog = await s.events(31)
     assert seqs(backlog) == list(range(1, 32))
     assert backlog[0]["type"] == "profile" and backlog[1]["type"] == "assignment"

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -241,3 +242,69 @@ async def test_not_a_blp_stream_is_an_error(session: aiohttp.ClientSession) -> N
             assert err.value.code == "handshake_refused"
     finally:
         await runner.cleanup()
+
+
+FIXED_BLP = {
+    "name": "desk",
+    "api_key": "blp_desk_key",
+    "api_secret": "a-long-random-secret-for-tests-0123456789",
+    "collateral": "10000000",
+    "minute_rate": "1000000000",
+    "hour_rate": "1000000000",
+    "max_position_notional": {"BTC-PERP": "1000000000", "ETH-PERP": "1000000000"},
+}
+
+
+async def _first_events(engine: RunningEngine, session: aiohttp.ClientSession, n: int) -> str:
+    """Force `n` assignments and read the stream up to them; returns the log's id."""
+    admin = Admin(engine.url, engine.admin_token, session)
+    await admin.set_index("BTC-PERP", "50000")
+    await admin.force(n)
+    creds = m.Credentials(
+        account_id=0, api_key=FIXED_BLP["api_key"], api_secret=FIXED_BLP["api_secret"]
+    )
+    async with fast_client(engine.url, creds) as c:
+        async with asyncio.timeout(WAIT), contextlib.aclosing(c.assignments(0)) as stream:
+            seen = 0
+            async for _ in stream:
+                seen += 1
+                if seen == n:
+                    break
+        assert c.log_id
+        return c.log_id
+
+
+async def test_a_different_event_log_is_refused(
+    session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """An engine restarted without its data directory starts a new log whose seqs are not
+    ours: resuming from our last seq would silently skip its first events."""
+    first = await boot(blps=[FIXED_BLP])
+    try:
+        old_log = await _first_events(first, session, 5)
+    finally:
+        await first.stop()
+    second = await boot(blps=[FIXED_BLP])  # in memory again: a new log
+    try:
+        new_log = await _first_events(second, session, 8)  # its seqs pass ours
+        assert new_log != old_log
+        creds = m.Credentials(
+            account_id=0, api_key=FIXED_BLP["api_key"], api_secret=FIXED_BLP["api_secret"]
+        )
+        async with fast_client(second.url, creds) as c:
+            with pytest.raises(StreamError) as err:
+                async with asyncio.timeout(WAIT):
+                    async for _ in c.events(5, log_id=old_log):
+                        pass
+            assert err.value.code == "log_changed"
+    finally:
+        await second.stop()
+    # the same data directory keeps its log (and its id) across a restart
+    ids = []
+    for _ in range(2):
+        eng = await boot(data_dir=tmp_path, blps=[FIXED_BLP])
+        try:
+            ids.append(eng.service.log.log_id)
+        finally:
+            await eng.stop()
+    assert ids[0] == ids[1]
