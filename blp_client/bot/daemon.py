@@ -405,6 +405,7 @@ class Bot:
                 ex.wake.clear()
                 await asyncio.sleep(0.05)  # let a burst of unknowns gather
             rounds += 1
+            await asyncio.to_thread(self.journal.checkpoint)
             await ex.reconcile_orders()
             await ex.run_actions()
             if not self.paper and rounds % self.options.position_reconcile_every == 0:
