@@ -64,7 +64,7 @@ class BotOptions:
 
     market_refresh_ms: int = 250
     monitor_ms: int = 500
-    monitor_min_ms: int = 100
+    monitor_min_ms: int = 250
     """Wake-ups of the risk monitor (one per assignment) closer than this are coalesced:
     each round fetches the BLP account and every venue's balance and positions."""
     reconcile_ms: int = 2000
