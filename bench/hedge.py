@@ -41,7 +41,7 @@ from typing import Any
 import aiohttp
 import structlog
 
-from blp_client.auth import HEADER_ADMIN_TOKEN
+from bench.common import TOKEN, admin
 from blp_client.bot.config import BotConfig
 from blp_client.bot.daemon import Bot, run_bot
 from blp_client.bot.venues import local_binance
@@ -52,7 +52,6 @@ SECONDS = 8.0  # measured emission time per phase
 WARMUP = 1.0  # emitted first, not measured
 ROUNDS = 2  # baseline, bot, baseline, bot: drift shows up in both
 TARGET_RATIO = 1.5
-TOKEN = "bench-hedge-admin-token"
 KEY, SECRET = "bench-hedge-blp-key", "bench-hedge-blp-secret-000000001"
 SYM, VSYM = "BTC-PERP", "BTC/USDT:USDT"
 ENV = {"BENCH_BLP_KEY": KEY, "BENCH_BLP_SECRET": SECRET}
@@ -145,20 +144,8 @@ class Engine:
             await self._drain
 
 
-async def _admin(
-    session: aiohttp.ClientSession, url: str, method: str, path: str, body: Any = None
-) -> Any:
-    async with session.request(
-        method, f"{url}/admin/v1{path}", json=body, headers={HEADER_ADMIN_TOKEN: TOKEN}
-    ) as r:
-        data = await r.json()
-        if r.status != 200:
-            raise RuntimeError(f"admin {path}: {r.status} {data}")
-        return data
-
-
 async def _venue_client(session: aiohttp.ClientSession, url: str, collateral: str) -> Any:
-    keys = await _admin(session, url, "POST", "/venue/keys", {"collateral": collateral})
+    keys = await admin(session, url, "POST", "/venue/keys", {"collateral": collateral})
     ex = local_binance(url, keys["api_key"], keys["api_secret"], rate_limit=False)
     await ex.load_markets()
     return ex, keys
@@ -186,7 +173,7 @@ async def _emit(session: aiohttp.ClientSession, url: str, seconds: float) -> int
     start, n, assigned = loop.time(), 0, 0
     while n < seconds * RATE:
         await asyncio.sleep(max(0.0, start + n / RATE - loop.time()))
-        r = await _admin(
+        r = await admin(
             session, url, "POST", "/liquidations/force", {"symbol": SYM, "count": 1, "side": "long"}
         )
         assigned += int(r["assignments"])

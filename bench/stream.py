@@ -33,8 +33,9 @@ from typing import Any
 import aiohttp
 from websockets.asyncio.client import connect
 
+from bench.common import TOKEN, admin
 from blp_client import models as m
-from blp_client.auth import HEADER_ADMIN_TOKEN, STREAM_PATH, sign_stream
+from blp_client.auth import STREAM_PATH, sign_stream
 from blp_client.client import BLPClient
 
 BACKLOG = 40_000  # assignments replayed by each throughput reader
@@ -43,7 +44,6 @@ RATE = 1_000  # assignments per second for the latency run
 LATENCY_SECONDS = 3.0
 WARMUP_SECONDS = 0.5
 TICK = 0.005  # the emitter's schedule: RATE * TICK assignments per tick
-TOKEN = "bench-admin-token"
 
 
 # ---- readers ---------------------------------------------------------------------------
@@ -105,18 +105,6 @@ async def client_reader(
 # ---- throughput (engine in its own process) --------------------------------------------
 
 
-async def _admin(
-    session: aiohttp.ClientSession, url: str, method: str, path: str, body: Any = None
-) -> Any:
-    async with session.request(
-        method, f"{url}/admin/v1{path}", json=body, headers={HEADER_ADMIN_TOKEN: TOKEN}
-    ) as r:
-        data = await r.json()
-        if r.status != 200:
-            raise RuntimeError(f"admin {path}: {r.status} {data}")
-        return data
-
-
 async def _spawn_engine(data_dir: str) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "blp_client.cli", "engine", "--host", "127.0.0.1", "--port", "0",
@@ -136,8 +124,8 @@ async def _spawn_engine(data_dir: str) -> tuple[asyncio.subprocess.Process, str]
 
 async def _register(session: aiohttp.ClientSession, url: str) -> m.Credentials:
     big = "1000000000000000"
-    await _admin(session, url, "POST", "/index", {"symbol": "BTC-PERP", "price": "50000"})
-    creds = await _admin(session, url, "POST", "/blps", {
+    await admin(session, url, "POST", "/index", {"symbol": "BTC-PERP", "price": "50000"})
+    creds = await admin(session, url, "POST", "/blps", {
         "collateral": "100000000", "minute_rate": big, "hour_rate": big,
         "max_position_notional": {"BTC-PERP": big, "ETH-PERP": big},
     })  # fmt: skip
@@ -153,9 +141,9 @@ async def throughput(backlog: int = BACKLOG, rounds: int = ROUNDS) -> dict[str, 
                 left = backlog
                 while left:
                     n = min(left, 10_000)
-                    await _admin(session, url, "POST", "/liquidations/force", {"count": n})
+                    await admin(session, url, "POST", "/liquidations/force", {"count": n})
                     left -= n
-                last_seq = (await _admin(session, url, "GET", "/stats"))["stream"]["events_logged"]
+                last_seq = (await admin(session, url, "GET", "/stats"))["stream"]["events_logged"]
             rates: dict[str, list[float]] = {"bare": [], "client": []}
             readers = {"bare": bare_reader, "client": client_reader}
             for _ in range(rounds):
