@@ -274,24 +274,17 @@ class Exchange:
         tif: TimeInForce | str = TimeInForce.GTC,
         reduce_only: bool = False,
         client_order_id: str | None = None,
-        *,
-        internal: bool = False,
     ) -> Order:
-        """Place a limit (price given) or market (price None, always IOC) order.
-
-        `internal` is the engine acting for a liquidation or the insurance fund: it may trade
-        an account that is being liquidated and skips the margin check.
-        """
+        """Place a limit (price given) or market (price None, always IOC) order for a user.
+        (The engine's own liquidation and fund orders go through `internal_ioc`.)"""
         inst = self._instrument(symbol)
         acct = self.account(account_id)
         side, tif = Side(side), TimeInForce(tif)
         if price is None:
             tif = TimeInForce.IOC
-        if acct.kind is AccountKind.FEES or (
-            acct.kind is AccountKind.INSURANCE_FUND and not internal
-        ):
+        if acct.kind in (AccountKind.FEES, AccountKind.INSURANCE_FUND):
             raise ExchangeError("invalid_account", "this account cannot trade")
-        if acct.liquidation is not LiquidationState.NONE and not internal:
+        if acct.liquidation is not LiquidationState.NONE:
             raise ExchangeError("account_in_liquidation", "the account is being liquidated")
         if qty <= 0 or not inst.is_lot_multiple(qty):
             raise ExchangeError("invalid_qty", f"qty must be a positive multiple of {inst.lot}")
@@ -309,7 +302,7 @@ class Exchange:
             if reducible == 0:
                 raise ExchangeError("reduce_only_rejected", "reduce-only order would not reduce")
             qty = min(qty, reducible)
-        elif not internal:
+        else:
             self._check_margin(acct, inst, side, qty, price)
         order = Order(
             self._next_order_id,
