@@ -6,7 +6,7 @@ from typing import Any
 
 import aiohttp
 
-from blp_client.auth import HEADER_ADMIN_TOKEN
+from blp_client.engine.admin_client import admin_request
 
 TOKEN = "bench-admin-token"
 
@@ -14,11 +14,6 @@ TOKEN = "bench-admin-token"
 async def admin(
     session: aiohttp.ClientSession, url: str, method: str, path: str, body: Any = None
 ) -> Any:
-    """One `/admin/v1` call; a non-200 answer is an error naming the path."""
-    async with session.request(
-        method, f"{url}/admin/v1{path}", json=body, headers={HEADER_ADMIN_TOKEN: TOKEN}
-    ) as r:
-        data = await r.json()
-        if r.status != 200:
-            raise RuntimeError(f"admin {path}: {r.status} {data}")
-        return data
+    """One `/admin/v1` call with the benches' token; a non-200 answer is an error naming the
+    path (`blp_client.engine.admin_client`)."""
+    return await admin_request(session, url, TOKEN, method, path, body)

@@ -102,14 +102,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         csv_path=args.csv_path,
     )
     report_dir = getattr(args, "report", None)
-    if report_dir is not None:
-        from .report import ReportError, prepare_dir
-
-        try:
-            prepare_dir(report_dir)  # fail before a long run, not after it
-        except ReportError as e:
-            print(f"blp simulate: {e}", file=sys.stderr)
-            return 2
+    if not _report_dir_usable(report_dir, "simulate"):
+        return 2
     bar = ProgressBar(f"simulating {args.scenario}, {args.accounts:,} accounts")
     if args.compare:
         runs = sim.compare_runs(cfg, bar)
@@ -148,20 +142,29 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_dir_usable(directory: Path | None, command: str) -> bool:
+    """Check `--report DIR` before a long run, not after it (the error printed, if any)."""
+    if directory is None:
+        return True
+    from .report import ReportError, prepare_dir
+
+    try:
+        prepare_dir(directory)
+    except ReportError as e:
+        print(f"blp {command}: {e}", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The engine, the venue and the bot in one process through a crash; see demo.py."""
     from .demo import DemoError, DemoOptions, main_sync
     from .demo_view import LiveView, summary, text_report, write_html
+    from .engine.admin_client import AdminError
     from .engine.simulate import to_json
 
-    if args.report is not None:
-        from .report import ReportError, prepare_dir
-
-        try:
-            prepare_dir(args.report)  # fail before the run, not after it
-        except ReportError as e:
-            print(f"blp demo: {e}", file=sys.stderr)
-            return 2
+    if not _report_dir_usable(args.report, "demo"):
+        return 2
     opts = DemoOptions(accounts=args.accounts, seconds=args.seconds, status_port=args.status_port)
     if not args.json:
         print(
@@ -173,7 +176,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     try:
         live = main_sync(opts, LiveView(sys.stderr))
-    except DemoError as e:
+    except (DemoError, AdminError) as e:
         print(f"blp demo: {e}", file=sys.stderr)
         return 1
     data = summary(live)

@@ -20,10 +20,10 @@ import asyncio
 import json
 import random
 from collections.abc import AsyncGenerator, Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import pydantic
@@ -39,20 +39,16 @@ from .errors import (
 from .models import (
     Account,
     Assignment,
-    AssignmentEvent,
     AssignmentPage,
     Book,
     Event,
     EventPage,
-    FillEvent,
-    MarginEvent,
     Market,
     MarketList,
     Order,
     OrderList,
     OrderRequest,
     Profile,
-    ProfileEvent,
     ProfileUpdate,
 )
 from .sequencing import Backoff
@@ -60,15 +56,12 @@ from .stream import EventStream
 
 __all__ = ["BLPClient"]
 
-T = TypeVar("T")
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 DecLike = Decimal | str | int
 
 _log = structlog.get_logger("blp_client.client")
 
 _RETRY_STATUSES = frozenset({502, 503, 504})
-_EVENT_TYPES = frozenset({"assignment", "profile", "margin", "fill"})
-_EVENT_CLASSES: frozenset[type] = frozenset({AssignmentEvent, ProfileEvent, MarginEvent, FillEvent})
 
 # ---- the client ------------------------------------------------------------------------
 
@@ -76,7 +69,10 @@ _EVENT_CLASSES: frozenset[type] = frozenset({AssignmentEvent, ProfileEvent, Marg
 def _dec(value: DecLike) -> str:
     if isinstance(value, float):
         raise ValidationError("decimals must be Decimal, str or int, not float", "invalid_decimal")
-    return format(Decimal(value), "f")
+    try:
+        return format(Decimal(value), "f")
+    except InvalidOperation:
+        raise ValidationError(f"{value!r} is not a decimal number", "invalid_decimal") from None
 
 
 class BLPClient:
@@ -353,8 +349,6 @@ class BLPClient:
 
 
 def _seg(symbol: str) -> str:
-    from urllib.parse import quote
-
     return quote(symbol, safe="")
 
 

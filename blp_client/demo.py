@@ -28,7 +28,6 @@ from typing import Any
 import aiohttp
 import structlog
 
-from .auth import HEADER_ADMIN_TOKEN
 from .bot.daemon import Bot, BotOptions, run_bot
 from .demo_sim import (
     ENV_KEYS,
@@ -40,14 +39,15 @@ from .demo_sim import (
     bot_config,
     engine_config,
     install_scenario,
-    sample,
+    sim_config,
     start_moving,
 )
+from .engine.admin_client import admin_request
 from .engine.core import Exchange
 from .engine.market import Scenario
 from .engine.server import RunningEngine, start_engine
-from .engine.simulate import SimulationConfig
 from .engine.simulate import report as sim_report
+from .engine.simulate import sample
 
 D = Decimal
 ZERO = D(0)
@@ -90,24 +90,6 @@ def configure_demo_logging(path: Path) -> None:
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-
-
-class Admin:
-    """The engine's admin API over HTTP (what an operator script would do)."""
-
-    def __init__(self, engine: RunningEngine, session: aiohttp.ClientSession) -> None:
-        self.engine, self.session = engine, session
-
-    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        async with self.session.post(
-            self.engine.url + "/admin/v1" + path,
-            json=body,
-            headers={HEADER_ADMIN_TOKEN: self.engine.admin_token},
-        ) as r:
-            data: dict[str, Any] = await r.json()
-            if r.status != 200:
-                raise DemoError(f"admin {path}: HTTP {r.status}: {data}")
-            return data
 
 
 @dataclass
@@ -233,8 +215,14 @@ async def _live(
     svc, x = engine.service, engine.service.exchange
     sc = install_scenario(engine, seed=opts.seed, accounts=opts.accounts, drop=opts.drop)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        admin = Admin(engine, session)
-        ours = await admin.post(
+
+        async def admin(path: str, body: dict[str, Any]) -> dict[str, Any]:
+            data: dict[str, Any] = await admin_request(
+                session, engine.url, engine.admin_token, "POST", path, body
+            )
+            return data
+
+        ours = await admin(
             "/blps",
             {
                 "name": OUR_NAME,
@@ -244,7 +232,7 @@ async def _live(
                 "max_position_notional": {s: str(OUR_BLP.threshold) for s in SYMBOLS},
             },
         )
-        venue = await admin.post("/venue/keys", {"collateral": str(VENUE_COLLATERAL)})
+        venue = await admin("/venue/keys", {"collateral": str(VENUE_COLLATERAL)})
     blp_key, our_id, venue_id = ours["api_key"], int(ours["account_id"]), int(venue["account_id"])
     sc.blps[OUR_NAME] = our_id  # in the live report's BLP table
     env = dict(
@@ -281,7 +269,7 @@ async def _live(
         def tick(phase: str) -> None:
             st = bot.status()
             tracker.use(st)
-            t = (x.now_ms - sc.start_ms) / 1000
+            t = engine_seconds(x, sc)
             timeline.append(sample(x, sc))
             series.append(
                 {
@@ -334,16 +322,13 @@ async def _live(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     final = bot.final_status or {}
-    venue_cids = [
-        o.client_order_id
-        for o in x.orders.values()
-        if o.account_id == venue_id and o.client_order_id
-    ]
+    hedges = [o for o in x.orders.values() if o.account_id == venue_id]
+    venue_cids = [o.client_order_id for o in hedges if o.client_order_id]
     real_net = {s: _position(x, our_id, s) + _position(x, venue_id, s) for s in SYMBOLS}
     return {
         "final_status": final,
         "settled": settled,
-        "engine_seconds": round(tracker_t(x, sc)),
+        "engine_seconds": round(engine_seconds(x, sc)),
         "wall_seconds": round(time.monotonic() - tracker.started, 1),
         "speed": opts.speed,
         "options": opts,
@@ -353,18 +338,15 @@ async def _live(
         "max_net_notional": tracker.max_net_notional,
         "max_use": tracker.max_use,
         "real_net": real_net,
-        "hedge_orders": len([o for o in x.orders.values() if o.account_id == venue_id]),
+        "hedge_orders": len(hedges),
         "duplicate_client_ids": len(venue_cids) - len(set(venue_cids)),
-        "live_report": sim_report(
-            x,
-            sc,
-            SimulationConfig("crash", opts.accounts, opts.seed, SCENARIO_SECONDS, opts.drop, True),
-        ),
+        "live_report": sim_report(x, sc, sim_config(opts.accounts, opts.seed, opts.drop)),
         "engine_assignments": len(svc.log.read_type(blp_key, "assignment", 0, 10_000_000)),
     }
 
 
-def tracker_t(x: Exchange, sc: Scenario) -> float:
+def engine_seconds(x: Exchange, sc: Scenario) -> float:
+    """Engine seconds since the crash started moving."""
     return (x.now_ms - sc.start_ms) / 1000
 
 

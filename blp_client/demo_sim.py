@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from .bot.config import BotConfig
+from .engine import simulate
 from .engine.config import EngineConfig, RateLimitSection
-from .engine.core import Exchange, ExchangeConfig
 from .engine.market import DEFAULT_BLPS, BLPSpec, Scenario, build_scenario
 from .engine.server import RunningEngine
 from .engine.service import RunningScenario
 from .engine.simulate import SimulationConfig
-from .engine.simulate import report as sim_report
 
 D = Decimal
 SYMBOLS = ("BTC-PERP", "ETH-PERP")
@@ -34,41 +33,19 @@ OUR_BLP = BLPSpec(OUR_NAME, D(250_000), D(300_000), D(3_000_000), D(1_500_000))
 OTHER_BLPS = DEFAULT_BLPS[:2]
 
 
-def sample(x: Exchange, sc: Scenario) -> dict[str, Any]:
-    """One point of a timeline, with the keys `report.charts` reads."""
-    s = x.stats
-    return {
-        "t": max(0, (x.now_ms - sc.start_ms) // 1000),
-        "index": {k: x.index[k] for k in sorted(x.index)},
-        "mark": {k: x.marks[k] for k in sorted(x.marks)},
-        "liquidations": s.liquidations,
-        "blp_assigned_notional": s.blp_assigned_notional,
-        "insurance_fund": x.insurance_fund.cash,
-        "adl_notional": s.adl_notional,
-        "socialized_loss": s.socialized_loss,
-    }
+def sim_config(accounts: int, seed: int, drop: float, blp: bool = True) -> SimulationConfig:
+    """The demo's crash as a `SimulationConfig` (what the reports name)."""
+    return SimulationConfig("crash", accounts, seed, SCENARIO_SECONDS, drop, blp)
 
 
 def simulate_compare(accounts: int, seed: int, drop: float) -> dict[str, Any]:
     """The same market with our BLP and the two others, and without BLPs: {run: {report,
-    timeline}}. Like `simulate.compare`, with the demo's set of BLPs (top level: picklable)."""
+    timeline}}. Like `simulate.compare_runs`, with the demo's set of BLPs (plain dicts:
+    picklable)."""
     out: dict[str, Any] = {}
     for name, blps in (("with_blp", (OUR_BLP, *OTHER_BLPS)), ("without_blp", ())):
-        x = Exchange(ExchangeConfig())
-        sc = build_scenario(
-            "crash", x, seed=seed, accounts=accounts, blps=blps, seconds=SCENARIO_SECONDS, drop=drop
-        )
-        x.drain_events()
-        timeline = [sample(x, sc)]
-        for t in range(1, SCENARIO_SECONDS + 1):
-            now = sc.start_ms + t * 1000
-            sc.step(now)
-            x.advance(now)
-            x.events.clear()
-            if t % 10 == 0:
-                timeline.append(sample(x, sc))
-        cfg = SimulationConfig("crash", accounts, seed, SCENARIO_SECONDS, drop, bool(blps))
-        out[name] = {"report": sim_report(x, sc, cfg), "timeline": timeline}
+        result = simulate.run(sim_config(accounts, seed, drop, bool(blps)), blps=blps)
+        out[name] = {"report": result.report, "timeline": result.timeline}
     return out
 
 

@@ -6,6 +6,7 @@ HTTP status picks the exception class, so callers catch meaning (`NotFound`), no
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, ClassVar
 
 
@@ -108,10 +109,8 @@ def error_from_response(status: int, body: Any, headers: dict[str, str] | None =
         retry = 1.0
         raw = (headers or {}).get("Retry-After")
         if raw is not None:
-            try:
+            with contextlib.suppress(ValueError):
                 retry = float(raw)
-            except ValueError:
-                retry = 1.0
         return RateLimited(message, code, retry_after=retry)
     return cls(message, code)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from html import escape
 from pathlib import Path
@@ -205,20 +205,55 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "chart"
 
 
+def _at(*keys: str) -> Callable[[Mapping[str, Any]], Any]:
+    """The getter of `sample[k1][k2]...`."""
+
+    def get(sample: Mapping[str, Any]) -> Any:
+        v: Any = sample
+        for k in keys:
+            v = v[k]
+        return v
+
+    return get
+
+
 def _run_series(
-    timelines: Mapping[str, Timeline], label: str, field: str, color: str | None = None
+    timelines: Mapping[str, Timeline],
+    label: str,
+    value: Callable[[Mapping[str, Any]], Any],
+    color: str | None = None,
 ) -> list[Series]:
-    """One series per run for a scalar timeline field: later runs dashed; colour per run
-    unless `color` is given (when several fields share a chart)."""
+    """One series per run of `value(sample)`: later runs dashed; colour per run unless `color`
+    is given (when several fields share a chart)."""
     return [
         Series(
             f"{label}, {_label(key)}" if len(timelines) > 1 else label,
-            [(s["t"], s[field]) for s in tl],
+            [(s["t"], value(s)) for s in tl],
             color=color or PALETTE[i % len(PALETTE)],
             dashed=i > 0,
         )
         for i, (key, tl) in enumerate(timelines.items())
     ]
+
+
+# The charts of every run's scalar timeline fields, in page order:
+# (title, chart id, y label, ((series label, timeline field), ...)).
+RUN_CHARTS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("Liquidations (cumulative)", "liquidations", "count", (("liquidations", "liquidations"),)),
+    (
+        "Assigned to BLPs (cumulative notional)",
+        "blp-assignments",
+        "USDT",
+        (("assigned", "blp_assigned_notional"),),
+    ),
+    ("Insurance fund (cash)", "insurance-fund", "USDT", (("insurance fund", "insurance_fund"),)),
+    (
+        "ADL and socialised loss (cumulative notional)",
+        "adl-socialized",
+        "USDT",
+        (("ADL", "adl_notional"), ("socialised loss", "socialized_loss")),
+    ),
+)
 
 
 def charts(timelines: Mapping[str, Timeline], extra_series: ExtraSeries | None = None) -> list[str]:
@@ -228,59 +263,28 @@ def charts(timelines: Mapping[str, Timeline], extra_series: ExtraSeries | None =
     first = next(iter(runs.values()), [])
     symbols = sorted(first[0]["index"]) if first else []
     for sym in symbols:
-        series = [Series("index", [(s["t"], s["index"][sym]) for s in first], color=GREY)]
-        for i, (key, tl) in enumerate(runs.items()):
-            name = f"mark, {_label(key)}" if len(runs) > 1 else "mark"
-            series.append(
-                Series(
-                    name,
-                    [(s["t"], s["mark"][sym]) for s in tl],
-                    color=PALETTE[i % len(PALETTE)],
-                    dashed=i > 0,
-                )
-            )
+        index = Series("index", [(s["t"], s["index"][sym]) for s in first], color=GREY)
+        marks = _run_series(runs, "mark", _at("mark", sym))
         out.append(
             line_chart(
                 f"{sym}: index and mark price",
-                series,
+                [index, *marks],
                 chart_id=f"price-{_slug(sym)}",
                 y_label="USDT",
             )
         )
-    if runs:
-        out.append(
-            line_chart(
-                "Liquidations (cumulative)",
-                _run_series(runs, "liquidations", "liquidations"),
-                chart_id="liquidations",
-                y_label="count",
+    for title, chart_id, y_label, fields in RUN_CHARTS if runs else ():
+        series = [
+            s
+            for j, (label, field) in enumerate(fields)
+            for s in _run_series(
+                runs,
+                label,
+                _at(field),
+                PALETTE[j] if len(fields) > 1 else None,
             )
-        )
-        out.append(
-            line_chart(
-                "Assigned to BLPs (cumulative notional)",
-                _run_series(runs, "assigned", "blp_assigned_notional"),
-                chart_id="blp-assignments",
-                y_label="USDT",
-            )
-        )
-        out.append(
-            line_chart(
-                "Insurance fund (cash)",
-                _run_series(runs, "insurance fund", "insurance_fund"),
-                chart_id="insurance-fund",
-                y_label="USDT",
-            )
-        )
-        out.append(
-            line_chart(
-                "ADL and socialised loss (cumulative notional)",
-                _run_series(runs, "ADL", "adl_notional", PALETTE[0])
-                + _run_series(runs, "socialised loss", "socialized_loss", PALETTE[1]),
-                chart_id="adl-socialized",
-                y_label="USDT",
-            )
-        )
+        ]
+        out.append(line_chart(title, series, chart_id=chart_id, y_label=y_label))
     for title, named in (extra_series or {}).items():
         series = [Series(label, pts) for label, pts in named.items()]
         out.append(line_chart(title, series, chart_id=f"extra-{_slug(title)}"))

@@ -90,6 +90,7 @@ class EventStream:
         log = _log.bind(key=self.client._key)
         validate = SERVER_MESSAGE.validate_json
         text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
+        loop = asyncio.get_running_loop()
         first = True
         while True:
             if not first:
@@ -101,7 +102,6 @@ class EventStream:
             ws: aiohttp.ClientWebSocketResponse | None = None
             watchdog: asyncio.Task[None] | None = None
             state = _ConnState()
-            loop = asyncio.get_running_loop()
             try:
                 ws, sub = await self._open(tracker.last)
                 if sub.log_id is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 
@@ -41,17 +42,19 @@ async def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         n = 0
-        async for a in client.assignments(from_seq=args.from_seq):
-            print(
-                f"#{a.seq} {a.symbol} {a.side} {a.qty} @ {a.price} "
-                f"(mark {a.mark_price}, {a.kind}, {a.discount_bps:+} bps) "
-                f"remaining minute={a.remaining.minute} hour={a.remaining.hour} "
-                f"threshold={a.remaining.threshold}",
-                flush=True,
-            )
-            n += 1
-            if args.count and n >= args.count:
-                break
+        # closed on an early stop (--count), so its socket closes before the session does
+        async with contextlib.aclosing(client.assignments(from_seq=args.from_seq)) as stream:
+            async for a in stream:
+                print(
+                    f"#{a.seq} {a.symbol} {a.side} {a.qty} @ {a.price} "
+                    f"(mark {a.mark_price}, {a.kind}, {a.discount_bps:+} bps) "
+                    f"remaining minute={a.remaining.minute} hour={a.remaining.hour} "
+                    f"threshold={a.remaining.threshold}",
+                    flush=True,
+                )
+                n += 1
+                if args.count and n >= args.count:
+                    break
     return 0
 
 

@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ class Journal:
             (r[0], r[1]): (Decimal(r[2]), Decimal(r[3]), Decimal(r[4]))
             for r in self._db.execute("SELECT symbol, venue, position, cost, fees FROM inventory")
         }
+        self._last_seq = int(self._meta("last_seq") or 0)
         self._staged_orders: dict[str, OrderRecord] = {}
         self._staged_pos: dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]] = {}
 
@@ -171,7 +173,7 @@ class Journal:
     def last_seq(self) -> int:
         """The highest processed stream seq (0 on a fresh journal)."""
         with self._lock:
-            return int(self._meta("last_seq") or 0)
+            return self._last_seq
 
     def processed(self, seq: int) -> bool:
         with self._lock:
@@ -215,14 +217,16 @@ class Journal:
                 (seq, event_id, kind, ts, json.dumps(payload, sort_keys=True), now_ms),
             )
             self._hook("event")
-            last = int(self._meta("last_seq") or 0)
-            self._set_meta("last_seq", max(last, seq))
+            last = max(self._last_seq, seq)
+            self._set_meta("last_seq", last)
             for delta in positions:
                 self._move(delta.symbol, delta.venue, delta.qty, delta.price, delta.fee, now_ms)
             self._hook("positions")
             for fill in fills:
                 self._fill(fill, now_ms)
-            return self._decide(str(seq), intents, denied, state, now_ms)
+            committed = self._decide(str(seq), intents, denied, state, now_ms)
+        self._last_seq = last  # only once committed
+        return committed
 
     def record_decision(
         self,
@@ -279,29 +283,47 @@ class Journal:
                     )
                 )
                 continue
-            cid = self.client_order_id(decision, n)
-            reduce_only = bool(getattr(intent, "reduce_only", False))
-            limit = None if intent.limit_price is None else str(intent.limit_price)
+            o = OrderRecord(
+                client_order_id=self.client_order_id(decision, n),
+                decision=decision,
+                n=n,
+                venue=intent.venue,
+                symbol=intent.symbol,
+                qty=intent.qty,
+                limit_price=intent.limit_price,
+                tif=intent.tif,
+                reduce_only=bool(getattr(intent, "reduce_only", False)),
+                state=OrderState.PENDING,
+                venue_order_id=None,
+                filled_qty=ZERO,
+                avg_price=None,
+                fees=ZERO,
+                created_ms=now_ms,
+                updated_ms=now_ms,
+                error=None,
+                reason=intent.reason,
+            )
             db.execute(
                 f"INSERT INTO orders({ORDER_COLS}) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', NULL, '0', NULL, '0', ?, ?, NULL, ?)",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '0', NULL, '0', ?, ?, NULL, ?)",
                 (
-                    cid,
+                    o.client_order_id,
                     decision,
                     n,
-                    intent.venue,
-                    intent.symbol,
-                    str(intent.qty),
-                    limit,
-                    intent.tif,
-                    int(reduce_only),
+                    o.venue,
+                    o.symbol,
+                    str(o.qty),
+                    None if o.limit_price is None else str(o.limit_price),
+                    o.tif,
+                    int(o.reduce_only),
+                    o.state.value,
                     now_ms,
                     now_ms,
-                    intent.reason,
+                    o.reason,
                 ),
             )
             self._hook("order")
-            orders.append(self._staged(self._get_order(cid)))
+            orders.append(self._staged(o))
         for n, d in enumerate(denied, start=len(intents)):
             db.execute(
                 "INSERT INTO intents(decision, n, kind, body, allowed, deny_reason, created_ms) "
@@ -327,20 +349,23 @@ class Journal:
         self._staged_orders[o.client_order_id] = o
         return o
 
-    def _get_order(self, client_order_id: str) -> OrderRecord:
+    def _find_order(self, client_order_id: str) -> OrderRecord | None:
         row = self._db.execute(
             f"SELECT {ORDER_COLS} FROM orders WHERE client_order_id = ?", (client_order_id,)
         ).fetchone()
-        if row is None:
+        return None if row is None else order_from_row(row)
+
+    def _get_order(self, client_order_id: str) -> OrderRecord:
+        o = self._find_order(client_order_id)
+        if o is None:
             raise JournalError(f"unknown client order id {client_order_id!r}")
-        return order_from_row(row)
+        return o
 
     def order(self, client_order_id: str) -> OrderRecord | None:
+        """One order; an open one from memory (the executor asks for it at every step)."""
         with self._lock:
-            try:
-                return self._get_order(client_order_id)
-            except JournalError:
-                return None
+            o = self._open.get(client_order_id)
+            return o if o is not None else self._find_order(client_order_id)
 
     def orders(
         self, states: Iterable[OrderState] | None = None, venue: str | None = None
@@ -453,32 +478,36 @@ class Journal:
         )
         self._hook("fill")
         self._move(fill.symbol, fill.venue, fill.qty, fill.price, fill.fee, now_ms)
-        if fill.client_order_id is not None:
-            row = db.execute(
-                f"SELECT {ORDER_COLS} FROM orders WHERE client_order_id = ?",
-                (fill.client_order_id,),
-            ).fetchone()
-            if row is not None:
-                o = order_from_row(row)
-                filled = o.filled_qty + fill.qty
-                notional = (o.avg_price or ZERO) * abs(o.filled_qty) + fill.price * abs(fill.qty)
-                avg = notional / abs(filled) if filled != 0 else None
-                state = o.state
-                if abs(filled) >= abs(o.qty) and o.state in OPEN_STATES:
-                    state = OrderState.FILLED
-                db.execute(
-                    "UPDATE orders SET filled_qty = ?, avg_price = ?, fees = ?, state = ?, "
-                    "updated_ms = ? WHERE client_order_id = ?",
-                    (
-                        str(filled),
-                        None if avg is None else str(avg),
-                        str(o.fees + fill.fee),
-                        state.value,
-                        now_ms,
-                        o.client_order_id,
-                    ),
+        o = None if fill.client_order_id is None else self._find_order(fill.client_order_id)
+        if o is not None:
+            filled = o.filled_qty + fill.qty
+            notional = (o.avg_price or ZERO) * abs(o.filled_qty) + fill.price * abs(fill.qty)
+            avg = notional / abs(filled) if filled != 0 else None
+            state = o.state
+            if abs(filled) >= abs(o.qty) and o.state in OPEN_STATES:
+                state = OrderState.FILLED
+            db.execute(
+                "UPDATE orders SET filled_qty = ?, avg_price = ?, fees = ?, state = ?, "
+                "updated_ms = ? WHERE client_order_id = ?",
+                (
+                    str(filled),
+                    None if avg is None else str(avg),
+                    str(o.fees + fill.fee),
+                    state.value,
+                    now_ms,
+                    o.client_order_id,
+                ),
+            )
+            self._staged(
+                replace(
+                    o,
+                    filled_qty=filled,
+                    avg_price=avg,
+                    fees=o.fees + fill.fee,
+                    state=state,
+                    updated_ms=now_ms,
                 )
-                self._staged(self._get_order(o.client_order_id))
+            )
         return True
 
     def fills(self, venue: str | None = None) -> list[FillRecord]:

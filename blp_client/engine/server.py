@@ -251,7 +251,7 @@ def build_app(service: EngineService, venue_api: str | None = None) -> web.Appli
     if venue_api is not None:
         if venue_api != "binance":
             raise ValueError(f"venue_api: unknown venue API {venue_api!r} (known: binance)")
-        from .binance_api import BinanceFacade  # type: ignore[import-not-found,unused-ignore]
+        from .binance import BinanceFacade
 
         facade = BinanceFacade(service.exchange, now_ms=service.now_ms, on_change=service.publish)
         facade.add_routes(app)

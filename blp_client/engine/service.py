@@ -209,7 +209,7 @@ class EngineService:
 
     def settle(self) -> None:
         """After a mutation: let the exchange react at the current time, then publish."""
-        self.advance_to(max(self.clock.now(), self.exchange.now_ms))
+        self.tick()
 
     # ---- events --------------------------------------------------------------------------
 
@@ -232,7 +232,7 @@ class EngineService:
         gid = self.log.last_gid
         seqs: dict[str, int] = {}
         for p in pending:
-            seq = seqs.get(p.blp, self.log.last_seq.get(p.blp, 0)) + 1
+            seq = seqs.get(p.blp, self.last_seq(p.blp)) + 1
             seqs[p.blp] = seq
             gid += 1
             _, msg = render(p, seq, gid)
@@ -253,7 +253,7 @@ class EngineService:
     ) -> tuple[Subscriber, int]:
         """Register a live subscriber; returns it and the BLP's last seq at this instant
         (events up to it are in the log; later ones reach the subscriber's buffer)."""
-        last = self.log.last_seq.get(blp, 0)
+        last = self.last_seq(blp)
         sub = Subscriber(blp, self.config.stream.send_buffer, max(after_seq, last), on_overflow)
         self.subscribers.setdefault(blp, set()).add(sub)
         return sub, last

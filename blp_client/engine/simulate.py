@@ -8,14 +8,14 @@ program is judged on how much ADL and socialised loss it saves.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from .core import Exchange, ExchangeConfig
 from .core.num import money
-from .market import DEFAULT_BLPS, Scenario, build_scenario
+from .market import DEFAULT_BLPS, BLPSpec, Scenario, build_scenario
 
 Progress = Callable[[int, int], None]  # (seconds done, seconds total)
 
@@ -38,28 +38,36 @@ class SimulationResult:
     timeline: list[dict[str, Any]] = field(default_factory=list)
 
 
-def run(cfg: SimulationConfig, progress: Progress | None = None) -> SimulationResult:
-    """One scenario, one engine, one report. Deterministic for `cfg`."""
+def run(
+    cfg: SimulationConfig,
+    progress: Progress | None = None,
+    *,
+    blps: Sequence[BLPSpec] | None = None,
+) -> SimulationResult:
+    """One scenario, one engine, one report. Deterministic for `cfg` (and `blps`: the BLPs to
+    open; by default `DEFAULT_BLPS` when `cfg.blp`, none otherwise)."""
+    if blps is None:
+        blps = DEFAULT_BLPS if cfg.blp else ()
     x = Exchange(ExchangeConfig())
     scenario = build_scenario(
         cfg.scenario,
         x,
         seed=cfg.seed,
         accounts=cfg.accounts,
-        blps=DEFAULT_BLPS if cfg.blp else (),
+        blps=blps,
         seconds=cfg.seconds,
         drop=cfg.drop,
         csv_path=cfg.csv_path,
     )
     x.drain_events()
-    timeline = [_sample(x, scenario)]
+    timeline = [sample(x, scenario)]
     for t in range(1, cfg.seconds + 1):
         now = scenario.start_ms + t * 1000
         scenario.step(now)
         x.advance(now)
         x.events.clear()  # the simulation reads counters, not the event stream
         if t % cfg.sample_every_s == 0 or t == cfg.seconds:
-            timeline.append(_sample(x, scenario))
+            timeline.append(sample(x, scenario))
         if progress is not None:
             progress(t, cfg.seconds)
     return SimulationResult(report(x, scenario, cfg), timeline)
@@ -148,7 +156,9 @@ def report(x: Exchange, scenario: Scenario, cfg: SimulationConfig) -> dict[str, 
     return out
 
 
-def _sample(x: Exchange, scenario: Scenario) -> dict[str, Any]:
+def sample(x: Exchange, scenario: Scenario) -> dict[str, Any]:
+    """One point of a timeline (engine seconds since the start, prices, cumulative counters):
+    what `report.charts` reads."""
     s = x.stats
     return {
         "t": (x.now_ms - scenario.start_ms) // 1000,

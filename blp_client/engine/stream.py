@@ -29,7 +29,7 @@ from ..errors import (
     CLOSE_SLOW_CONSUMER,
     AuthError,
 )
-from .service import EngineService, Subscriber
+from .service import EngineService, Subscriber, wall_ms
 
 log = structlog.get_logger("blp.stream")
 
@@ -40,10 +40,6 @@ CLOSE_REASONS = {
     CLOSE_SLOW_CONSUMER: "slow consumer, resume from your last seq",
     CLOSE_IDLE: "idle: nothing heard from the client",
 }
-
-
-def _wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _error(code: str, message: str) -> str:
@@ -161,7 +157,7 @@ class StreamConnection:
         op = data.get("op") if isinstance(data, dict) else None
         if op == "ping":
             ts = data.get("ts")
-            await self._send(m.Pong(ts=ts if isinstance(ts, int) else _wall_ms()).model_dump_json())
+            await self._send(m.Pong(ts=ts if isinstance(ts, int) else wall_ms()).model_dump_json())
             return True
         if op == "pong":
             return True
@@ -234,7 +230,7 @@ class StreamConnection:
                 if time.monotonic() - self.last_heard > self.cfg.idle_timeout_s:
                     self.kill(CLOSE_IDLE)
                     return
-                await self._send(m.Ping(ts=_wall_ms()).model_dump_json())
+                await self._send(m.Ping(ts=wall_ms()).model_dump_json())
 
 
 def _why(e: Exception) -> str:

@@ -7,13 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from .e2e_harness import Stack, start_stack, stop_stack
+from .e2e_harness import Stack, running_stack
 
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    s = await start_stack(tmp_path)
-    try:
+    async with running_stack(tmp_path) as s:
         yield s
-    finally:
-        await stop_stack(s)

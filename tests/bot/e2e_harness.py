@@ -7,6 +7,7 @@ a condition with a timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import socket
 import sqlite3
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -177,6 +178,15 @@ class Stack:
         path.write_text("\n".join(lines) + "\n")
         return path
 
+    def bot_env(self) -> dict[str, str]:
+        """The environment variables `write_config`'s config names for its keys."""
+        return {
+            "E2E_BLP_KEY": KEY,
+            "E2E_BLP_SECRET": SECRET,
+            "E2E_VENUE_KEY": self.venue_key,
+            "E2E_VENUE_SECRET": self.venue_secret,
+        }
+
     def daemon(self, config: Path, *, paper: bool = False) -> Daemon:
         d = Daemon(self, config, paper)
         self.daemons.append(d)
@@ -212,10 +222,7 @@ class Daemon:
         env = {
             **os.environ,
             **extra_env,
-            "E2E_BLP_KEY": KEY,
-            "E2E_BLP_SECRET": SECRET,
-            "E2E_VENUE_KEY": self.stack.venue_key,
-            "E2E_VENUE_SECRET": self.stack.venue_secret,
+            **self.stack.bot_env(),
             "PYTHONPATH": str(ROOT),
         }
         args = [sys.executable, "-m", "blp_client.cli", "bot", "-c", str(self.config)]
@@ -320,6 +327,16 @@ async def start_stack(
     stack.venue_key, stack.venue_secret = keys["api_key"], keys["api_secret"]
     stack.blp_account = engine.service.blps[KEY].account_id
     return stack
+
+
+@contextlib.asynccontextmanager
+async def running_stack(tmp: Path, **kwargs: str) -> AsyncIterator[Stack]:
+    """`start_stack(tmp, **kwargs)`, stopped on exit (the `stack` fixtures)."""
+    stack = await start_stack(tmp, **kwargs)
+    try:
+        yield stack
+    finally:
+        await stop_stack(stack)
 
 
 async def stop_stack(stack: Stack) -> None:

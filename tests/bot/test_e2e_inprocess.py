@@ -10,19 +10,14 @@ from blp_client.bot.config import load_config
 from blp_client.bot.daemon import Bot, BotOptions, run_bot
 from blp_client.bot.venues import local_binance
 
-from .e2e_harness import KEY, LOT, SECRET, SYM, Stack, wait_for
+from .e2e_harness import LOT, SYM, Stack, wait_for
 
 D = Decimal
 
 
 async def test_run_bot_in_process(stack: Stack) -> None:
     config = load_config(stack.write_config("inproc"))
-    env = {
-        "E2E_BLP_KEY": KEY,
-        "E2E_BLP_SECRET": SECRET,
-        "E2E_VENUE_KEY": stack.venue_key,
-        "E2E_VENUE_SECRET": stack.venue_secret,
-    }
+    env = stack.bot_env()
     stop = asyncio.Event()
     running: list[Bot] = []
     task = asyncio.create_task(
@@ -62,12 +57,7 @@ async def test_positions_reconciled_with_the_venue(stack: Stack) -> None:
     """A trade the journal never saw (someone used the hedge account by hand) is found by the
     periodic position reconciliation, and ImmediateHedge then offsets it."""
     config = load_config(stack.write_config("recon"))
-    env = {
-        "E2E_BLP_KEY": KEY,
-        "E2E_BLP_SECRET": SECRET,
-        "E2E_VENUE_KEY": stack.venue_key,
-        "E2E_VENUE_SECRET": stack.venue_secret,
-    }
+    env = stack.bot_env()
     stop = asyncio.Event()
     running: list[Bot] = []
     opts = BotOptions(reconcile_ms=200, position_reconcile_every=1)
@@ -104,12 +94,7 @@ async def test_refuses_to_resume_from_another_event_log(stack: Stack) -> None:
     id is saved; a journal from another log (say an engine restarted without --data-dir) stops
     the bot with `log_changed` rather than silently skipping that log's first seqs."""
     config = load_config(stack.write_config("epoch"))
-    env = {
-        "E2E_BLP_KEY": KEY,
-        "E2E_BLP_SECRET": SECRET,
-        "E2E_VENUE_KEY": stack.venue_key,
-        "E2E_VENUE_SECRET": stack.venue_secret,
-    }
+    env = stack.bot_env()
     stop = asyncio.Event()
     running: list[Bot] = []
     task = asyncio.create_task(run_bot(config, stop=stop, env=env, on_start=running.append))

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from .e2e_harness import KEY, SYM, Daemon, Stack, start_stack, stop_stack, wait_for
+from .e2e_harness import KEY, SYM, Daemon, Stack, running_stack, wait_for
 
 D = Decimal
 STEP_QTY = "0.4"  # 20k notional per forced liquidation; collateral 10k: liquidated near 530k
@@ -20,11 +20,8 @@ STEPS = 40
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    s = await start_stack(tmp_path, collateral="10000", threshold="5000000")
-    try:
+    async with running_stack(tmp_path, collateral="10000", threshold="5000000") as s:
         yield s
-    finally:
-        await stop_stack(s)
 
 
 async def settled(stack: Stack, d: Daemon) -> bool:

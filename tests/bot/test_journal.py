@@ -50,6 +50,7 @@ def test_an_event_is_recorded_once_with_its_orders(tmp_path: Path) -> None:
         c = record_assignment(j)
         assert c is not None
         assert [o.client_order_id for o in c.orders] == ["blp-1-0", "blp-1-1"]
+        assert j.orders() == c.orders == j.open_orders()  # the rows as written, and the mirror
         assert all(o.state is OrderState.PENDING for o in j.open_orders())
         assert record_assignment(j) is None  # replay: nothing changes
         assert j.last_seq == 1 and j.processed(1) and not j.processed(2)
@@ -86,6 +87,7 @@ def test_fills_are_idempotent_by_trade_id(tmp_path: Path) -> None:
         assert not j.record_fill(f1, now_ms=11)  # same trade seen again (stream + REST)
         o = j.order("blp-1-0")
         assert o is not None and o.state is OrderState.ACKED and o.filled_qty == D("-0.2")
+        assert j.open_orders() == j.orders()  # the in-memory mirror agrees with the rows
         assert j.record_fill(f2, now_ms=12)
         o = j.order("blp-1-0")
         assert o is not None and o.state is OrderState.FILLED and o.venue_order_id == "77"
@@ -95,6 +97,18 @@ def test_fills_are_idempotent_by_trade_id(tmp_path: Path) -> None:
         assert len(j.fills("a")) == 2
         pos, cost, fees = j.positions()[(SYM, "a")]
         assert (pos, cost, fees) == (D("-0.6"), D("-59.6"), D("0.03"))
+
+
+def test_a_failed_transaction_changes_nothing_in_memory_either(tmp_path: Path) -> None:
+    def hook(point: str) -> None:
+        if point == "before_commit":
+            raise RuntimeError("boom")
+
+    with Journal(tmp_path / "j.sqlite", fault_hook=hook) as j:
+        with pytest.raises(RuntimeError):
+            record_assignment(j)
+        assert j.last_seq == 0 and not j.processed(1)
+        assert j.open_orders() == [] and j.positions() == {}
 
 
 def test_order_state_machine(tmp_path: Path) -> None:

@@ -20,16 +20,7 @@ from blp_client.bot.config import load_config
 from blp_client.bot.daemon import Bot, BotOptions
 from blp_client.bot.statuspage import CSP, StatusPage, start_status_page
 
-from .e2e_harness import KEY, SECRET, Stack, wait_for
-
-
-def bot_env(stack: Stack) -> dict[str, str]:
-    return {
-        "E2E_BLP_KEY": KEY,
-        "E2E_BLP_SECRET": SECRET,
-        "E2E_VENUE_KEY": stack.venue_key,
-        "E2E_VENUE_SECRET": stack.venue_secret,
-    }
+from .e2e_harness import Stack, wait_for
 
 
 @contextlib.asynccontextmanager
@@ -38,7 +29,7 @@ async def running_bot(stack: Stack, name: str = "page") -> AsyncIterator[Bot]:
     config = load_config(stack.write_config(name))
     bot = Bot(
         config,
-        env=bot_env(stack),
+        env=stack.bot_env(),
         options=BotOptions(market_refresh_ms=100, monitor_ms=100, reconcile_ms=500),
     )
     await bot.start()

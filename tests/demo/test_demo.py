@@ -62,6 +62,9 @@ def test_report_keys(demo: tuple[dict[str, object], Path, str]) -> None:
     assert isinstance(lat, dict) and {"p50", "p99"} <= set(lat)
     claw = data["clawback"]
     assert isinstance(claw, dict) and {"with_blp", "without_blp", "avoided"} <= set(claw)
+    # the saving is the difference of the two simulated runs' ADL + socialised loss
+    lost = {run: Decimal(claw[run]["adl_plus_socialized"]) for run in ("with_blp", "without_blp")}
+    assert Decimal(claw["avoided"]) == lost["without_blp"] - lost["with_blp"]
 
 
 def test_guarantees(demo: tuple[dict[str, object], Path, str]) -> None:

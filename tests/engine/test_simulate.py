@@ -111,3 +111,15 @@ def test_csv_scenario_replays_a_file(tmp_path: object) -> None:
     report = json.loads(out.stdout)
     assert Decimal(report["final_index"]["BTC-PERP"]) == Decimal("38000")  # 50000 − 40·300
     assert report["liquidations"] > 0  # a 24% fall liquidates the leveraged longs
+
+
+def test_run_opens_the_blps_it_is_given() -> None:
+    """`run(cfg, blps=...)` (the demo's own BLP set) instead of the default three; the timeline
+    is sampled every `sample_every_s` engine seconds from 0 to the end."""
+    from blp_client.engine.market import DEFAULT_BLPS
+
+    cfg = sim.SimulationConfig(accounts=200, seconds=95, seed=4, sample_every_s=10)
+    result = sim.run(cfg, blps=DEFAULT_BLPS[1:2])
+    assert set(result.report["blps"]) == {DEFAULT_BLPS[1].name}
+    assert [p["t"] for p in result.timeline] == [*range(0, 95, 10), 95]
+    assert set(sim.run(cfg).report["blps"]) == {b.name for b in DEFAULT_BLPS}

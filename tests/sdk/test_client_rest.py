@@ -153,6 +153,9 @@ async def test_order_validation(client: BLPClient) -> None:
     assert "tick" in err.value.message or "price" in err.value.message
     with pytest.raises(ValidationError):
         await client.place_order("NOPE-PERP", "buy", "0.001", "1")
+    with pytest.raises(ValidationError) as err:  # local: not a number at all
+        await client.place_order("BTC-PERP", "buy", "abc", "49000")
+    assert err.value.code == "invalid_decimal" and "'abc'" in err.value.message
 
 
 async def test_another_blps_order_is_not_readable(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -33,6 +33,18 @@ def fast_client(url: str, creds: m.Credentials, **kw: object) -> BLPClient:
     }
     opts.update(kw)
     return BLPClient(url, creds.api_key, creds.api_secret, **opts)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def proxied_client(
+    engine: RunningEngine, creds: m.Credentials
+) -> AsyncIterator[tuple[FaultProxy, BLPClient]]:
+    """A `fast_client` talking to `engine` through a fresh `FaultProxy`."""
+    async with (
+        FaultProxy(("127.0.0.1", engine.port)) as proxy,
+        fast_client(proxy.url(), creds) as c,
+    ):
+        yield proxy, c
 
 
 async def test_events_replay_then_live_in_order(client: BLPClient, admin: Admin) -> None:
@@ -150,10 +162,7 @@ async def test_a_hole_in_the_stream_is_filled_from_rest_history(
     engine: RunningEngine, admin: Admin, creds: m.Credentials
 ) -> None:
     await admin.force(10)  # seqs 2..11
-    async with (
-        FaultProxy(("127.0.0.1", engine.port)) as proxy,
-        fast_client(proxy.url(), creds) as c,
-    ):
+    async with proxied_client(engine, creds) as (proxy, c):
         proxy.drop_frames = _seqs(5, 6, 9)  # the stream loses them; REST does not
         got: list[m.Event] = []
         async with asyncio.timeout(WAIT), contextlib.aclosing(c.events()) as events:
@@ -173,10 +182,7 @@ async def test_assignments_fill_holes_too(
     engine: RunningEngine, admin: Admin, creds: m.Credentials
 ) -> None:
     await admin.force(6)  # seqs 2..7
-    async with (
-        FaultProxy(("127.0.0.1", engine.port)) as proxy,
-        fast_client(proxy.url(), creds) as c,
-    ):
+    async with proxied_client(engine, creds) as (proxy, c):
         proxy.drop_frames = _seqs(3, 4)
         got: list[m.Assignment] = []
         async with asyncio.timeout(WAIT), contextlib.aclosing(c.assignments()) as stream:
@@ -186,17 +192,16 @@ async def test_assignments_fill_holes_too(
                     break
         assert [a.seq for a in got] == [2, 3, 4, 5, 6, 7]
         assert got == (await c.assignment_history(0)).assignments
-        assert c.stats["gaps"] == 1
+        assert proxy.dropped_frames == 2
+        assert c.stats["gaps"] == 1 and c.stats["gap_events_filled"] == 2
+        assert c.stats["reconnects"] == 0  # filled in place, no resubscription
 
 
 async def test_duplicated_frames_are_dropped(
     engine: RunningEngine, admin: Admin, creds: m.Credentials
 ) -> None:
     await admin.force(5)  # seqs 2..6
-    async with (
-        FaultProxy(("127.0.0.1", engine.port)) as proxy,
-        fast_client(proxy.url(), creds) as c,
-    ):
+    async with proxied_client(engine, creds) as (proxy, c):
         proxy.dup_frames = _seqs(2, 3, 6)  # these arrive twice
         got: list[int] = []
         async with asyncio.timeout(WAIT), contextlib.aclosing(c.events()) as events:
@@ -253,6 +258,9 @@ FIXED_BLP = {
     "hour_rate": "1000000000",
     "max_position_notional": {"BTC-PERP": "1000000000", "ETH-PERP": "1000000000"},
 }
+FIXED_CREDS = m.Credentials(
+    account_id=0, api_key=FIXED_BLP["api_key"], api_secret=FIXED_BLP["api_secret"]
+)
 
 
 async def _first_events(engine: RunningEngine, session: aiohttp.ClientSession, n: int) -> str:
@@ -260,10 +268,7 @@ async def _first_events(engine: RunningEngine, session: aiohttp.ClientSession, n
     admin = Admin(engine.url, engine.admin_token, session)
     await admin.set_index("BTC-PERP", "50000")
     await admin.force(n)
-    creds = m.Credentials(
-        account_id=0, api_key=FIXED_BLP["api_key"], api_secret=FIXED_BLP["api_secret"]
-    )
-    async with fast_client(engine.url, creds) as c:
+    async with fast_client(engine.url, FIXED_CREDS) as c:
         async with asyncio.timeout(WAIT), contextlib.aclosing(c.assignments(0)) as stream:
             seen = 0
             async for _ in stream:
@@ -288,10 +293,7 @@ async def test_a_different_event_log_is_refused(
     try:
         new_log = await _first_events(second, session, 8)  # its seqs pass ours
         assert new_log != old_log
-        creds = m.Credentials(
-            account_id=0, api_key=FIXED_BLP["api_key"], api_secret=FIXED_BLP["api_secret"]
-        )
-        async with fast_client(second.url, creds) as c:
+        async with fast_client(second.url, FIXED_CREDS) as c:
             with pytest.raises(StreamError) as err:
                 async with asyncio.timeout(WAIT):
                     async for _ in c.events(5, log_id=old_log):

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from blp_client.bot.venues import local_binance
-from blp_client.engine.binance_api import BinanceFacade
+from blp_client.engine.binance import BinanceFacade
 from blp_client.engine.core import AccountKind, Exchange
 
 D = Decimal

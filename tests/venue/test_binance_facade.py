@@ -378,3 +378,24 @@ async def test_raw_endpoints_shapes(env: VenueEnv, binance: Any) -> None:
     all_orders = await binance.fapiPrivateGetAllOrders({"symbol": "BTCUSDT"})
     assert [o["clientOrderId"] for o in all_orders] == ["raw-1"]
     assert all_orders[0]["status"] == "FILLED" and all_orders[0]["type"] == "MARKET"
+
+
+async def test_all_orders_and_user_trades_windows(env: VenueEnv, binance: Any) -> None:
+    for i in range(3):
+        await binance.create_order(SYM, "market", "buy", 0.01, None, {"clientOrderId": f"w-{i}"})
+    q = {"symbol": "BTCUSDT"}
+    orders = await binance.fapiPrivateGetAllOrders(q)
+    assert [o["clientOrderId"] for o in orders] == ["w-0", "w-1", "w-2"]
+    first = orders[0]["orderId"]
+    latest = await binance.fapiPrivateGetAllOrders({**q, "limit": 2})
+    assert [o["clientOrderId"] for o in latest] == ["w-1", "w-2"]  # no start: the latest
+    from_id = await binance.fapiPrivateGetAllOrders({**q, "orderId": first, "limit": 2})
+    assert [o["clientOrderId"] for o in from_id] == ["w-0", "w-1"]  # from an id: the first
+    trades = await binance.fapiPrivateGetUserTrades(q)
+    assert len(trades) >= 3
+    last_ids = [t["id"] for t in trades[-2:]]
+    assert [t["id"] for t in await binance.fapiPrivateGetUserTrades({**q, "limit": 2})] == last_ids
+    later = await binance.fapiPrivateGetUserTrades({**q, "fromId": trades[1]["id"]})
+    assert [t["id"] for t in later] == [t["id"] for t in trades[1:]]
+    none = await binance.fapiPrivateGetUserTrades({**q, "endTime": trades[0]["time"] - 1})
+    assert none == []

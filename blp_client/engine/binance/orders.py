@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 import structlog
 
@@ -29,6 +31,7 @@ _log = structlog.get_logger("blp_client.engine.binance_api")
 
 _CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 _UNSUPPORTED = ("stopPrice", "activationPrice", "callbackRate", "priceMatch")
+_Row = TypeVar("_Row")
 
 
 def _not_required(name: str) -> BinanceApiError:
@@ -281,34 +284,49 @@ class Orders:
     async def all_orders(self, call: Call) -> JSON:
         st = self.state
         inst = st.inst(call.get("symbol"))
-        from_id = call.integer("orderId")
-        start, end = call.integer("startTime"), call.integer("endTime")
-        orders = [
-            o
-            for o in sorted(st.exchange.orders.values(), key=lambda o: o.id)
-            if o.account_id == call.account
-            and o.symbol == inst.symbol
-            and (from_id is None or o.id >= from_id)
-            and (start is None or o.created_ms >= start)
-            and (end is None or o.created_ms <= end)
-        ]
-        limit = call.limit(500, 1000)
-        orders = orders[:limit] if from_id is not None or start is not None else orders[-limit:]
+        orders = _window(
+            call,
+            "orderId",
+            (
+                o
+                for o in sorted(st.exchange.orders.values(), key=lambda o: o.id)
+                if o.account_id == call.account and o.symbol == inst.symbol
+            ),
+            lambda o: o.id,
+            lambda o: o.created_ms,
+        )
         return [order_json(o, st) for o in orders]
 
     async def user_trades(self, call: Call) -> JSON:
         st = self.state
         inst = st.inst(call.get("symbol"))
-        from_id = call.integer("fromId")
-        start, end = call.integer("startTime"), call.integer("endTime")
-        trades = [
-            t
-            for t in st.user_trades.get(call.account, [])
-            if t.symbol == inst.symbol
-            and (from_id is None or t.id >= from_id)
-            and (start is None or t.time >= start)
-            and (end is None or t.time <= end)
-        ]
-        limit = call.limit(500, 1000)
-        trades = trades[:limit] if from_id is not None or start is not None else trades[-limit:]
+        trades = _window(
+            call,
+            "fromId",
+            (t for t in st.user_trades.get(call.account, []) if t.symbol == inst.symbol),
+            lambda t: t.id,
+            lambda t: t.time,
+        )
         return [user_trade_json(t, st.to_venue[t.symbol]) for t in trades]
+
+
+def _window(
+    call: Call,
+    id_param: str,
+    rows: Iterable[_Row],
+    id_of: Callable[[_Row], int],
+    time_of: Callable[[_Row], int],
+) -> list[_Row]:
+    """`rows` (oldest first) from the `id_param` id and within `startTime`/`endTime`, cut to
+    `limit`: the first ones when an id or a start is given, else the latest."""
+    from_id = call.integer(id_param)
+    start, end = call.integer("startTime"), call.integer("endTime")
+    kept = [
+        r
+        for r in rows
+        if (from_id is None or id_of(r) >= from_id)
+        and (start is None or time_of(r) >= start)
+        and (end is None or time_of(r) <= end)
+    ]
+    limit = call.limit(500, 1000)
+    return kept[:limit] if from_id is not None or start is not None else kept[-limit:]
