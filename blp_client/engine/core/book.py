@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from .num import ZERO
 
@@ -71,8 +72,9 @@ class Order:
         return self.notional_filled / self.filled if self.filled else None
 
 
-@dataclass(slots=True, frozen=True)
-class Match:
+class Match(NamedTuple):
+    """One maker's part of a match (a named tuple: one is made per fill)."""
+
     maker: Order
     price: Decimal
     qty: Decimal
@@ -155,28 +157,34 @@ class OrderBook:
         with less position left than its size gets what it can still reduce). Expired makers
         leave the book and are reported with `expired=True` so the caller can cancel them.
         """
-        book = self._side(taker.side.opposite)
+        buy = taker.side is Side.BUY
+        book = self.asks if buy else self.bids
+        keys, levels = book.keys, book.levels
         out: list[Match] = []
         limit = taker.price
-        buy = taker.side is Side.BUY
-        while taker.remaining > 0 and book.keys:
-            price = book._key(book.keys[0])
+        left = taker.qty - taker.filled
+        while left > 0 and keys:
+            price = keys[0] if buy else -keys[0]
             if limit is not None and (price > limit if buy else price < limit):
                 break
-            queue = book.levels[price]
-            while taker.remaining > 0 and queue:
+            queue = levels[price]
+            while left > 0 and queue:
                 maker = queue[0]
-                qty = min(taker.remaining, maker.remaining)
+                maker_left = maker.qty - maker.filled
+                qty = left if left < maker_left else maker_left
                 ok = allowed(maker, qty)
                 expired = ok < qty
                 if expired:
                     qty = max(ok, ZERO)
                     queue.popleft()
                 if qty > 0:
-                    for o in (maker, taker):
-                        o.filled += qty
-                        o.notional_filled += qty * price
-                if not expired and maker.remaining == 0:
+                    notional = qty * price
+                    maker.filled += qty
+                    maker.notional_filled += notional
+                    taker.filled += qty
+                    taker.notional_filled += notional
+                    left -= qty
+                if not expired and qty == maker_left:
                     queue.popleft()
                 out.append(Match(maker, price, qty, expired))
             if not queue:

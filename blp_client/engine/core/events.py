@@ -1,32 +1,43 @@
 """Everything that changes in the engine comes out as one of these events, in order.
 
-Plain frozen dataclasses: the shells turn them into wire messages, log rows and reports.
+Frozen dataclasses: the shells turn them into wire messages, log rows and reports.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar, dataclass_transform
+
+_E = TypeVar("_E")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass_transform(frozen_default=True)
+def event(cls: type[_E]) -> type[_E]:
+    """A frozen dataclass to the type checker (mypy refuses any assignment to a field), a
+    plain slotted one at run time: a frozen constructor costs about 7x more, and a crash
+    simulation builds millions of events. Hashable, like a frozen one."""
+    return dataclass(slots=True, unsafe_hash=True)(cls)
+
+
+@event
 class Event:
     ts: int  # engine time, ms
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class AccountOpened(Event):
     account_id: int
     kind: str
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class Deposited(Event):
     account_id: int
     amount: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class OrderAccepted(Event):
     order_id: int
     account_id: int
@@ -39,7 +50,7 @@ class OrderAccepted(Event):
     client_order_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class OrderClosed(Event):
     """An order left the book: filled, cancelled (by its owner, IOC rest, liquidation)."""
 
@@ -50,7 +61,7 @@ class OrderClosed(Event):
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class Trade(Event):
     trade_id: int
     symbol: str
@@ -65,14 +76,14 @@ class Trade(Event):
     maker_fee: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class MarkPrice(Event):
     symbol: str
     index_price: Decimal
     mark_price: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class MarginAlert(Event):
     """Own-account alerts for watched (BLP) accounts: margin_call, margin_ok."""
 
@@ -84,7 +95,7 @@ class MarginAlert(Event):
     imf: Decimal | None
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class LiquidationStarted(Event):
     liquidation_id: int
     account_id: int
@@ -93,7 +104,7 @@ class LiquidationStarted(Event):
     mmf: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class BookReduction(Event):
     liquidation_id: int
     account_id: int
@@ -102,7 +113,7 @@ class BookReduction(Event):
     notional: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class LiquidationReturned(Event):
     """Book reduction brought MF back above IMF; the account trades again."""
 
@@ -111,7 +122,7 @@ class LiquidationReturned(Event):
     rounds: int
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class TakenOver(Event):
     liquidation_id: int
     account_id: int
@@ -122,7 +133,7 @@ class TakenOver(Event):
     favorable: bool
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class Assignment(Event):
     assignment_id: int
     liquidation_id: int
@@ -140,7 +151,7 @@ class Assignment(Event):
     remaining_threshold: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class InsuranceKept(Event):
     liquidation_id: int
     symbol: str
@@ -148,7 +159,7 @@ class InsuranceKept(Event):
     price: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class AutoDeleveraged(Event):
     liquidation_id: int
     account_id: int
@@ -158,7 +169,7 @@ class AutoDeleveraged(Event):
     rank: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class SocializedLoss(Event):
     amount: Decimal
     total_profit: Decimal
@@ -166,7 +177,7 @@ class SocializedLoss(Event):
     debits: tuple[tuple[int, Decimal], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@event
 class ProfileChanged(Event):
     account_id: int
     minute_rate: Decimal

@@ -65,6 +65,7 @@ class Exchange:
         self.events: list[ev.Event] = []
         self._next_order_id = 1
         self._quotes: dict[tuple[int, str], list[Order]] = {}
+        self._fee_rates: dict[int, tuple[Decimal, Decimal]] = {}
         self._next_trade_id = 1
         self.liquidator = Liquidator(self, self.config.waterfall)
         if self.config.insurance_fund:
@@ -133,8 +134,14 @@ class Exchange:
         return snapshot(self.account(account_id), self.marks, self.instruments)
 
     def fee_tier(self, acct: Account) -> tuple[Decimal, Decimal]:
-        blp = self.blps.get(acct.id)
-        if blp is not None:
+        """(taker, maker) rates; cached per account (only `register_blp` changes them)."""
+        rates = self._fee_rates.get(acct.id)
+        if rates is None:
+            rates = self._fee_rates[acct.id] = self._fee_rates_of(acct)
+        return rates
+
+    def _fee_rates_of(self, acct: Account) -> tuple[Decimal, Decimal]:
+        if acct.id in self.blps:
             return self.config.program.taker_fee, self.config.program.maker_fee
         if acct.kind in (AccountKind.INSURANCE_FUND, AccountKind.FEES):
             return ZERO, ZERO
@@ -161,6 +168,7 @@ class Exchange:
         acct.kind = AccountKind.BLP
         blp = BLP(account_id, minute_rate, hour_rate, dict(thresholds))
         self.blps[account_id] = blp
+        self._fee_rates.pop(account_id, None)
         self.liquidator.watch(acct)
         self._profile_changed(blp, "registered")
         return blp
@@ -490,30 +498,30 @@ class Exchange:
             return qty
 
         matches = self.books[taker.symbol].match(taker, allowed)
+        ledger, touched, symbol = self.ledger, self.liquidator.touched, taker.symbol
         t_fee_rate = self.fee_tier(taker_acct)[0]
-        for m in matches:
-            maker = m.maker
-            if m.qty > 0:
+        buy = taker.side is Side.BUY
+        for maker, price, qty, expired in matches:
+            if qty > 0:
                 maker_acct = accounts[maker.account_id]
                 m_fee_rate = self.fee_tier(maker_acct)[1]
-                notional = m.qty * m.price
+                notional = qty * price
                 t_fee, m_fee = money(notional * t_fee_rate), money(notional * m_fee_rate)
-                sgn = taker.side.sign
-                self.ledger.trade(taker_acct, taker.symbol, sgn * m.qty, m.price)
-                self.ledger.trade(maker_acct, taker.symbol, -sgn * m.qty, m.price)
-                self.ledger.charge_fee(taker_acct, t_fee)
-                self.ledger.charge_fee(maker_acct, m_fee)
+                ledger.trade(taker_acct, symbol, qty if buy else -qty, price)
+                ledger.trade(maker_acct, symbol, -qty if buy else qty, price)
+                ledger.charge_fee(taker_acct, t_fee)
+                ledger.charge_fee(maker_acct, m_fee)
                 taker.fees += t_fee
                 maker.fees += m_fee
-                self.liquidator.touched(taker_acct)
-                self.liquidator.touched(maker_acct)
+                touched(taker_acct)
+                touched(maker_acct)
                 self.emit(
                     ev.Trade(
                         self.now_ms,
                         self._next_trade_id,
-                        taker.symbol,
-                        m.price,
-                        m.qty,
+                        symbol,
+                        price,
+                        qty,
                         taker.side.value,
                         taker.id,
                         maker.id,
@@ -524,11 +532,11 @@ class Exchange:
                     )
                 )
                 self._next_trade_id += 1
-                if maker.remaining == 0:
+                if maker.filled >= maker.qty:
                     self._close(maker, OrderStatus.FILLED, "filled")
                 else:
                     maker.status = OrderStatus.PARTIALLY_FILLED
-            if m.expired and maker.is_open:
+            if expired and maker.is_open:
                 self._close(maker, OrderStatus.CANCELLED, "expired")
         if not announce:
             return

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
-from .num import PRICE_STEP, ZERO, sign
+from .num import PRICE_STEP, ZERO
 
 
 class AccountKind(StrEnum):
@@ -103,15 +103,17 @@ class Ledger:
 
     def trade(self, acct: Account, symbol: str, qty: Decimal, price: Decimal) -> Decimal:
         """Book a signed quantity at a price; return the realised PnL (already in cash)."""
-        pos = acct.position(symbol)
+        pos = acct.positions.get(symbol)
+        if pos is None:
+            pos = acct.positions[symbol] = Position()
         old_qty = pos.qty
         new_qty = old_qty + qty
         new_cost = pos.cost + qty * price
         realised = ZERO
-        if old_qty != 0 and sign(qty) != sign(old_qty):
-            if new_qty == 0:
+        if old_qty and (qty > 0) != (old_qty > 0):
+            if not new_qty:
                 kept = ZERO
-            elif sign(new_qty) == sign(old_qty):
+            elif (new_qty > 0) == (old_qty > 0):
                 # partly reduced: the rest keeps the old entry price
                 kept = (pos.cost * new_qty / old_qty).quantize(PRICE_STEP)
             else:

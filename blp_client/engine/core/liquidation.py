@@ -64,6 +64,8 @@ class Liquidator:
         self._next_assignment = 1
         self._fund_next_ms = 0
         self._rank_cache: dict[tuple[str, int], tuple[int, list[tuple[Decimal, int]], int]] = {}
+        self._sell_through = 1 - config.through_bps * BPS  # a long's IOC limit, × mark
+        self._buy_through = 1 + config.through_bps * BPS
 
     # ---- indexing ------------------------------------------------------------------------
 
@@ -196,12 +198,12 @@ class Liquidator:
         """Advance every liquidation: a book-reduction round when due, hand-back above IMF,
         takeover below TMF or after the last round; then the fund unwinds and any shortfall
         of the fund is socialised."""
-        accounts = self.x.ledger.accounts
+        accounts, marks, instruments = self.x.ledger.accounts, self.x.marks, self.x.instruments
         now = self.x.now_ms
         for aid in sorted(self.active):
             liq = self.active[aid]
             acct = accounts[aid]
-            snap = self._snap(acct)
+            snap = snapshot(acct, marks, instruments)
             if snap.below_tmf:
                 self._takeover(liq, acct)
                 continue
@@ -214,7 +216,7 @@ class Liquidator:
                     self._hand_back(liq, acct)
                 continue
             if self._reduce_round(liq, acct, snap):
-                snap = self._snap(acct)
+                snap = snapshot(acct, marks, instruments)
             if snap.above_imf:
                 self._hand_back(liq, acct)
             elif snap.below_tmf:
@@ -230,33 +232,43 @@ class Liquidator:
         Returns whether anything filled. A slice whose limit the book does not reach is not
         sent (it could not fill), which keeps dead-book rounds cheap."""
         x, cfg = self.x, self.cfg
+        marks, books, instruments = x.marks, x.books, x.instruments
         zps: dict[str, Decimal] | None = None
         filled = False
-        for symbol in sorted(acct.positions):
-            pos = acct.positions[symbol]
-            if not pos.qty:
+        positions = acct.positions
+        for symbol in sorted(positions) if len(positions) > 1 else positions:
+            q = positions[symbol].qty
+            if not q:
                 continue
-            s = sign(pos.qty)
-            mark = x.marks[symbol]
-            book = x.books[symbol]
-            best = book.best_bid() if s > 0 else book.best_ask()
-            limit = mark * (1 - s * cfg.through_bps * BPS)
-            if best is None or (best < limit if s > 0 else best > limit):
-                continue  # the limit is at least this far from mark: nothing could fill
+            long = q > 0
+            mark = marks[symbol]
+            # the limit is a few bps through mark: a book whose best is beyond it can't fill
+            if long:
+                best = books[symbol].best_bid()
+                limit = mark * self._sell_through
+                if best is None or best < limit:
+                    continue
+            else:
+                best = books[symbol].best_ask()
+                limit = mark * self._buy_through
+                if best is None or best > limit:
+                    continue
             if zps is None:
-                zps = zero_prices(acct, x.marks, x.instruments, snap)
-            inst = x.instruments[symbol]
-            if s > 0:
+                zps = zero_prices(acct, marks, instruments, snap)
+            inst = instruments[symbol]
+            if long:
                 limit = ceil_to(max(limit, zps[symbol]), inst.tick)
+                if best < limit:
+                    continue
             else:
                 limit = floor_to(min(limit, zps[symbol]), inst.tick)
-            if best < limit if s > 0 else best > limit:
-                continue
+                if best > limit:
+                    continue
             jitter = Decimal(x.rng.randint(-10_000, 10_000)) / 10_000
             frac = cfg.slice_fraction * (1 + cfg.slice_jitter * jitter)
-            size = min(abs(pos.qty), max(inst.lot, floor_to(abs(pos.qty) * frac, inst.lot)))
-            side = Side.SELL if s > 0 else Side.BUY
-            order = x.internal_ioc(acct.id, symbol, side, size, limit)
+            held = q if long else -q
+            size = min(held, max(inst.lot, floor_to(held * frac, inst.lot)))
+            order = x.internal_ioc(acct.id, symbol, Side.SELL if long else Side.BUY, size, limit)
             if order.filled:
                 filled = True
                 x.stats.book_reduced_notional += order.notional_filled
@@ -266,7 +278,7 @@ class Liquidator:
                         liq.id,
                         acct.id,
                         symbol,
-                        -s * order.filled,
+                        -order.filled if long else order.filled,
                         order.notional_filled,
                     )
                 )

@@ -6,8 +6,8 @@ All pure functions of (account, marks, instruments). See DOMAIN.md for the formu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from .instruments import Instrument
 from .ledger import Account, Position
@@ -16,8 +16,9 @@ from .num import ONE, ZERO, price_q
 TMF_CUT = Decimal("0.06")
 
 
-@dataclass(frozen=True, slots=True)
-class MarginSnapshot:
+class MarginSnapshot(NamedTuple):
+    """Immutable; a named tuple because the waterfall takes two per account per round."""
+
     equity: Decimal  # TAV = collateral + Σ unrealised PnL at mark
     notional: Decimal  # Σ |Q|·MP
     mm: Decimal
@@ -59,8 +60,8 @@ class MarginSnapshot:
     @property
     def below_tmf(self) -> bool:
         """MF < TMF, i.e. TAV < max(ΣMM/2, ΣMM − 6%·notional): no division, so exact."""
-        n = self.notional
-        return n > 0 and self.equity < max(self.mm / 2, self.mm - TMF_CUT * n)
+        n, e, mm = self.notional, self.equity, self.mm
+        return n > 0 and (e + e < mm or e < mm - TMF_CUT * n)
 
     @property
     def above_imf(self) -> bool:
@@ -77,12 +78,14 @@ def snapshot(
 ) -> MarginSnapshot:
     upnl = notional = mm = im = ZERO
     for symbol, pos in acct.positions.items():
-        if not pos.qty:
+        q = pos.qty
+        if not q:
             continue
         mark = marks[symbol]
-        n = abs(pos.qty) * mark
+        qm = q * mark
+        n = qm if q > 0 else -qm
         tier = instruments[symbol].tier(n)  # one lookup for both margins
-        upnl += pos.qty * mark - pos.cost
+        upnl += qm - pos.cost
         notional += n
         mm += n * tier.mmr - tier.cum_mm
         im += n * tier.imr - tier.cum_im
@@ -105,15 +108,15 @@ def zero_prices(
     out: dict[str, Decimal] = {}
     if not snap.notional:
         return out
-    for symbol, pos in acct.positions.items():
-        if not pos.qty:
-            continue
+    open_pos = [(symbol, pos.qty) for symbol, pos in acct.positions.items() if pos.qty]
+    for symbol, q in open_pos:
         mark = marks[symbol]
-        n = abs(pos.qty) * mark
-        mm_i = instruments[symbol].maintenance_margin(n)
-        pmpd = (mm_i / snap.mm) * snap.equity / n
-        s = 1 if pos.qty > 0 else -1
-        out[symbol] = price_q(mark * (ONE - s * pmpd))
+        n = abs(q) * mark
+        if len(open_pos) == 1:
+            pmpd = snap.equity / n  # the whole MM is this position's: MM_i/ΣMM = 1
+        else:
+            pmpd = (instruments[symbol].maintenance_margin(n) / snap.mm) * snap.equity / n
+        out[symbol] = price_q(mark * (ONE - pmpd if q > 0 else ONE + pmpd))
     return out
 
 
