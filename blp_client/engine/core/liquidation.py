@@ -63,7 +63,7 @@ class Liquidator:
         self._next_id = 1
         self._next_assignment = 1
         self._fund_next_ms = 0
-        self._rank_cache: dict[tuple[str, int], tuple[int, list[tuple[Decimal, int]], int]] = {}
+        self._adl_queues: dict[tuple[str, int], tuple[int, list[tuple[Decimal, int]]]] = {}
         self._sell_through = 1 - config.through_bps * BPS  # a long's IOC limit, × mark
         self._buy_through = 1 + config.through_bps * BPS
 
@@ -416,36 +416,49 @@ class Liquidator:
             x.emit(ev.InsuranceKept(x.now_ms, liq.id, symbol, s * keep, zp))
         return abs(left) - keep
 
-    def _ranked(self, symbol: str, side: int) -> list[tuple[Decimal, int]]:
-        """ADL queue for positions of `side`, best rank first (BitMEX: PnL% × effective
-        leverage when in profit, PnL% / leverage otherwise), cached for this engine time."""
+    def _adl_queue(self, symbol: str, side: int) -> list[tuple[Decimal, int]]:
+        """ADL queue for positions of `side` as a heap of (−rank, account id), best rank
+        first (BitMEX: PnL% × effective leverage when in profit, PnL% / leverage otherwise).
+        Built once per engine time and consumed from the top: a heap, not a sort, because
+        a takeover usually uses a few hundred of the tens of thousands of entries."""
         key = (symbol, side)
-        cached = self._rank_cache.get(key)
+        cached = self._adl_queues.get(key)
         if cached is not None and cached[0] == self.x.now_ms:
             return cached[1]
         marks = self.x.marks
         mark = marks[symbol]
-        ranked: list[tuple[Decimal, int]] = []
+        long = side > 0
+        none = LiquidationState.NONE
+        heap: list[tuple[Decimal, int]] = []
         for acct in self.x.ledger.accounts.values():
             pos = acct.positions.get(symbol)
-            if pos is None or not pos.qty or (pos.qty > 0) != (side > 0):
+            if pos is None:
                 continue
-            if acct.kind not in TRADING_KINDS or acct.liquidation is not LiquidationState.NONE:
+            q = pos.qty
+            if not q or (q > 0) != long:
                 continue
-            pnl_pct = pos.upnl(mark) / abs(pos.cost)
+            if acct.liquidation is not none or acct.kind not in TRADING_KINDS:
+                continue
+            cost = pos.cost
+            upnl = q * mark - cost
+            pnl_pct = upnl / (cost if cost > 0 else -cost)
             # leverage = Σ|Q|·MP / equity: only cash, qty and cost are needed, not tiers
-            equity, notional = acct.cash, ZERO
-            for sym, p in acct.positions.items():
-                if p.qty:
-                    m = marks[sym]
-                    equity += p.qty * m - p.cost
-                    notional += abs(p.qty) * m
+            if len(acct.positions) == 1:
+                equity = acct.cash + upnl
+                notional = q * mark if long else -q * mark
+            else:
+                equity, notional = acct.cash, ZERO
+                for sym, p in acct.positions.items():
+                    if p.qty:
+                        m = marks[sym]
+                        equity += p.qty * m - p.cost
+                        notional += abs(p.qty) * m
             lev = notional / equity if equity > 0 else HUGE
             rank = pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
-            ranked.append((rank, acct.id))
-        ranked.sort(key=lambda r: (-r[0], r[1]))
-        self._rank_cache[key] = (self.x.now_ms, ranked, 0)
-        return ranked
+            heap.append((-rank, acct.id))
+        heapq.heapify(heap)
+        self._adl_queues[key] = (self.x.now_ms, heap)
+        return heap
 
     def _adl(
         self, liq: Liquidation, symbol: str, taken_side: int, qty: Decimal, zp: Decimal
@@ -455,16 +468,13 @@ class Liquidator:
         x = self.x
         fund, accounts = x.insurance_fund, x.ledger.accounts
         mark = x.marks[symbol]
-        ranked = self._ranked(symbol, -taken_side)
-        key = (symbol, -taken_side)
-        # entries before the cursor were used up earlier at this engine time: skip them
-        i = self._rank_cache[key][2]
-        while qty > 0 and i < len(ranked):
-            rank, aid = ranked[i]
+        queue = self._adl_queue(symbol, -taken_side)
+        while qty > 0 and queue:
+            neg_rank, aid = queue[0]  # a partly used entry stays at the top
             acct = accounts[aid]
             held = acct.qty(symbol)
             if sign(held) != -taken_side or acct.liquidation is not LiquidationState.NONE:
-                i += 1
+                heapq.heappop(queue)
                 continue
             take = min(qty, abs(held))
             x.ledger.trade(acct, symbol, taken_side * take, zp)
@@ -473,12 +483,12 @@ class Liquidator:
             qty -= take
             x.stats.adl_count += 1
             x.stats.adl_notional += take * mark
-            x.emit(ev.AutoDeleveraged(x.now_ms, liq.id, aid, symbol, taken_side * take, zp, rank))
+            x.emit(
+                ev.AutoDeleveraged(x.now_ms, liq.id, aid, symbol, taken_side * take, zp, -neg_rank)
+            )
             if take < abs(held):
                 break
-            i += 1
-        now, lst, _ = self._rank_cache[key]
-        self._rank_cache[key] = (now, lst, i)  # a partly used entry stays at the cursor
+            heapq.heappop(queue)
 
     def _unwind_fund(self) -> None:
         x = self.x
