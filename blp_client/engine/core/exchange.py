@@ -501,6 +501,7 @@ class Exchange:
         ledger, touched, symbol = self.ledger, self.liquidator.touched, taker.symbol
         t_fee_rate = self.fee_tier(taker_acct)[0]
         buy = taker.side is Side.BUY
+        taker_side = taker.side.value
         for maker, price, qty, expired in matches:
             if qty > 0:
                 maker_acct = accounts[maker.account_id]
@@ -522,7 +523,7 @@ class Exchange:
                         symbol,
                         price,
                         qty,
-                        taker.side.value,
+                        taker_side,
                         taker.id,
                         maker.id,
                         taker.account_id,

@@ -101,10 +101,10 @@ class Liquidator:
                 heapq.heappush(self.short_heap.setdefault(symbol, []), (key, aid, acct.version))
         self.dirty.clear()
 
-    def _crossed(self, symbol: str, mark: Decimal) -> list[Account]:
+    def _crossed(self, symbol: str, mark: Decimal) -> list[tuple[Account, MarginSnapshot]]:
         """Pop every indexed account whose liquidation price the mark has crossed."""
         accounts = self.x.ledger.accounts
-        found: list[Account] = []
+        found: list[tuple[Account, MarginSnapshot]] = []
         sides = ((self.long_heap.get(symbol), True), (self.short_heap.get(symbol), False))
         for heap, is_long in sides:
             if not heap:
@@ -118,8 +118,9 @@ class Liquidator:
                 acct = accounts[entry[1]]
                 if acct.version != entry[2] or acct.liquidation is not LiquidationState.NONE:
                     continue  # stale: re-indexed since, or already in liquidation
-                if self._snap(acct).liquidatable:
-                    found.append(acct)
+                snap = self._snap(acct)
+                if snap.liquidatable:
+                    found.append((acct, snap))
                 else:
                     keep.append(entry)  # within the key's rounding of its true price
             for entry in keep:
@@ -140,8 +141,8 @@ class Liquidator:
         mark = self.x.marks.get(symbol)
         if mark is None:
             return
-        for acct in self._crossed(symbol, mark):
-            self._start(acct)
+        for acct, snap in self._crossed(symbol, mark):
+            self._start(acct, snap)
         accounts = self.x.ledger.accounts
         for aid in sorted(self.multi | self.watched):
             acct = accounts[aid]
@@ -153,7 +154,7 @@ class Liquidator:
             if aid in self.watched:
                 self._alert(acct, snap)
             if snap.liquidatable:
-                self._start(acct)
+                self._start(acct, snap)
 
     def _alert(self, acct: Account, snap: MarginSnapshot) -> None:
         below = snap.notional > 0 and snap.equity < snap.im
@@ -175,8 +176,7 @@ class Liquidator:
             )
         )
 
-    def _start(self, acct: Account) -> None:
-        snap = self._snap(acct)
+    def _start(self, acct: Account, snap: MarginSnapshot) -> None:
         liq = Liquidation(self._next_id, acct.id, self.x.now_ms, next_round_ms=self.x.now_ms)
         self._next_id += 1
         self.active[acct.id] = liq

@@ -76,8 +76,21 @@ def takeover_margin_fraction(mmf: Decimal) -> Decimal:
 def snapshot(
     acct: Account, marks: Mapping[str, Decimal], instruments: Mapping[str, Instrument]
 ) -> MarginSnapshot:
+    positions = acct.positions
+    if len(positions) == 1:  # most accounts: one position, nothing to sum
+        ((symbol, pos),) = positions.items()
+        q = pos.qty
+        if q:
+            mark = marks[symbol]
+            qm = q * mark
+            n = qm if q > 0 else -qm
+            tier = instruments[symbol].tier(n)
+            upnl = qm - pos.cost
+            return MarginSnapshot(
+                acct.cash + upnl, n, n * tier.mmr - tier.cum_mm, n * tier.imr - tier.cum_im, upnl
+            )
     upnl = notional = mm = im = ZERO
-    for symbol, pos in acct.positions.items():
+    for symbol, pos in positions.items():
         q = pos.qty
         if not q:
             continue
