@@ -149,12 +149,12 @@ class OrderBook:
     def remove(self, order: Order) -> None:
         self._side(order.side).remove(order)
 
-    def match(self, taker: Order, allowed: Callable[[Order, Decimal], Decimal]) -> list[Match]:
+    def match(self, taker: Order, reducible: Callable[[Order], Decimal]) -> list[Match]:
         """Match `taker` against the opposite side in price-time priority, filling both.
 
-        `allowed(maker, qty)` says how much of `qty` the maker may fill now. Less than asked
-        expires the maker after that partial fill (a self-trade gets 0; a reduce-only maker
-        with less position left than its size gets what it can still reduce). Expired makers
+        A maker that may fill less than asked expires after that partial fill: one of the
+        taker's own account fills nothing (self-trade prevention), and a reduce-only one fills
+        at most `reducible(maker)`, what its position still lets it reduce. Expired makers
         leave the book and are reported with `expired=True` so the caller can cancel them.
         """
         buy = taker.side is Side.BUY
@@ -172,10 +172,14 @@ class OrderBook:
                 maker = queue[0]
                 maker_left = maker.qty - maker.filled
                 qty = left if left < maker_left else maker_left
-                ok = allowed(maker, qty)
-                expired = ok < qty
+                expired = False
+                if maker.account_id == taker.account_id:
+                    qty, expired = ZERO, True
+                elif maker.reduce_only:
+                    ok = reducible(maker)
+                    if ok < qty:
+                        qty, expired = max(ok, ZERO), True
                 if expired:
-                    qty = max(ok, ZERO)
                     queue.popleft()
                 if qty > 0:
                     notional = qty * price

@@ -485,19 +485,15 @@ class Exchange:
             )
         )
 
+    def _reducible(self, order: Order) -> Decimal:
+        """How much a reduce-only order can still fill: what it would close of its position."""
+        held = self.ledger.accounts[order.account_id].qty(order.symbol)
+        return max(ZERO, -order.side.sign * held)
+
     def _match(self, taker: Order, announce: bool = True) -> None:
         accounts = self.ledger.accounts
         taker_acct = accounts[taker.account_id]
-
-        def allowed(maker: Order, qty: Decimal) -> Decimal:
-            if maker.account_id == taker.account_id:
-                return ZERO  # self-trade prevention: the resting order expires
-            if maker.reduce_only:
-                held = accounts[maker.account_id].qty(maker.symbol)
-                return min(qty, max(ZERO, -maker.side.sign * held))
-            return qty
-
-        matches = self.books[taker.symbol].match(taker, allowed)
+        matches = self.books[taker.symbol].match(taker, self._reducible)
         ledger, touched, symbol = self.ledger, self.liquidator.touched, taker.symbol
         t_fee_rate = self.fee_tier(taker_acct)[0]
         buy = taker.side is Side.BUY
