@@ -9,6 +9,7 @@ before they reach the exchange.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import random
 from collections import deque
@@ -145,18 +146,18 @@ def seed_population(
     if not weights:
         raise ValueError("the population's symbol_weights name no listed instrument")
     syms = [s for s, _ in weights]
-    sym_w = [w for _, w in weights]
+    sym_w = list(itertools.accumulate(w for _, w in weights))  # what choices() would sum
     levs = [lev for lev, _ in cfg.leverages]
-    lev_w = [w for _, w in cfg.leverages]
+    lev_w = list(itertools.accumulate(w for _, w in cfg.leverages))
     ids: list[int] = []
     for _ in range(cfg.accounts):
-        symbol = rng.choices(syms, sym_w)[0]
+        symbol = rng.choices(syms, cum_weights=sym_w)[0]
         inst = x.instruments[symbol]
         side = 1 if rng.random() < cfg.long_share else -1
         notional = min(
             cfg.max_notional, rng.lognormvariate(math.log(cfg.median_notional), cfg.notional_sigma)
         )
-        lev = rng.choices(levs, lev_w)[0]
+        lev = rng.choices(levs, cum_weights=lev_w)[0]
         entry = to_tick(float(start[symbol]) * (1 + rng.uniform(-1, 1) * cfg.entry_spread), inst)
         qty = max(inst.lot, floor_to(Decimal(repr(notional)) / entry, inst.lot))
         real_notional = qty * entry
