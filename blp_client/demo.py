@@ -68,6 +68,19 @@ class DemoOptions:
     settle_timeout_s: float = 20.0
     sample_s: float = 1.0
 
+    def __post_init__(self) -> None:
+        positive = {
+            "accounts": self.accounts,
+            "seconds": self.seconds,
+            "settle_timeout_s": self.settle_timeout_s,
+            "sample_s": self.sample_s,
+        }
+        for name, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"DemoOptions.{name} must be > 0, got {value!r}")
+        if not 0 < self.drop < 1:
+            raise ValueError(f"DemoOptions.drop must be between 0 and 1, got {self.drop!r}")
+
     @property
     def speed(self) -> float:
         return SCENARIO_SECONDS / self.seconds

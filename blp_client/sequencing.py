@@ -37,6 +37,10 @@ class SeqTracker(Generic[T]):
         """How many items are held behind a hole."""
         return len(self._pending)
 
+    def is_next(self, seq: int) -> bool:
+        """`seq` directly follows the last delivered one and nothing is held: deliver it."""
+        return seq == self.last + 1 and not self._pending
+
     def push(self, seq: int, item: T) -> list[T]:
         if seq <= self.last or seq in self._pending:
             self.duplicates += 1

@@ -153,7 +153,7 @@ class EventStream:
                     kind = type(parsed)
                     if kind in _EVENT_CLASSES:
                         seq = parsed.seq
-                        if seq == tracker.last + 1 and not tracker._pending:  # the hot path
+                        if tracker.is_next(seq):  # the hot path
                             tracker.last = seq
                             if backoff.attempt:
                                 backoff.reset()

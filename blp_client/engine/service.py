@@ -305,7 +305,7 @@ class EngineService:
                 raise ValidationError(
                     f"max_position_notional.{symbol}: must be >= 0", "invalid_threshold"
                 )
-        self.exchange._check_rates(req.minute_rate, req.hour_rate)
+        self.exchange.check_rates(req.minute_rate, req.hour_rate)
         if req.account_id is not None:
             self.exchange.account(req.account_id)
         self._register(rec, account_id=req.account_id)

@@ -125,3 +125,14 @@ async def test_demo_report_charts_render_in_chromium(
             assert c["lines"], c["id"]
             assert any(line["points"] >= 2 and line["length"] > 0 for line in c["lines"]), c
         assert page.requests == [url] and page.errors == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("seconds", 0), ("seconds", -5.0), ("accounts", 0), ("sample_s", 0), ("drop", 1.0)],
+)
+def test_demo_options_refuse_bad_values(field: str, value: float) -> None:
+    from blp_client.demo import DemoOptions
+
+    with pytest.raises(ValueError, match=rf"DemoOptions\.{field} must be"):
+        DemoOptions(**{field: value})  # type: ignore[arg-type]

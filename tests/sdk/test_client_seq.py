@@ -138,3 +138,13 @@ def test_skip_through_still_delivers_held_items_it_passes() -> None:
     assert t.skip_through(5) == [3, 5]
     assert t.gap() == (6, 6)
     assert t.skip_through(6) == [7]
+
+
+def test_is_next_only_for_the_following_seq_with_nothing_held() -> None:
+    t: SeqTracker[str] = SeqTracker(last=4)
+    assert t.is_next(5)
+    assert not t.is_next(4) and not t.is_next(6)
+    t.push(7, "g")  # a hole at 5–6: even 5 must go through push, to release what is held
+    assert not t.is_next(5)
+    assert t.push(5, "e") == ["e"] and t.push(6, "f") == ["f", "g"]
+    assert t.is_next(8)

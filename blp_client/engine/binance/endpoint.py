@@ -23,7 +23,7 @@ from .errors import BinanceApiError
 from .params import Call
 from .state import VenueState
 
-_log = structlog.get_logger("blp_client.engine.binance_api")
+_log = structlog.get_logger("blp_client.engine.binance")
 
 Handler = Callable[[Call], Awaitable[Any]]
 AioHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -19,7 +19,7 @@ from .market_data import MarketData
 from .orders import Orders
 from .state import VenueState
 
-_log = structlog.get_logger("blp_client.engine.binance_api")
+_log = structlog.get_logger("blp_client.engine.binance")
 
 
 class BinanceFacade:

@@ -27,7 +27,7 @@ from .params import Call
 from .shapes import JSON, fmt, order_json, user_trade_json
 from .state import VenueState, max_notional
 
-_log = structlog.get_logger("blp_client.engine.binance_api")
+_log = structlog.get_logger("blp_client.engine.binance")
 
 _CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 _UNSUPPORTED = ("stopPrice", "activationPrice", "callbackRate", "priceMatch")

@@ -162,7 +162,7 @@ class Exchange:
             raise ExchangeError("already_registered", f"account {account_id} is already a BLP")
         if acct.kind not in (AccountKind.TRADER, AccountKind.BLP):
             raise ExchangeError("invalid_account", "only trading accounts can become BLPs")
-        self._check_rates(minute_rate, hour_rate)
+        self.check_rates(minute_rate, hour_rate)
         for symbol, value in thresholds.items():
             self._check_threshold(symbol, value)
         acct.kind = AccountKind.BLP
@@ -187,7 +187,7 @@ class Exchange:
 
     def set_rates(self, account_id: int, minute_rate: Decimal, hour_rate: Decimal) -> None:
         blp = self.blp(account_id)
-        self._check_rates(minute_rate, hour_rate)
+        self.check_rates(minute_rate, hour_rate)
         blp.minute_rate, blp.hour_rate = minute_rate, hour_rate
         self._profile_changed(blp, "rates")
 
@@ -197,7 +197,8 @@ class Exchange:
             blp.opted_in = opted_in
             self._profile_changed(blp, reason)
 
-    def _check_rates(self, minute_rate: Decimal, hour_rate: Decimal) -> None:
+    def check_rates(self, minute_rate: Decimal, hour_rate: Decimal) -> None:
+        """Raise `ExchangeError` unless the rates meet the program minimums (hour ≥ minute)."""
         prog = self.config.program
         if minute_rate < prog.min_minute_rate:
             raise ExchangeError(
