@@ -313,19 +313,9 @@ class Exchange:
             qty = min(qty, reducible)
         else:
             self._check_margin(acct, inst, side, qty, price)
-        order = Order(
-            self._next_order_id,
-            account_id,
-            symbol,
-            side,
-            qty,
-            price,
-            tif,
-            reduce_only,
-            client_order_id,
-            self.now_ms,
+        order = self._new_order(
+            account_id, symbol, side, qty, price, tif, reduce_only, client_order_id
         )
-        self._next_order_id += 1
         self.orders[order.id] = order
         if client_order_id is not None:
             cids[client_order_id] = order.id
@@ -352,25 +342,40 @@ class Exchange:
                 self._close(order, OrderStatus.CANCELLED, "ioc_remainder")
         return order
 
-    def internal_ioc(
-        self, account_id: int, symbol: str, side: Side, qty: Decimal, limit: Decimal
+    def _new_order(
+        self,
+        account_id: int,
+        symbol: str,
+        side: Side,
+        qty: Decimal,
+        price: Decimal | None,
+        tif: TimeInForce,
+        reduce_only: bool = False,
+        client_order_id: str | None = None,
     ) -> Order:
-        """The engine trading for a liquidation or the insurance fund: a reduce-only IOC that
-        never rests, so it is neither registered nor announced (its trades are emitted like
-        any other). The hot path of a crash: no validation, the caller sizes it to the lot."""
+        """An order with the next id, created now (not yet matched, booked or announced)."""
         order = Order(
             self._next_order_id,
             account_id,
             symbol,
             side,
             qty,
-            limit,
-            TimeInForce.IOC,
-            True,
-            None,
+            price,
+            tif,
+            reduce_only,
+            client_order_id,
             self.now_ms,
         )
         self._next_order_id += 1
+        return order
+
+    def internal_ioc(
+        self, account_id: int, symbol: str, side: Side, qty: Decimal, limit: Decimal
+    ) -> Order:
+        """The engine trading for a liquidation or the insurance fund: a reduce-only IOC that
+        never rests, so it is neither registered nor announced (its trades are emitted like
+        any other). The hot path of a crash: no validation, the caller sizes it to the lot."""
+        order = self._new_order(account_id, symbol, side, qty, limit, TimeInForce.IOC, True)
         self._match(order, announce=False)
         order.status = OrderStatus.FILLED if order.remaining == 0 else OrderStatus.CANCELLED
         return order
@@ -429,19 +434,7 @@ class Exchange:
         fresh: list[Order] = []
         for side, levels in ((Side.BUY, bids), (Side.SELL, asks)):
             for price, qty in levels:
-                order = Order(
-                    self._next_order_id,
-                    account_id,
-                    symbol,
-                    side,
-                    qty,
-                    price,
-                    TimeInForce.GTC,
-                    False,
-                    None,
-                    self.now_ms,
-                )
-                self._next_order_id += 1
+                order = self._new_order(account_id, symbol, side, qty, price, TimeInForce.GTC)
                 best = book.best_ask() if side is Side.BUY else book.best_bid()
                 if best is not None and (price >= best if side is Side.BUY else price <= best):
                     self._match(order)
