@@ -7,8 +7,10 @@ program is judged on how much ADL and socialised loss it saves.
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -48,6 +50,13 @@ def run(
     open; by default `DEFAULT_BLPS` when `cfg.blp`, none otherwise)."""
     if blps is None:
         blps = DEFAULT_BLPS if cfg.blp else ()
+    with collector_paused():
+        return _run(cfg, blps, progress)
+
+
+def _run(
+    cfg: SimulationConfig, blps: Sequence[BLPSpec], progress: Progress | None
+) -> SimulationResult:
     x = Exchange(ExchangeConfig())
     scenario = build_scenario(
         cfg.scenario,
@@ -71,6 +80,22 @@ def run(
         if progress is not None:
             progress(t, cfg.seconds)
     return SimulationResult(report(x, scenario, cfg), timeline)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause automatic garbage collection for a run (as `timeit` does). The engine makes almost
+    no reference cycles, but with 100k accounts each of its ~15 full collections walks about a
+    million live objects to free nothing (~0.7 s of a 100k-account crash). Switched back on
+    afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def compare(cfg: SimulationConfig, progress: Progress | None = None) -> dict[str, Any]:

@@ -123,3 +123,18 @@ def test_run_opens_the_blps_it_is_given() -> None:
     assert set(result.report["blps"]) == {DEFAULT_BLPS[1].name}
     assert [p["t"] for p in result.timeline] == [*range(0, 95, 10), 95]
     assert set(sim.run(cfg).report["blps"]) == {b.name for b in DEFAULT_BLPS}
+
+
+def test_run_pauses_the_collector_and_restores_it() -> None:
+    import gc
+
+    cfg = sim.SimulationConfig(accounts=200, seconds=5)
+    during: list[bool] = []
+    sim.run(cfg, lambda done, total: during.append(gc.isenabled()))
+    assert during == [False] * 5 and gc.isenabled()
+    gc.disable()  # a caller that manages collection itself keeps it off
+    try:
+        sim.run(cfg)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
