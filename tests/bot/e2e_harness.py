@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from blp_client.auth import HEADER_ADMIN_TOKEN
+from blp_client.engine.admin_client import admin_request
 from blp_client.engine.config import (
     BLPSection,
     EngineConfig,
@@ -75,15 +75,8 @@ class Stack:
         return self.engine.url
 
     async def admin(self, method: str, path: str, body: Any = None) -> Any:
-        async with self.session.request(
-            method,
-            self.url + "/admin/v1" + path,
-            data=json.dumps(body) if body is not None else None,
-            headers={HEADER_ADMIN_TOKEN: self.engine.admin_token},
-        ) as r:
-            data = await r.json()
-            assert r.status == 200, (r.status, data)
-            return data
+        token = self.engine.admin_token
+        return await admin_request(self.session, self.url, token, method, path, body)
 
     def requote(self, depth: int = 40, size: str = "2") -> None:
         """Fresh market-maker ladders around the index (hedges consume them)."""

@@ -3,7 +3,6 @@ raw HTTP, a registered BLP and a `BLPClient` for it."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,8 @@ import aiohttp
 import pytest
 
 from blp_client import models as m
-from blp_client.auth import HEADER_ADMIN_TOKEN
 from blp_client.client import BLPClient
+from blp_client.engine.admin_client import admin_request
 from blp_client.engine.config import EngineConfig
 from blp_client.engine.server import RunningEngine, start_engine
 
@@ -42,14 +41,7 @@ class Admin:
     session: aiohttp.ClientSession
 
     async def call(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body) if body is not None else None
-        async with self.session.request(
-            method, self.url + "/admin/v1" + path, data=data,
-            headers={HEADER_ADMIN_TOKEN: self.token},
-        ) as r:  # fmt: skip
-            payload = await r.json()
-            assert r.status == 200, (r.status, payload)
-            return payload
+        return await admin_request(self.session, self.url, self.token, method, path, body)
 
     async def register_blp(self, *, rate: str = BIG, threshold: str = BIG) -> m.Credentials:
         body = {
