@@ -25,6 +25,9 @@ class AccountKind(StrEnum):
     FEES = "fees"
 
 
+TRADING_KINDS = frozenset({AccountKind.TRADER, AccountKind.BLP, AccountKind.MARKET_MAKER})
+
+
 class LiquidationState(StrEnum):
     NONE = "none"
     REDUCING = "reducing"  # book-reduction rounds running

@@ -17,15 +17,13 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from .blp import allocate, assignment_price, capacity_qty, discount_bps
 from .book import Side
-from .ledger import Account, AccountKind, LiquidationState
+from .last_resort import adl_queue, clawback
+from .ledger import TRADING_KINDS, Account, LiquidationState
 from .margin import MarginSnapshot, liquidation_price, snapshot, zero_prices
-from .num import BPS, MONEY_STEP, PRICE_STEP, ZERO, ceil_to, floor_to, sign
+from .num import BPS, PRICE_STEP, ZERO, ceil_to, floor_to, sign
 
 if TYPE_CHECKING:
     from .exchange import Exchange
-
-TRADING_KINDS = frozenset({AccountKind.TRADER, AccountKind.BLP, AccountKind.MARKET_MAKER})
-HUGE = Decimal("1e12")
 
 
 @dataclass(frozen=True)
@@ -417,48 +415,13 @@ class Liquidator:
         return abs(left) - keep
 
     def _adl_queue(self, symbol: str, side: int) -> list[tuple[Decimal, int]]:
-        """ADL queue for positions of `side` as a heap of (−rank, account id), best rank
-        first (BitMEX: PnL% × effective leverage when in profit, PnL% / leverage otherwise).
-        Built once per engine time and consumed from the top: a heap, not a sort, because
-        a takeover usually uses a few hundred of the tens of thousands of entries."""
+        """The ADL queue for `side`, ranked once per engine time and consumed from the top."""
         key = (symbol, side)
         cached = self._adl_queues.get(key)
-        if cached is not None and cached[0] == self.x.now_ms:
-            return cached[1]
-        marks = self.x.marks
-        mark = marks[symbol]
-        long = side > 0
-        none = LiquidationState.NONE
-        heap: list[tuple[Decimal, int]] = []
-        for acct in self.x.ledger.accounts.values():
-            pos = acct.positions.get(symbol)
-            if pos is None:
-                continue
-            q = pos.qty
-            if not q or (q > 0) != long:
-                continue
-            if acct.liquidation is not none or acct.kind not in TRADING_KINDS:
-                continue
-            cost = pos.cost
-            upnl = q * mark - cost
-            pnl_pct = upnl / (cost if cost > 0 else -cost)
-            # leverage = Σ|Q|·MP / equity: only cash, qty and cost are needed, not tiers
-            if len(acct.positions) == 1:
-                equity = acct.cash + upnl
-                notional = q * mark if long else -q * mark
-            else:
-                equity, notional = acct.cash, ZERO
-                for sym, p in acct.positions.items():
-                    if p.qty:
-                        m = marks[sym]
-                        equity += p.qty * m - p.cost
-                        notional += abs(p.qty) * m
-            lev = notional / equity if equity > 0 else HUGE
-            rank = pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
-            heap.append((-rank, acct.id))
-        heapq.heapify(heap)
-        self._adl_queues[key] = (self.x.now_ms, heap)
-        return heap
+        if cached is None or cached[0] != self.x.now_ms:
+            heap = adl_queue(self.x.ledger.accounts.values(), symbol, side, self.x.marks)
+            cached = self._adl_queues[key] = (self.x.now_ms, heap)
+        return cached[1]
 
     def _adl(
         self, liq: Liquidation, symbol: str, taken_side: int, qty: Decimal, zp: Decimal
@@ -519,24 +482,10 @@ class Liquidator:
             upnl = self._snap(acct).upnl
             if upnl > 0:
                 profits.append((acct.id, upnl))
-        total = sum((p for _, p in profits), ZERO)
-        if total <= 0:
+        shares = clawback(deficit, profits)
+        if shares is None:
             return
-        take = min(deficit, total)
-        rate = take / total
-        debits: list[tuple[int, Decimal]] = []
-        given = ZERO
-        for aid, p in profits:
-            d = floor_to(take * p / total, MONEY_STEP)
-            if d:
-                debits.append((aid, d))
-                given += d
-        rest = take - given  # rounding crumbs: from the largest profit (ties: lowest id)
-        if rest:
-            top = min(profits, key=lambda r: (-r[1], r[0]))[0]
-            debits = [(a, d + rest) if a == top else (a, d) for a, d in debits]
-            if all(a != top for a, _ in debits):
-                debits.append((top, rest))
+        take, total, rate, debits = shares
         for aid, d in debits:
             acct = x.ledger.accounts[aid]
             x.ledger.transfer(acct, fund, d)
