@@ -108,13 +108,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.compare:
         runs = sim.compare_runs(cfg, bar)
         data = {name: r.report for name, r in runs.items()}
-        text = sim.table({"with BLPs": data["with_blp"], "without BLPs": data["without_blp"]})
-        summary = f"ADL + socialised loss avoided by the program: {sim.saving(data):,.2f} USDT"
+        text = sim.compare_text(data)
     else:
         runs = {"with_blp" if cfg.blp else "without_blp": sim.run(cfg, bar)}
         data = next(iter(runs.values())).report
         text = sim.table({"with BLPs" if cfg.blp else "without BLPs": data})
-        summary = ""
     payload = sim.to_json(data)
     if args.out:
         args.out.write_text(payload)
@@ -137,8 +135,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         sys.stdout.write(payload)
     else:
         print(text)
-        if summary:
-            print("\n" + summary)
     return 0
 
 

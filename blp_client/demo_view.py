@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from .engine.simulate import _fmt, saving, table
+from .engine.simulate import compare_text, saving
 
 D = Decimal
 ZERO = D(0)
@@ -201,14 +201,7 @@ def text_report(s: dict[str, Any], live: dict[str, Any]) -> str:
         ),
         "",
         "The same market simulated with and without BLPs (clawback figures):",
-        table(
-            {
-                "with BLPs": live["simulated"]["with_blp"]["report"],
-                "without BLPs": live["simulated"]["without_blp"]["report"],
-            }
-        ),
-        "",
-        f"ADL + socialised loss avoided by the program: {_fmt(s['clawback']['avoided'])} USDT",
+        compare_text({run: r["report"] for run, r in live["simulated"].items()}),
     ]
     if s["aborted"]:
         lines.append(

@@ -253,6 +253,14 @@ def table(reports: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def compare_text(result: dict[str, Any]) -> str:
+    """What `blp simulate --compare` prints: the table and the ADL + socialised loss saved."""
+    table_text = table({"with BLPs": result["with_blp"], "without BLPs": result["without_blp"]})
+    return (
+        f"{table_text}\n\nADL + socialised loss avoided by the program: {saving(result):,.2f} USDT"
+    )
+
+
 def saving(result: dict[str, Any]) -> Decimal:
     """ADL notional + socialised loss avoided by the program (positive = the program helped)."""
     return Decimal(result["without_blp"]["adl_plus_socialized"]) - Decimal(

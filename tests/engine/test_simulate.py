@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 from blp_client.cli import main
 from blp_client.engine import simulate as sim
@@ -79,6 +80,8 @@ def test_default_crash_program_cuts_adl_and_socialised_loss() -> None:
     assert with_blp["blp_toxic_notional"] > 0  # flash gaps make bankrupt accounts
     assert sim.saving(result) > 0
     assert with_blp["adl_plus_socialized"] < without["adl_plus_socialized"]
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "$ blp simulate --compare\n" + sim.compare_text(result) + "\n```" in readme
 
 
 def test_table_is_readable(capsys: object) -> None:
