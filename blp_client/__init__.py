@@ -14,6 +14,7 @@ _EXPORTS = {
     "BLPClient": "blp_client.client",
     "BLPError": "blp_client.errors",
     "AuthError": "blp_client.errors",
+    "Conflict": "blp_client.errors",
     "ValidationError": "blp_client.errors",
     "NotFound": "blp_client.errors",
     "Forbidden": "blp_client.errors",
@@ -36,6 +37,7 @@ __all__ = [
     "AuthError",
     "BLPClient",
     "BLPError",
+    "Conflict",
     "FillReceived",
     "FlipOnExchange",
     "Forbidden",
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
     from .errors import (
         AuthError,
         BLPError,
+        Conflict,
         Forbidden,
         NotFound,
         RateLimited,

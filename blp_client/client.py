@@ -35,6 +35,7 @@ from .errors import (
     StreamError,
     ValidationError,
     error_from_response,
+    field_error,
 )
 from .models import (
     Account,
@@ -136,8 +137,7 @@ class BLPClient:
     async def __aenter__(self) -> BLPClient:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-                json_serialize=json.dumps,
+                timeout=aiohttp.ClientTimeout(total=self._timeout)
             )
         return self
 
@@ -150,9 +150,10 @@ class BLPClient:
         await self.close()
 
     async def close(self) -> None:
-        if self._session is not None and self._own_session:
+        """Close the session the client opened (one passed in stays the caller's, and open)."""
+        if self._own_session and self._session is not None:
             await self._session.close()
-        self._session = None
+            self._session = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -357,7 +358,7 @@ def _build(model: type[ModelT], **fields: Any) -> ModelT:
     try:
         return model.model_validate({k: v for k, v in fields.items() if v is not None})
     except pydantic.ValidationError as exc:
-        raise _validation_error(exc) from None
+        raise field_error(exc) from None
 
 
 def _parse(model: type[ModelT], payload: Any) -> ModelT:
@@ -367,9 +368,3 @@ def _parse(model: type[ModelT], payload: Any) -> ModelT:
         raise StreamError(
             f"the server's {model.__name__} does not match protocol v1: {exc}", "bad_response"
         ) from None
-
-
-def _validation_error(exc: pydantic.ValidationError) -> ValidationError:
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err.get("loc", ())) or "body"
-    return ValidationError(f"{field}: {err.get('msg', 'invalid')}", "invalid_request")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 from typing import Any, ClassVar
 
+import pydantic
+
 
 class BLPError(Exception):
     """Base of every error the SDK raises for the BLP API."""
@@ -20,9 +22,6 @@ class BLPError(Exception):
         super().__init__(message)
         self.code = code or self.default_code
         self.message = message
-
-    def body(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -122,6 +121,18 @@ CLOSE_BAD_REQUEST = 4002  # malformed or unexpected message
 CLOSE_SLOW_CONSUMER = 4008  # the client fell behind the per-connection bound: resume
 CLOSE_IDLE = 4010  # nothing heard from the client within the idle timeout: reconnect
 
+
+def field_error(e: pydantic.ValidationError) -> ValidationError:
+    """A pydantic error as ours: every failing field as `field.path: reason`, joined by `; `
+    (used by the engine for request bodies and by the client for what it checks locally)."""
+    parts = []
+    for err in e.errors():
+        loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return ValidationError("; ".join(parts), "invalid_request")
+
+
 __all__ = [
     "CLOSE_AUTH_FAILED",
     "CLOSE_BAD_REQUEST",
@@ -138,4 +149,5 @@ __all__ = [
     "StreamError",
     "ValidationError",
     "error_from_response",
+    "field_error",
 ]

@@ -56,11 +56,6 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ErrorBody(Response):
-    code: str
-    message: str
-
-
 # ---- profile ---------------------------------------------------------------------------
 
 
@@ -228,6 +223,7 @@ class FillEvent(_EventBase):
     data: FillData
 
 
+EVENT_CLASSES = (AssignmentEvent, ProfileEvent, MarginEvent, FillEvent)
 Event = Annotated[
     AssignmentEvent | ProfileEvent | MarginEvent | FillEvent, Field(discriminator="type")
 ]

@@ -28,17 +28,15 @@ from .errors import (
     StreamError,
 )
 from .models import (
+    EVENT_CLASSES,
     SERVER_MESSAGE,
     Assignment,
     AssignmentEvent,
     AuthRequest,
     AuthResult,
     Event,
-    FillEvent,
-    MarginEvent,
     Ping,
     Pong,
-    ProfileEvent,
     Subscribe,
     Subscribed,
 )
@@ -50,8 +48,8 @@ if TYPE_CHECKING:
 
 _log = structlog.get_logger("blp_client.client")
 
-_EVENT_TYPES = frozenset({"assignment", "profile", "margin", "fill"})
-_EVENT_CLASSES: frozenset[type] = frozenset({AssignmentEvent, ProfileEvent, MarginEvent, FillEvent})
+_EVENT_CLASSES: frozenset[type] = frozenset(EVENT_CLASSES)
+_EVENT_TYPES = frozenset(cls.model_fields["type"].default for cls in EVENT_CLASSES)
 
 
 class _ConnState:
@@ -166,7 +164,7 @@ class EventStream:
                     elif kind is tuple:
                         ready = tracker.push(parsed[0], None)
                     elif kind is Ping:
-                        await ws.send_str(f'{{"op":"pong","ts":{parsed.ts}}}')
+                        await ws.send_str(_pong(parsed.ts))
                         continue
                     elif kind is StreamErrorMessage:
                         log.warning("stream.server_error", code=parsed.code, message=parsed.message)
@@ -221,7 +219,7 @@ class EventStream:
         )
         try:
             async with asyncio.timeout(self.client._timeout):
-                ts = int(time.time() * 1000)
+                ts = self.client._ts.next()  # strictly increasing: no replay across streams
                 auth = AuthRequest(
                     key=self.client._key,
                     timestamp=ts,
@@ -252,9 +250,12 @@ class EventStream:
         while True:
             msg = await ws.receive()
             if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                parsed = SERVER_MESSAGE.validate_json(msg.data)
+                try:
+                    parsed = SERVER_MESSAGE.validate_json(msg.data)
+                except pydantic.ValidationError:
+                    raise _Reconnect("malformed_message", data=str(msg.data)[:200]) from None
                 if isinstance(parsed, Ping):
-                    await ws.send_str(Pong(ts=parsed.ts).model_dump_json())
+                    await ws.send_str(_pong(parsed.ts))
                     continue
                 if isinstance(parsed, Pong):
                     continue
@@ -394,6 +395,11 @@ def _check_close(ws: aiohttp.ClientWebSocketResponse, msg: aiohttp.WSMessage) ->
     if code == CLOSE_BAD_REQUEST:
         raise StreamError(reason or "the server refused a stream message", "bad_stream_request")
     raise _Reconnect("closed", code=code, detail=reason)
+
+
+def _pong(ts: int) -> str:
+    """The pong answering a server ping (written by hand: it is sent on the hot path)."""
+    return f'{{"op":"pong","ts":{ts}}}'
 
 
 async def _quiet_close(ws: aiohttp.ClientWebSocketResponse) -> None:

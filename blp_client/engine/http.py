@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from ..errors import BLPError, Conflict, NotFound, RateLimited, ValidationError
+from ..errors import BLPError, Conflict, NotFound, RateLimited, ValidationError, field_error
 from .core import ExchangeError
 
 log = structlog.get_logger("blp.http")
@@ -49,16 +49,6 @@ def error_response(
         content_type="application/json",
         headers=headers,
     )
-
-
-def field_error(e: PydanticValidationError) -> ValidationError:
-    """The first validation error, as `field.path: reason` (every error in the message)."""
-    parts = []
-    for err in e.errors():
-        loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return ValidationError("; ".join(parts), "invalid_request")
 
 
 def parse_body(model: type[M], text: str) -> M:

@@ -27,7 +27,7 @@ from .. import models as m
 from ..auth import Verifier, new_credentials
 from ..errors import Conflict, RateLimited, ValidationError
 from .config import EngineConfig
-from .core import AccountKind, Exchange, ExchangeError
+from .core import AccountKind, Exchange
 from .core import events as ev
 from .eventlog import BLPRecord, EventLog, LogRow
 from .market import SCENARIOS, Scenario, build_scenario
@@ -273,14 +273,12 @@ class EngineService:
         x = self.exchange
         if account_id is None:
             account_id = x.open_account(AccountKind.TRADER, rec.collateral)
-        elif rec.collateral:
-            x.deposit(account_id, rec.collateral)
-        self.keys[account_id] = rec.api_key  # before the registration's profile event
-        try:
             x.register_blp(account_id, rec.minute_rate, rec.hour_rate, rec.thresholds)
-        except ExchangeError:
-            del self.keys[account_id]
-            raise
+        else:  # the core refuses first (already a BLP, not a trader): then nothing has moved
+            x.register_blp(account_id, rec.minute_rate, rec.hour_rate, rec.thresholds)
+            if rec.collateral:
+                x.deposit(account_id, rec.collateral)
+        self.keys[account_id] = rec.api_key  # read when the profile event is flushed
         if not rec.opted_in:
             x.set_opted_in(account_id, False)
         rec.account_id = account_id

@@ -164,9 +164,10 @@ class FaultProxy:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-        for conn in list(self._conns):
+        conns = list(self._conns)  # (_kill forgets them)
+        for conn in conns:
             self._kill(conn)
-        tasks = [t for c in list(self._conns) for t in c.tasks]
+        tasks = [t for c in conns for t in c.tasks]
         for t in tasks:
             t.cancel()
         if tasks:

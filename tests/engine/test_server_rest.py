@@ -206,3 +206,22 @@ async def test_scenario_start_status_stop(api: Api) -> None:
     assert not stopped.running
     status, err = await api.admin("POST", "/scenario", {"name": "moon"})
     assert status == 400 and "name" in err["message"]
+
+
+async def test_refused_registration_of_an_existing_blp_changes_nothing(api: Api) -> None:
+    await api.set_index(price="50000")
+    first = await api.register_blp(collateral="1000")
+    body = {
+        "account_id": first.account_id,
+        "collateral": "5000",
+        "minute_rate": "10000000",
+        "hour_rate": "100000000",
+        "max_position_notional": {"BTC-PERP": "1000000"},
+    }
+    status, err = await api.admin("POST", "/blps", body)
+    assert status == 409 and err["code"] == "already_registered"
+    acct = await api.ok(first, "GET", "/api/v1/account")
+    assert Decimal(acct["collateral"]) == Decimal(1000)  # no deposit behind the refusal
+    await api.force(1)  # the first BLP still gets its flow and events
+    page = await api.ok(first, "GET", "/api/v1/assignments?from_seq=0")
+    assert len(page["assignments"]) == 1

@@ -231,3 +231,15 @@ async def test_non_get_is_never_resent(engine: RunningEngine, creds: m.Credentia
             await c.place_order("BTC-PERP", "buy", "0.001", "40000")
         assert proxy.connections == 1
         assert await c.open_orders() == []  # it never reached the engine
+
+
+def test_package_exports_every_public_error_and_name() -> None:
+    import blp_client
+    from blp_client import errors
+
+    public = set(blp_client._EXPORTS)
+    assert set(blp_client.__all__) == public | {"__version__"}
+    error_classes = {n for n in errors.__all__ if isinstance(getattr(errors, n), type)}
+    assert error_classes <= public
+    for name in public:
+        assert getattr(blp_client, name) is not None  # each lazy import resolves

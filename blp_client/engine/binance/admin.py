@@ -11,11 +11,12 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ...auth import HEADER_ADMIN_TOKEN
 from ..core.exchange import ExchangeError
 from ..core.ledger import AccountKind
 from ..faults import FaultConfig
@@ -23,7 +24,7 @@ from ..faults import FaultConfig
 if TYPE_CHECKING:
     from .facade import BinanceFacade
 
-ADMIN_HEADER = "X-ADMIN-TOKEN"
+ADMIN_HEADER = HEADER_ADMIN_TOKEN
 AdminHandler = Callable[[web.Request], Awaitable[web.Response]]
 
 
@@ -38,6 +39,16 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("body must be a JSON object")
     return data
+
+
+def _decimal(name: str, value: Any) -> Decimal:
+    """A decimal given as a string or an integer; anything else is a ValueError naming `name`."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            pass
+    raise ValueError(f"{name} must be a decimal number as a string, got {value!r}")
 
 
 class VenueAdmin:
@@ -95,7 +106,7 @@ class VenueAdmin:
         data = await json_body(request)
         account_id = data.get("account_id")
         if account_id is None:
-            collateral = Decimal(str(data.get("collateral", "0")))
+            collateral = _decimal("collateral", data.get("collateral", "0"))
             account_id = f.exchange.open_account(AccountKind.TRADER, collateral)
             f.on_change()
         elif not isinstance(account_id, int) or isinstance(account_id, bool):
