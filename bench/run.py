@@ -23,21 +23,16 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
 def _benches() -> list[tuple[str, Callable[[], dict[str, Any]]]]:
-    from . import engine
+    import asyncio
 
-    out: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+    from . import engine, hedge, stream
+
+    return [
         ("engine_tick", engine.tick_cost),
         ("engine_crash", engine.crash_wall_time),
+        ("stream", lambda: asyncio.run(stream.run())),
+        ("hedge", lambda: asyncio.run(hedge.run())),
     ]
-    for name in ("stream", "hedge"):  # added by later benches when present
-        try:
-            mod = __import__(f"bench.{name}", fromlist=["run"])
-        except ImportError:
-            continue
-        import asyncio
-
-        out.append((name, lambda mod=mod: asyncio.run(mod.run())))
-    return out
 
 
 def table(results: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ before they reach the exchange.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import math
 import random
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from .core import AccountKind, Exchange
 from .core.instruments import Instrument
-from .core.num import ZERO, floor_to
+from .core.num import floor_to
 
 PricePath = Callable[[int], float]  # seconds since start -> price
 
@@ -191,8 +192,11 @@ class MarketMaker:
     account_id: int
     symbol: str
     cfg: MarketMakerConfig
-    returns: deque[float] = field(default_factory=lambda: deque(maxlen=30))
+    returns: deque[float] = field(init=False)  # the last `cfg.vol_window` log returns
     last: float | None = None
+
+    def __post_init__(self) -> None:
+        self.returns = deque(maxlen=self.cfg.vol_window)
 
     def vol_bps(self) -> float:
         if len(self.returns) < 2:
@@ -294,6 +298,11 @@ def build_scenario(
     rng = random.Random(seed)
     x = exchange
     paths: dict[str, PricePath] = {}
+    if name == "csv":  # one replay for every symbol, each scaled to its own start price
+        if csv_path is None:
+            raise ValueError("the csv scenario needs a csv_path")
+        base = csv_replay(csv_path)
+        p0 = base(0)
     for symbol, start in START_PRICES.items():
         if symbol not in x.instruments:
             continue
@@ -305,10 +314,6 @@ def build_scenario(
         elif name == "calm":
             paths[symbol] = random_walk(start, 2.0, seconds, rng)
         else:
-            if csv_path is None:
-                raise ValueError("the csv scenario needs a csv_path")
-            base = csv_replay(csv_path)
-            p0 = base(0)
             paths[symbol] = (lambda b, s, p: lambda t: b(t) / p * s)(base, start, p0)
     starts = {s: to_tick(p(0), x.instruments[s]) for s, p in paths.items()}
     house = x.open_account(AccountKind.MARKET_MAKER, Decimal("2000000000"))
@@ -317,13 +322,11 @@ def build_scenario(
         mm_id = x.open_account(AccountKind.MARKET_MAKER, Decimal("500000000"))
         # depth scales with open interest: the default ladder is sized for 5,000 traders
         cfg = maker or MarketMakerConfig(level_notional=60_000.0 * max(1.0, accounts / 5000))
-        mm = MarketMaker(mm_id, symbol, cfg)
-        mm.returns = deque(maxlen=cfg.vol_window)
-        makers.append(mm)
+        makers.append(MarketMaker(mm_id, symbol, cfg))
         x.set_index(symbol, starts[symbol])
     pop = population or PopulationConfig(accounts=accounts)
     if pop.accounts != accounts:
-        pop = PopulationConfig(**{**pop.__dict__, "accounts": accounts})
+        pop = dataclasses.replace(pop, accounts=accounts)
     traders = seed_population(x, house, starts, pop, rng)
     blp_ids: dict[str, int] = {}
     for spec in blps:
@@ -338,7 +341,6 @@ def build_scenario(
 __all__ = [
     "DEFAULT_BLPS",
     "SCENARIOS",
-    "ZERO",
     "BLPSpec",
     "MarketMaker",
     "MarketMakerConfig",

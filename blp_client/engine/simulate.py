@@ -7,6 +7,7 @@ program is judged on how much ADL and socialised loss it saves.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -117,13 +118,9 @@ def compare_runs(
         if progress:
             progress(cfg.seconds + done, total)
 
-    with_blp = run(_replace(cfg, blp=True), first)
-    without = run(_replace(cfg, blp=False), second)
+    with_blp = run(dataclasses.replace(cfg, blp=True), first)
+    without = run(dataclasses.replace(cfg, blp=False), second)
     return {"with_blp": with_blp, "without_blp": without}
-
-
-def _replace(cfg: SimulationConfig, **changes: Any) -> SimulationConfig:
-    return SimulationConfig(**{**cfg.__dict__, **changes})
 
 
 def fund_equity(x: Exchange) -> Decimal:

@@ -27,11 +27,20 @@ def test_adl_queue_pops_best_rank_first_and_skips_the_ineligible() -> None:
     c = long("50", "1", "120")  # PnL% −10/120, equity 40, lev 2.75: rank −0.0303…
     busy = long("10", "1", "100")  # same as a, but being liquidated: not in the queue
     ledger.accounts[busy].liquidation = LiquidationState.REDUCING
-    heap = adl_queue(ledger.accounts.values(), SYM, +1, {SYM: D("110")})
+    ledger.trade(ledger.insurance_fund, SYM, D("1"), D("100"))  # the fund never ranks
+    ledger.trade(house, SYM, D("-1"), D("100"))
+    # two positions: BTC long 1 at 100, ETH short 1 at 10, cash 50; at marks 110 / 12:
+    # PnL% 10/100 = 0.1, equity 50 + 10 − 2 = 58, lev (110 + 12)/58: rank 0.1·122/58 = 0.2103…
+    d = long("50", "1", "100")
+    ledger.trade(ledger.accounts[d], "ETH-PERP", D("-1"), D("10"))
+    ledger.trade(house, "ETH-PERP", D("1"), D("10"))
+    marks = {SYM: D("110"), "ETH-PERP": D("12")}
+    heap = adl_queue(ledger.accounts.values(), SYM, +1, marks)
     order = [heapq.heappop(heap) for _ in range(len(heap))]
-    assert [aid for _, aid in order] == [a, b, c]  # the house is short: not on this side
+    assert [aid for _, aid in order] == [a, d, b, c]  # the house is short: not on this side
     assert -order[0][0] == D("0.55")
-    assert -order[2][0] == (D(-10) / D(120)) / (D(110) / D(40))
+    assert -order[1][0] == D("0.1") * (D(122) / D(58))
+    assert -order[3][0] == (D(-10) / D(120)) / (D(110) / D(40))
 
 
 def test_clawback_takes_the_deficit_pro_rata_with_crumbs_to_the_largest_profit() -> None:

@@ -9,6 +9,8 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from blp_client.cli import main
 from blp_client.engine import simulate as sim
 
@@ -40,18 +42,23 @@ def _cli(*args: str) -> subprocess.CompletedProcess[bytes]:
     )
 
 
-def test_same_seed_gives_byte_identical_json() -> None:
-    first = _cli(*SMALL, "--compare", "--json")
-    second = _cli(*SMALL, "--compare", "--json")
-    assert first.returncode == 0, first.stderr.decode()
-    assert first.stdout == second.stdout
-    other = _cli("--accounts", "400", "--seconds", "600", "--seed", "12", "--compare", "--json")
-    assert other.stdout != first.stdout  # the seed matters
-
-
-def test_report_keys_and_decimal_strings() -> None:
+@pytest.fixture(scope="module")
+def small_compare() -> bytes:
+    """`blp simulate --compare --json` on the small market (run once for the module)."""
     out = _cli(*SMALL, "--compare", "--json")
-    data = json.loads(out.stdout)
+    assert out.returncode == 0, out.stderr.decode()
+    return out.stdout
+
+
+def test_same_seed_gives_byte_identical_json(small_compare: bytes) -> None:
+    second = _cli(*SMALL, "--compare", "--json")
+    assert small_compare == second.stdout
+    other = _cli("--accounts", "400", "--seconds", "600", "--seed", "12", "--compare", "--json")
+    assert other.stdout != small_compare  # the seed matters
+
+
+def test_report_keys_and_decimal_strings(small_compare: bytes) -> None:
+    data = json.loads(small_compare)
     assert set(data) == {"with_blp", "without_blp"}
     for name in ("with_blp", "without_blp"):
         report = data[name]
@@ -102,7 +109,6 @@ def test_bad_flags_are_named() -> None:
 
 
 def test_csv_scenario_replays_a_file(tmp_path: object) -> None:
-    from pathlib import Path
 
     path = Path(str(tmp_path)) / "btc.csv"
     rows = ["timestamp,price"] + [f"{t * 1000},{50000 - 40 * t}" for t in range(0, 301)]

@@ -177,6 +177,9 @@ def test_favourable_takeover_of_two_positions() -> None:
     # BLP: BTC 2·(30 000 − 29 965) = 70, ETH 5·(2 002 − 2 000) = 10 → 80 = ⅔·120
     assert upnl(ex, b) == D(80)
     assert_conserved(ex)
+    assert t in ex.liquidator.multi  # checked on every tick while it held two positions
+    ex.advance(2_000)
+    assert t not in ex.liquidator.multi  # flat after the takeover: no longer
 
 
 def test_toxic_takeover_of_two_positions_inside_the_collar() -> None:

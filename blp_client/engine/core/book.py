@@ -204,9 +204,3 @@ class OrderBook:
                 break
             out.append((price, sum((o.remaining for o in book.levels[price]), ZERO)))
         return out
-
-    def walk(self, side: Side) -> Iterator[tuple[Decimal, Decimal]]:
-        """Every level of one side, best first, as (price, quantity)."""
-        book = self._side(side)
-        for price in book.prices():
-            yield price, sum((o.remaining for o in book.levels[price]), ZERO)

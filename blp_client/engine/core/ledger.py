@@ -58,12 +58,6 @@ class Account:
     liquidation: LiquidationState = LiquidationState.NONE
     version: int = 0  # bumped on every change that moves its liquidation price
 
-    def position(self, symbol: str) -> Position:
-        pos = self.positions.get(symbol)
-        if pos is None:
-            pos = self.positions[symbol] = Position()
-        return pos
-
     def qty(self, symbol: str) -> Decimal:
         pos = self.positions.get(symbol)
         return pos.qty if pos is not None else ZERO

@@ -42,7 +42,6 @@ class WaterfallConfig:
 class Liquidation:
     id: int
     account_id: int
-    started_ms: int
     rounds: int = 0
     next_round_ms: int = 0
 
@@ -144,9 +143,9 @@ class Liquidator:
         accounts = self.x.ledger.accounts
         for aid in sorted(self.multi | self.watched):
             acct = accounts[aid]
-            if acct.liquidation is not LiquidationState.NONE or not self._has_marks(acct):
+            if symbol not in acct.positions or acct.liquidation is not LiquidationState.NONE:
                 continue
-            if symbol not in acct.positions:
+            if not self._has_marks(acct):
                 continue
             snap = self._snap(acct)
             if aid in self.watched:
@@ -175,7 +174,7 @@ class Liquidator:
         )
 
     def _start(self, acct: Account, snap: MarginSnapshot) -> None:
-        liq = Liquidation(self._next_id, acct.id, self.x.now_ms, next_round_ms=self.x.now_ms)
+        liq = Liquidation(self._next_id, acct.id, next_round_ms=self.x.now_ms)
         self._next_id += 1
         self.active[acct.id] = liq
         acct.liquidation = LiquidationState.REDUCING
@@ -203,13 +202,13 @@ class Liquidator:
             acct = accounts[aid]
             snap = snapshot(acct, marks, instruments)
             if snap.below_tmf:
-                self._takeover(liq, acct)
+                self._takeover(liq, acct, snap)
                 continue
             if now < liq.next_round_ms:
                 continue
             if liq.rounds >= self.cfg.max_rounds:
                 if snap.liquidatable:
-                    self._takeover(liq, acct)
+                    self._takeover(liq, acct, snap)
                 else:
                     self._hand_back(liq, acct)
                 continue
@@ -218,7 +217,7 @@ class Liquidator:
             if snap.above_imf:
                 self._hand_back(liq, acct)
             elif snap.below_tmf:
-                self._takeover(liq, acct)
+                self._takeover(liq, acct, snap)
         if now >= self._fund_next_ms:
             self._fund_next_ms = now + self.cfg.round_interval_ms
             self._unwind_fund()
@@ -291,14 +290,13 @@ class Liquidator:
         self.touched(acct)
         self.x.emit(ev.LiquidationReturned(self.x.now_ms, liq.id, acct.id, liq.rounds))
 
-    def _takeover(self, liq: Liquidation, acct: Account) -> None:
+    def _takeover(self, liq: Liquidation, acct: Account, snap: MarginSnapshot) -> None:
         """Close the account at its zero prices into the insurance fund (its equity becomes
         exactly 0), then hand each position to BLPs, the fund and ADL in that order."""
         x = self.x
         ledger, fund = x.ledger, x.insurance_fund
-        snap = self._snap(acct)
         favorable = snap.equity >= 0
-        zps = zero_prices(acct, x.marks, x.instruments)
+        zps = zero_prices(acct, x.marks, x.instruments, snap)
         taken: list[tuple[str, Decimal, Decimal]] = []
         for symbol in sorted(acct.positions):
             q = acct.positions[symbol].qty
@@ -315,6 +313,7 @@ class Liquidator:
             ledger.transfer(acct, fund, acct.cash)  # the zero-price rounding residue
         del self.active[acct.id]
         acct.liquidation = LiquidationState.NONE
+        self.touched(acct)  # flat now: out of the every-tick set
         self.margin_call.discard(acct.id)
         x.stats.takeovers += 1
         if acct.id in x.blps:

@@ -7,7 +7,7 @@ the ledger stays exact because it books the quantised number on both sides.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -49,16 +49,6 @@ def money(x: Decimal) -> Decimal:
 
 def price_q(x: Decimal) -> Decimal:
     return x.quantize(PRICE_STEP, rounding=ROUND_HALF_EVEN)
-
-
-def exact_product(*xs: Decimal) -> Decimal:
-    """Multiply with enough precision that the result is exact (no context rounding)."""
-    with localcontext() as ctx:
-        ctx.prec = 60
-        out = ONE
-        for x in xs:
-            out *= x
-        return +out
 
 
 def sign(x: Decimal) -> int:
