@@ -41,7 +41,6 @@ def _secret(env_name: str | None, key: str, env: Mapping[str, str] | None) -> Se
 
 class EngineConfig(_Section):
     url: str = "http://127.0.0.1:8765"
-    ws_url: str | None = None  # default: derived from url by the client
     api_key_env: str = "BLP_API_KEY"
     api_secret_env: str = "BLP_API_SECRET"
     symbols: list[str] = Field(default_factory=lambda: ["BTC-PERP"])

@@ -36,7 +36,7 @@ from blp_client.bot.venues import (
 )
 from blp_client.client import BLPClient
 from blp_client.errors import BLPError
-from blp_client.models import Order, OrderList
+from blp_client.models import Order
 
 ZERO = Decimal(0)
 T = TypeVar("T")
@@ -164,14 +164,7 @@ class ExchangeVenue:
         return self._order(o)
 
     async def get_order(self, symbol: str, client_order_id: str) -> VenueOrder | None:
-        raw = await _call(
-            self.client.request(
-                "GET",
-                "/api/v1/orders",
-                params={"status": "all", "client_order_id": client_order_id},
-            )
-        )
-        orders = OrderList.model_validate(raw).orders
+        orders = await _call(self.client.orders("all", client_order_id))
         return self._order(orders[0]) if orders else None
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:

@@ -110,7 +110,6 @@ class Executor:
     health: dict[str, VenueHealth] = field(default_factory=dict)
     _busy: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _vid: dict[tuple[str, str], str] = field(default_factory=dict)
     _awaiting: dict[str, _Pending] = field(default_factory=dict)
     _received: dict[str, float] = field(default_factory=dict)
     _fill_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -118,11 +117,6 @@ class Executor:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _suspect: dict[tuple[str, str], tuple[Decimal, int]] = field(default_factory=dict)
     sends: int = 0
-
-    def __post_init__(self) -> None:
-        for o in self.journal.orders():
-            if o.venue_order_id is not None:
-                self._vid[(o.venue, o.venue_order_id)] = o.client_order_id
 
     # ---- health ------------------------------------------------------------------------
 
@@ -269,8 +263,6 @@ class Executor:
     async def apply(self, order: OrderRecord, vo: VenueOrder) -> None:
         """Take in what the venue says about one of our orders."""
         cid = order.client_order_id
-        if vo.venue_order_id is not None:
-            self._vid[(order.venue, vo.venue_order_id)] = cid
         cur = self.journal.order(cid)
         if cur is None or cur.state in TERMINAL_STATES:
             return
@@ -316,8 +308,8 @@ class Executor:
         self._awaiting.pop(cid, None)
         if p.status is OrderStatus.OPEN:
             return True  # a resting order's fills are in; it stays open
-        if abs(o.filled_qty) >= abs(o.qty) or p.status is OrderStatus.FILLED:
-            state = OrderState.FILLED if abs(o.filled_qty) >= abs(o.qty) else OrderState.CANCELLED
+        if abs(o.filled_qty) >= abs(o.qty):
+            state = OrderState.FILLED
         elif p.status is OrderStatus.REJECTED and o.filled_qty == 0:
             state = OrderState.REJECTED
         else:
@@ -347,6 +339,7 @@ class Executor:
             orders = [o for o in waiting if o is not None]
             if not orders:
                 return []
+            by_venue_id = {o.venue_order_id: o.client_order_id for o in orders if o.venue_order_id}
             new: list[FillRecord] = []
             for symbol in sorted({o.symbol for o in orders}):
                 since = min(o.created_ms for o in orders if o.symbol == symbol) - FILL_SLACK_MS
@@ -363,11 +356,7 @@ class Executor:
                 totals: dict[str, list[Decimal]] = {}
                 last_ts: dict[str, int] = {}
                 for t in trades:
-                    cid = t.client_order_id or (
-                        self._vid.get((venue_name, t.venue_order_id))
-                        if t.venue_order_id is not None
-                        else None
-                    )
+                    cid = t.client_order_id or by_venue_id.get(t.venue_order_id or "")
                     if cid is None or cid not in wanted:
                         continue  # not ours, not waiting, or its venue id is not known yet
                     tot = totals.setdefault(cid, [ZERO, ZERO, ZERO])

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from blp_client.bot.daemon_io import as_str
 from blp_client.bot.journal_schema import OPEN_STATES
-from blp_client.bot.strategy import EXCHANGE, RiskState
+from blp_client.bot.strategy import EXCHANGE, RiskState, View
 
 if TYPE_CHECKING:
     from blp_client.bot.daemon import Bot
@@ -130,14 +130,7 @@ def build_status(bot: Bot) -> dict[str, Any]:
     for r in recent:
         r["hedges"] = hedges.get(str(r["seq"]), [])
 
-    pnl_by: dict[str, dict[str, Decimal]] = {}
-    total = fees_total = ZERO
-    for (s, v), (pos, cost, fees) in j.positions().items():
-        mark = marks.get(s) or view.mark(s)
-        upnl = pos * mark - cost if mark is not None else -cost if pos == 0 else ZERO
-        pnl_by.setdefault(s, {})[v] = upnl - fees
-        total += upnl - fees
-        fees_total += fees
+    total, fees_total, pnl_by = pnl(bot, view)
 
     prof = bot.profile
     capacity: dict[str, Any] = {}
@@ -203,14 +196,28 @@ def build_status(bot: Bot) -> dict[str, Any]:
         "pnl": {"total": total, "fees": fees_total, "by_symbol_venue": pnl_by},
         "margin_events": list(bot.margin_events),
     }
-    bot.metrics.pnl.set(total)
     return as_str(out)  # type: ignore[no-any-return]
+
+
+def pnl(bot: Bot, view: View) -> tuple[Decimal, Decimal, dict[str, dict[str, Decimal]]]:
+    """(total PnL, fees, PnL by symbol and venue): uPnL at mark of what the journal holds,
+    realised PnL, minus fees (a closed position's PnL is −cost)."""
+    by: dict[str, dict[str, Decimal]] = {}
+    total = fees_total = ZERO
+    for (s, v), (pos, cost, fees) in bot.journal.positions().items():
+        mark = view.mark(s)
+        upnl = pos * mark - cost if mark is not None else -cost if pos == 0 else ZERO
+        by.setdefault(s, {})[v] = upnl - fees
+        total += upnl - fees
+        fees_total += fees
+    return total, fees_total, by
 
 
 def update_gauges(bot: Bot) -> None:
     """Refresh the gauges from the journal and the daemon's caches."""
     inv = bot.journal.inventory()
     view = bot.view(inv)
+    bot.metrics.pnl.set(pnl(bot, view)[0])
     for s in sorted(set(bot.symbols) | set(inv.symbols())):
         bot.track_exposure(s, inv)
         net = inv.net(s)

@@ -289,7 +289,6 @@ class CcxtVenue:
         cid = request.client_order_id
         params = order_params(request)
         log = _log.bind(venue=self.name, symbol=request.symbol, client_order_id=cid)
-        unknown = False
         last_err: Exception | None = None
         for attempt in range(self.max_retries + 1):
             try:
@@ -318,17 +317,15 @@ class CcxtVenue:
                     if attempt < self.max_retries:
                         await self._sleep(self._backoff(attempt, rate_limit_floor(attempt)))
                     continue
-                unknown = True  # timeout, dropped connection, 5xx, duplicate id: may have landed
+            # timeout, dropped connection, 5xx, duplicate id: it may have landed; _resolve
+            # finds it, raises OrderStateUnknown when it cannot tell, or None: not placed
             log.warning("venue_order_unknown", error=type(last_err).__name__, attempt=attempt + 1)
             found = await self._resolve(m, cid)
             if found is not None:
                 log.info("venue_order_resolved", status=found.status.value)
                 return found
-            unknown = False  # the venue has no such order: sending it again is safe
-            if attempt < self.max_retries:
+            if attempt < self.max_retries:  # the venue has no such order: resending is safe
                 await self._sleep(self._backoff(attempt))
-        if unknown:
-            raise OrderStateUnknown(f"{self.name}: order {cid} state unknown", cid) from last_err
         if isinstance(last_err, RATE_LIMIT_ERRORS):
             raise RateLimited(f"{self.name}: order {cid} rate limited through every retry")
         raise VenueUnavailable(f"{self.name}: order {cid} not placed after retries") from last_err
