@@ -177,7 +177,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     data = summary(live)
     if args.report is not None:
-        print(f"report: {write_html(args.report, data, live)}", file=sys.stderr)
+        from .report import ReportError
+
+        try:
+            print(f"report: {write_html(args.report, data, live)}", file=sys.stderr)
+        except ReportError as e:  # the run is done: still print its text report
+            print(f"blp demo: {e}", file=sys.stderr)
+            print("\n" + text_report(data, live))
+            return 2
     if args.json:
         sys.stdout.write(to_json(data))
     else:

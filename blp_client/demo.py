@@ -29,6 +29,7 @@ import aiohttp
 import structlog
 
 from .bot.daemon import Bot, BotOptions, run_bot
+from .bot.daemon_io import configure_logging
 from .demo_sim import (
     ENV_KEYS,
     OUR_BLP,
@@ -89,22 +90,6 @@ class DemoOptions:
 # ---- the live run --------------------------------------------------------------------------
 
 
-def configure_demo_logging(path: Path) -> None:
-    """Every component's structlog JSON lines go to `path`, not to the terminal."""
-    stream = path.open("a", encoding="utf-8")
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(sort_keys=True),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(20),
-        logger_factory=structlog.PrintLoggerFactory(stream),
-        cache_logger_on_first_use=False,
-    )
-
-
 @dataclass
 class Tracker:
     """What the demo follows while it runs: peaks, series for the report, live snapshots."""
@@ -139,15 +124,15 @@ Snapshot = dict[str, Any]
 async def run_demo(
     opts: DemoOptions,
     on_tick: Callable[[Snapshot], None] | None = None,
-    log_path: Path | None = None,
 ) -> dict[str, Any]:
     """Run the demo; `on_tick` gets a snapshot about once a second. Returns the result (see
     `demo_view.summary` for its keys). Ctrl-C ends the live part early, with a report."""
     loop = asyncio.get_running_loop()
     with tempfile.TemporaryDirectory(prefix="blp-demo-") as tmp_name:
         tmp = Path(tmp_name)
-        log_file = log_path or tmp / "demo.log"
-        configure_demo_logging(log_file)
+        log_file = tmp / "demo.log"  # every component's JSON log lines, not the terminal's
+        log_stream = log_file.open("a", encoding="utf-8")
+        configure_logging("info", log_stream)
         sim = asyncio.create_task(_simulate_in_child(opts))
         abort = asyncio.Event()
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -166,7 +151,7 @@ async def run_demo(
                 await engine.stop()
             live["simulated"] = await sim
         except DemoError as e:
-            raise DemoError(f"{e}\n--- last log lines ({log_file}) ---\n{_tail(log_file)}") from e
+            raise DemoError(f"{e}\n--- last log lines ---\n{_tail(log_file)}") from e
         finally:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGINT)
@@ -174,6 +159,8 @@ async def run_demo(
                 sim.cancel()
                 with contextlib.suppress(asyncio.CancelledError, DemoError):
                     await sim
+            structlog.reset_defaults()  # the log file goes with the temporary directory
+            log_stream.close()
         live["aborted"] = abort.is_set()
         return live
 
@@ -337,7 +324,7 @@ async def _live(
     final = bot.final_status or {}
     hedges = [o for o in x.orders.values() if o.account_id == venue_id]
     venue_cids = [o.client_order_id for o in hedges if o.client_order_id]
-    real_net = {s: _position(x, our_id, s) + _position(x, venue_id, s) for s in SYMBOLS}
+    real_net = {s: x.account(our_id).qty(s) + x.account(venue_id).qty(s) for s in SYMBOLS}
     return {
         "final_status": final,
         "settled": settled,
@@ -363,11 +350,6 @@ def engine_seconds(x: Exchange, sc: Scenario) -> float:
     return (x.now_ms - sc.start_ms) / 1000
 
 
-def _position(x: Exchange, account_id: int, symbol: str) -> Decimal:
-    p = x.account(account_id).positions.get(symbol)
-    return p.qty if p is not None else ZERO
-
-
 def _caught_up(bot: Bot, last_seq: int, x: Exchange) -> bool:
     """Every event processed, nothing open or pending, and hedged within a lot."""
     j = bot.journal
@@ -380,12 +362,11 @@ def _caught_up(bot: Bot, last_seq: int, x: Exchange) -> bool:
 def main_sync(
     opts: DemoOptions,
     on_tick: Callable[[Snapshot], None] | None = None,
-    log_path: Path | None = None,
 ) -> dict[str, Any]:
     """`run_demo` in a fresh event loop (the CLI's entry)."""
     if sys.platform == "win32":  # pragma: no cover
         asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())  # type: ignore[attr-defined,unused-ignore]
-    return asyncio.run(run_demo(opts, on_tick, log_path))
+    return asyncio.run(run_demo(opts, on_tick))
 
 
 __all__ = ["DemoError", "DemoOptions", "main_sync", "run_demo"]

@@ -40,13 +40,9 @@ def sim_config(accounts: int, seed: int, drop: float, blp: bool = True) -> Simul
 
 def simulate_compare(accounts: int, seed: int, drop: float) -> dict[str, Any]:
     """The same market with our BLP and the two others, and without BLPs: {run: {report,
-    timeline}}. Like `simulate.compare_runs`, with the demo's set of BLPs (plain dicts:
-    picklable)."""
-    out: dict[str, Any] = {}
-    for name, blps in (("with_blp", (OUR_BLP, *OTHER_BLPS)), ("without_blp", ())):
-        result = simulate.run(sim_config(accounts, seed, drop, bool(blps)), blps=blps)
-        out[name] = {"report": result.report, "timeline": result.timeline}
-    return out
+    timeline}} (plain dicts: picklable)."""
+    runs = simulate.compare_runs(sim_config(accounts, seed, drop), blps=(OUR_BLP, *OTHER_BLPS))
+    return {name: {"report": r.report, "timeline": r.timeline} for name, r in runs.items()}
 
 
 def engine_config() -> EngineConfig:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from .demo_sim import OUR_NAME
 from .engine.simulate import compare_text, saving
 
 D = Decimal
@@ -197,7 +198,7 @@ def text_report(s: dict[str, Any], live: dict[str, Any]) -> str:
         + ", ".join(
             f"{n} {b['assignments']:,} assignments"
             for n, b in s["blps_live"].items()
-            if "demo" not in n
+            if n != OUR_NAME
         ),
         "",
         "The same market simulated with and without BLPs (clawback figures):",

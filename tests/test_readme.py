@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from bot.e2e_harness import free_port
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
@@ -196,12 +196,6 @@ def test_walkthrough_steps_are_marked() -> None:
     assert "make demo" in readme()
     assert re.search(r"^demo:.*\n\t\$\(BIN\)/blp demo$", (ROOT / "Makefile").read_text(), re.M)
     assert found["demo"].strip().startswith("blp demo")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rewrite(text: str, ports: dict[int, int]) -> str:

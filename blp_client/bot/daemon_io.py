@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -150,8 +150,9 @@ async def venue_margins(
     return out
 
 
-def configure_logging(level: str = "info") -> None:
-    """structlog JSON lines on stderr (one object per event, ISO timestamps)."""
+def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
+    """structlog JSON lines on `stream`, stderr by default (one object per event, ISO
+    timestamps)."""
     lvl = getattr(logging, level.upper(), logging.INFO)
     structlog.configure(
         processors=[
@@ -162,7 +163,7 @@ def configure_logging(level: str = "info") -> None:
             structlog.processors.JSONRenderer(sort_keys=True),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
 

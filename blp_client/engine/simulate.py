@@ -105,9 +105,13 @@ def compare(cfg: SimulationConfig, progress: Progress | None = None) -> dict[str
 
 
 def compare_runs(
-    cfg: SimulationConfig, progress: Progress | None = None
+    cfg: SimulationConfig,
+    progress: Progress | None = None,
+    *,
+    blps: Sequence[BLPSpec] | None = None,
 ) -> dict[str, SimulationResult]:
-    """`compare` with the timelines: {"with_blp": result, "without_blp": result}."""
+    """`compare` with the timelines: {"with_blp": result, "without_blp": result}; `blps` are
+    the BLPs of the first run (`DEFAULT_BLPS` by default)."""
     total = 2 * cfg.seconds
 
     def first(done: int, _: int) -> None:
@@ -118,7 +122,7 @@ def compare_runs(
         if progress:
             progress(cfg.seconds + done, total)
 
-    with_blp = run(dataclasses.replace(cfg, blp=True), first)
+    with_blp = run(dataclasses.replace(cfg, blp=True), first, blps=blps)
     without = run(dataclasses.replace(cfg, blp=False), second)
     return {"with_blp": with_blp, "without_blp": without}
 
