@@ -332,9 +332,7 @@ async def start_engine(
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    server = site._server
-    assert isinstance(server, asyncio.base_events.Server)
-    actual_port = int(server.sockets[0].getsockname()[1])
+    actual_port = int(runner.addresses[0][1])
     if scenario is not None:
         service.start_scenario(
             m.ScenarioStart(name=scenario, seed=scenario_seed, accounts=scenario_accounts)

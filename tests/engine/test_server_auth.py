@@ -100,7 +100,8 @@ async def test_another_blps_order_is_forbidden(api: Api) -> None:
     alice, bob = await api.register_blp(), await api.register_blp()
     order = await api.ok(
         alice, "POST", "/api/v1/orders",
-        {"symbol": "BTC-PERP", "side": "buy", "qty": "0.01", "price": "49000"},
+        {"symbol": "BTC-PERP", "side": "buy", "qty": "0.01", "price": "49000",
+         "client_order_id": "x"},
     )  # fmt: skip
     for method in ("GET", "DELETE"):
         status, body, _ = await api.signed(bob, method, f"/api/v1/orders/{order['id']}")
@@ -109,7 +110,9 @@ async def test_another_blps_order_is_forbidden(api: Api) -> None:
     # bob's lists never show alice's order
     assert (await api.ok(bob, "GET", "/api/v1/orders?status=all"))["orders"] == []
     listed = await api.ok(bob, "GET", "/api/v1/orders?client_order_id=x&status=all")
-    assert listed["orders"] == []
+    assert listed["orders"] == []  # alice's order has that client id
+    mine = await api.ok(alice, "GET", "/api/v1/orders?client_order_id=x&status=all")
+    assert [o["id"] for o in mine["orders"]] == [order["id"]]
     # and it is still alice's, still open
     got = await api.ok(alice, "GET", f"/api/v1/orders/{order['id']}")
     assert got["status"] == "new"

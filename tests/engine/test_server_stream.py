@@ -81,6 +81,12 @@ async def test_events_are_per_blp(api: Api) -> None:
     assert {e["data"]["account_id"] for e in ea if e["type"] == "profile"} == {a.account_id}
     ids_a = {e["id"] for e in ea}
     assert not ids_a & {e["id"] for e in eb}
+    for creds in (a, b):  # 20 of the 40 assignments each: none sent to both
+        page = await api.ok(creds, "GET", "/api/v1/events?from_seq=0&limit=1000")
+        assert page["last_seq"] == 21
+        assert [e["type"] for e in page["events"]].count("assignment") == 20
+        profiles = {e["data"]["account_id"] for e in page["events"] if e["type"] == "profile"}
+        assert profiles == {creds.account_id}
 
 
 async def test_ping_pong_both_directions() -> None:

@@ -106,15 +106,22 @@ def test_any_arrival_order_with_duplicates_delivers_each_seq_once_in_order(
     assert t.pending == 0
 
 
+class _Top(random.Random):
+    """uniform(a, b) → b: the backoff's ceiling itself."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
 def test_backoff_grows_exponentially_with_full_jitter_and_resets() -> None:
-    b = Backoff(base=0.1, cap=1.0, rng=random.Random(7))
+    b = Backoff(base=0.1, cap=1.0, rng=_Top())
     ceilings = [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
-    for ceiling in ceilings:
-        d = b.next_delay()
-        assert 0 <= d <= ceiling
+    assert [b.next_delay() for _ in ceilings] == ceilings  # doubling, then capped
     assert b.attempt == len(ceilings)
     b.reset()
-    assert b.attempt == 0 and b.next_delay() <= 0.1
+    assert b.attempt == 0 and b.next_delay() == 0.1
+    jittered = Backoff(base=0.1, cap=1.0, rng=random.Random(7))
+    assert all(0 <= jittered.next_delay() <= c for c in ceilings)
 
 
 def test_backoff_is_jittered() -> None:

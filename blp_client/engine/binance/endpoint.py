@@ -9,6 +9,7 @@ response after the order was executed (so clients must resolve it by client orde
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,9 @@ _RATE_LIMIT_MSG = (
     "the websocket for live updates to avoid polling the API."
 )
 _GATEWAY_HTML = "<html><body><h1>503 Service Unavailable</h1></body></html>"
+
+
+REQUEST_LOG_SIZE = 100_000  # requests kept for GET /admin/v1/venue/requests
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,8 @@ class Pipeline:
         self.keys = keys
         self.faults = faults
         self.on_change = on_change
-        self.request_log: list[RequestRecord] = []
+        # the newest requests only: a long-running engine must not grow without bound
+        self.request_log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
         self._seq = 0
 
     def _log(

@@ -3,6 +3,7 @@ handler groups into routes on an aiohttp app, and is the Python API tests and ad
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 import structlog
@@ -64,7 +65,7 @@ class BinanceFacade:
         return self.state.clock_ms
 
     @property
-    def request_log(self) -> list[RequestRecord]:
+    def request_log(self) -> deque[RequestRecord]:
         return self.pipeline.request_log
 
     @property
