@@ -166,6 +166,7 @@ CREATE TABLE IF NOT EXISTS orders (
     filled_qty TEXT NOT NULL, avg_price TEXT, fees TEXT NOT NULL, created_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL, error TEXT, reason TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS orders_state ON orders(state);
+CREATE INDEX IF NOT EXISTS orders_decision ON orders(decision);
 CREATE TABLE IF NOT EXISTS fills (
     venue TEXT NOT NULL, trade_id TEXT NOT NULL, client_order_id TEXT, symbol TEXT NOT NULL,
     qty TEXT NOT NULL, price TEXT NOT NULL, fee TEXT NOT NULL, ts INTEGER NOT NULL,

@@ -6,8 +6,8 @@ net_exposure, net_exposure_notional, max_net_exposure, marks, capacity, threshol
 threshold_history, risk (state, monitor, reasons, last_denies, thresholds_lowered, exchange
 leverage/mf/mmf/equity, liquidation_state, assessed_seq), pending_actions, assignments (count,
 notional, discount), recent_assignments (each with its hedges), hedge_latency_ms (p50, p99,
-count), venues (health, market data error, margin), orders (total, by_state, open,
-duplicate_client_ids), fills (count, by_venue, paper), pnl (total, fees, by_symbol_venue),
+count), venues (health, market data error, margin), orders (total, by_state, open), fills
+(count, by_venue, paper), pnl (total, fees, by_symbol_venue),
 margin_events. Decimals are strings.
 """
 
@@ -91,16 +91,8 @@ class JournalReader:
 
     def orders(self) -> dict[str, Any]:
         by_state = dict(self.db.execute("SELECT state, COUNT(*) FROM orders GROUP BY state"))
-        total, distinct = self.db.execute(
-            "SELECT COUNT(*), COUNT(DISTINCT client_order_id) FROM orders"
-        ).fetchone()
         open_n = sum(by_state.get(s.value, 0) for s in OPEN_STATES)
-        return {
-            "total": total,
-            "by_state": by_state,
-            "open": open_n,
-            "duplicate_client_ids": total - distinct,
-        }
+        return {"total": sum(by_state.values()), "by_state": by_state, "open": open_n}
 
     def fills(self) -> dict[str, Any]:
         by_venue = dict(self.db.execute("SELECT venue, COUNT(*) FROM fills GROUP BY venue"))

@@ -22,7 +22,6 @@ async def test_hedges_every_assignment_once(stack: Stack) -> None:
     st = await d.status()
     assert st["assignments"]["count"] == len(stack.engine_assignment_seqs())
     assert st["hedge_latency_ms"]["p50"] is not None
-    assert st["orders"]["duplicate_client_ids"] == 0
     metrics = await d.metrics()
     assert "blp_bot_assignments_total" in metrics
     assert "blp_bot_hedge_latency_ms_bucket" in metrics
