@@ -121,7 +121,6 @@ class BLPClient:
         self._ts = Timestamps()
         self._session = session
         self._own_session = session is None
-        self._history_kind: Literal["events", "assignments"] | None = None
         self.log_id: str | None = None  # the server's event log, from the last subscription
         self.stats: dict[str, int] = {
             "connects": 0,

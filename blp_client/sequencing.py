@@ -19,7 +19,7 @@ class SeqTracker(Generic[T]):
 
     `push` returns the items that became deliverable (in seq order); a seq at or below `last`,
     or one already held, is a duplicate and is dropped. Items past a hole are held (at most
-    `max_pending`) until the hole is filled by `push`es or declared empty by `skip_through`.
+    `max_pending`) until the hole is filled by `push`es.
     """
 
     __slots__ = ("_pending", "duplicates", "last", "max_pending")
@@ -61,16 +61,6 @@ class SeqTracker(Generic[T]):
         if not self._pending:
             return None
         return self.last + 1, min(self._pending) - 1
-
-    def skip_through(self, seq: int) -> list[T]:
-        """Declare that every seq up to `seq` not yet seen needs no delivery (e.g. it was not an
-        assignment); return what became deliverable."""
-        out: list[T] = []
-        if seq > self.last:
-            for s in sorted(s for s in self._pending if s <= seq):
-                out.append(self._pending.pop(s))  # seen ones are still delivered, in order
-            self.last = seq
-        return out + self._release()
 
     def clear_pending(self) -> int:
         """Forget items held behind a hole (a resubscription from `last` will replay them)."""

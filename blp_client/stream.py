@@ -172,7 +172,7 @@ class EventStream:
                     else:
                         continue  # pong, late control messages
                     if tracker.pending:
-                        ready += await self._fill_gap(tracker, assignments_only, log)
+                        ready += await self._fill_gap(tracker, log)
                     for event in ready:
                         if event is None:
                             continue
@@ -290,30 +290,19 @@ class EventStream:
         except Exception:  # the connection is closing: the receive side reports why
             return
 
-    async def _fill_gap(
-        self, tracker: SeqTracker[Event | None], assignments_only: bool, log: Any
-    ) -> list[Event | None]:
+    async def _fill_gap(self, tracker: SeqTracker[Event | None], log: Any) -> list[Event | None]:
+        """Fetch the first hole from `GET /api/v1/events` (protocol v1's way to fill a gap);
+        what cannot be fetched ends this connection and resubscribes from the last seq."""
         gap = tracker.gap()
         assert gap is not None
         first, last = gap
         self.client.stats["gaps"] += 1
         log.warning("stream.gap", first_missing=first, last_missing=last)
-        out: list[Event | None] = []
         try:
-            if self.client._history_kind != "assignments":
-                try:
-                    out += await self._fill_from_events(tracker, first, last)
-                    self.client._history_kind = "events"
-                except BLPError as exc:
-                    if self.client._history_kind == "events" or exc.status != 404:
-                        raise
-                    self.client._history_kind = "assignments"
-            if self.client._history_kind == "assignments" and assignments_only:
-                out += await self._fill_from_assignments(tracker, first, last)
+            out = await self._fill_from_events(tracker, first, last)
         except (BLPError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise _Reconnect("gap_fill_failed", error=str(exc)[:200]) from None
-        if tracker.last < last:
-            # not filled (e.g. non-assignment events without an events history): resubscribe
+        if tracker.last < last:  # the history ended short of the hole: resubscribe
             raise _Reconnect("gap_unfilled", first_missing=tracker.last + 1)
         self.client.stats["gap_events_filled"] += last - first + 1
         log.info("stream.gap_filled", first=first, last=last)
@@ -334,30 +323,6 @@ class EventStream:
             if page.next_from_seq is None or not page.events:
                 break
             cursor = page.next_from_seq
-        return out
-
-    async def _fill_from_assignments(
-        self, tracker: SeqTracker[Event | None], first: int, last: int
-    ) -> list[Event | None]:
-        out: list[Event | None] = []
-        cursor = first - 1
-        while cursor < last:
-            page = await self.client.assignment_history(cursor, self.client._history_page)
-            for a in page.assignments:
-                if a.seq > last:
-                    break
-                # seqs between assignments belong to other event types: not needed here
-                out += tracker.skip_through(a.seq - 1)
-                out += tracker.push(a.seq, AssignmentEvent(seq=a.seq, id=a.id, ts=a.ts, data=a))
-            if (
-                page.next_from_seq is None
-                or not page.assignments
-                or page.assignments[-1].seq >= last
-            ):
-                break
-            cursor = page.next_from_seq
-        if page.last_seq >= last:
-            out += tracker.skip_through(last)
         return out
 
 

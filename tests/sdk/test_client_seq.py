@@ -47,17 +47,6 @@ def test_hole_is_reported_and_filled_in_order() -> None:
     assert t.gap() is None and t.pending == 0 and t.last == 5
 
 
-def test_skip_through_declares_non_deliverable_seqs() -> None:
-    t: SeqTracker[int] = SeqTracker()
-    t.push(1, 1)
-    t.push(6, 6)
-    assert t.gap() == (2, 5)
-    assert t.push(3, 3) == []
-    assert t.skip_through(2) == [3]
-    assert t.skip_through(5) == [6]
-    assert t.last == 6
-
-
 def test_clear_pending_forgets_held_items() -> None:
     t: SeqTracker[int] = SeqTracker()
     t.push(3, 3)
@@ -135,16 +124,6 @@ def test_backoff_refuses_bad_parameters() -> None:
         Backoff(base=0, cap=1)
     with pytest.raises(ValueError):
         Backoff(base=2, cap=1)
-
-
-def test_skip_through_still_delivers_held_items_it_passes() -> None:
-    t: SeqTracker[int] = SeqTracker()
-    t.push(3, 3)
-    t.push(5, 5)
-    t.push(7, 7)
-    assert t.skip_through(5) == [3, 5]
-    assert t.gap() == (6, 6)
-    assert t.skip_through(6) == [7]
 
 
 def test_is_next_only_for_the_following_seq_with_nothing_held() -> None:
