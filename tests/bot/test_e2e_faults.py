@@ -42,12 +42,11 @@ async def test_faults_do_not_break_exactly_once(stack: Stack) -> None:
     assert counts.get("server_error", 0) > 0
     text = await d.metrics()
     assert metric(text, "blp_bot_venue_retries_total") > 0
-    assert metric(text, "blp_bot_venue_errors_total") + metric(text, "blp_bot_orders_total") > 0
     await stack.admin("DELETE", "/venue/faults")
     assert await d.terminate() == 0
     check_guarantees(stack, d)
     events = [e.get("event") for e in d.log_events()]
-    assert "venue_order_unknown" in events or "order_unknown" in events  # lost responses
+    assert "venue_order_unknown" in events  # lost answers to placements, then looked up
     assert "venue_retry" in events or "venue_order_refused_retry" in events  # 5xx / 429
     # partial fills left IOC remainders that later decisions hedged: more orders than batches
     rows = d.journal("SELECT state, COUNT(*) FROM orders GROUP BY state")
