@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from report.test_html_report import CHARTS
+
 from blp_client.cli import main
 
 from .cdp import Browser
@@ -31,14 +33,7 @@ async def test_report_charts_render_in_chromium(browser: Browser, tmp_path: Path
     await page.navigate(url)
 
     charts = await page.evaluate(CHARTS_JS)
-    assert {c["id"] for c in charts} == {
-        "price-btc-perp",
-        "price-eth-perp",
-        "liquidations",
-        "blp-assignments",
-        "insurance-fund",
-        "adl-socialized",
-    }
+    assert {c["id"] for c in charts} == CHARTS
     for c in charts:
         assert c["w"] > 300 and c["h"] > 200, c["id"]
         assert c["texts"] > 10, c["id"]  # title, legend, tick labels

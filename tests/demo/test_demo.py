@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from report.test_html_report import CHARTS
 
 ROOT = Path(__file__).resolve().parents[2]
 LOTS = {"BTC-PERP": Decimal("0.001"), "ETH-PERP": Decimal("0.01")}
@@ -83,13 +84,7 @@ def test_guarantees(demo: tuple[dict[str, object], Path, str]) -> None:
 
 
 # the scenario's six charts (as `blp simulate --report`) and the bot's three
-DEMO_CHARTS = {
-    "price-btc-perp",
-    "price-eth-perp",
-    "liquidations",
-    "blp-assignments",
-    "insurance-fund",
-    "adl-socialized",
+DEMO_CHARTS = CHARTS | {
     "extra-bot-net-exposure-contracts",
     "extra-bot-max-position-notional-threshold-usdt",
     "extra-bot-pnl-usdt",
