@@ -81,6 +81,9 @@ class Match(NamedTuple):
     expired: bool = False
 
 
+_new_match = tuple.__new__  # skips the named tuple's Python-level __new__ (one per fill)
+
+
 @dataclass(slots=True)
 class _Side:
     """One side of the book: price levels (FIFO queues) and their sorted keys."""
@@ -91,9 +94,6 @@ class _Side:
 
     def _key(self, price: Decimal) -> Decimal:
         return -price if self.descending else price
-
-    def best(self) -> Decimal | None:
-        return (self._key(self.keys[0])) if self.keys else None
 
     def add(self, order: Order) -> None:
         assert order.price is not None
@@ -135,10 +135,12 @@ class OrderBook:
         self.asks = _Side(descending=False)
 
     def best_bid(self) -> Decimal | None:
-        return self.bids.best()
+        keys = self.bids.keys  # hot (every liquidation round): no call into _Side
+        return -keys[0] if keys else None
 
     def best_ask(self) -> Decimal | None:
-        return self.asks.best()
+        keys = self.asks.keys
+        return keys[0] if keys else None
 
     def _side(self, side: Side) -> _Side:
         return self.bids if side is Side.BUY else self.asks
@@ -190,7 +192,7 @@ class OrderBook:
                     left -= qty
                 if not expired and qty == maker_left:
                     queue.popleft()
-                out.append(Match(maker, price, qty, expired))
+                out.append(_new_match(Match, (maker, price, qty, expired)))
             if not queue:
                 book._drop_level(price)
         return out

@@ -214,10 +214,12 @@ class Liquidator:
                 continue
             if self._reduce_round(liq, acct, snap):
                 snap = snapshot(acct, marks, instruments)
-            if snap.above_imf:
+                if snap.above_imf:
+                    self._hand_back(liq, acct)
+                elif snap.below_tmf:
+                    self._takeover(liq, acct, snap)
+            elif snap.above_imf:  # nothing filled: the snapshot above still holds
                 self._hand_back(liq, acct)
-            elif snap.below_tmf:
-                self._takeover(liq, acct, snap)
         if now >= self._fund_next_ms:
             self._fund_next_ms = now + self.cfg.round_interval_ms
             self._unwind_fund()
@@ -261,7 +263,7 @@ class Liquidator:
                 limit = floor_to(min(limit, zps[symbol]), inst.tick)
                 if best > limit:
                     continue
-            jitter = Decimal(x.rng.randint(-10_000, 10_000)) / 10_000
+            jitter = Decimal(x.rng.randrange(20_001) - 10_000) / 10_000  # randint(-1e4, 1e4)
             frac = cfg.slice_fraction * (1 + cfg.slice_jitter * jitter)
             held = q if long else -q
             size = min(held, max(inst.lot, floor_to(held * frac, inst.lot)))

@@ -73,12 +73,16 @@ def takeover_margin_fraction(mmf: Decimal) -> Decimal:
     return max(mmf / 2, mmf - TMF_CUT)
 
 
+_new_snapshot = tuple.__new__  # skips the named tuple's Python-level __new__ on the hot path
+
+
 def snapshot(
     acct: Account, marks: Mapping[str, Decimal], instruments: Mapping[str, Instrument]
 ) -> MarginSnapshot:
     positions = acct.positions
     if len(positions) == 1:  # most accounts: one position, nothing to sum
-        ((symbol, pos),) = positions.items()
+        (symbol,) = positions
+        pos = positions[symbol]
         q = pos.qty
         if q:
             mark = marks[symbol]
@@ -86,8 +90,9 @@ def snapshot(
             n = qm if q > 0 else -qm
             tier = instruments[symbol].tier(n)
             upnl = qm - pos.cost
-            return MarginSnapshot(
-                acct.cash + upnl, n, n * tier.mmr - tier.cum_mm, n * tier.imr - tier.cum_im, upnl
+            return _new_snapshot(
+                MarginSnapshot,
+                (acct.cash + upnl, n, n * tier.mmr - tier.cum_mm, n * tier.imr - tier.cum_im, upnl),
             )
     upnl = notional = mm = im = ZERO
     for symbol, pos in positions.items():
@@ -102,7 +107,7 @@ def snapshot(
         notional += n
         mm += n * tier.mmr - tier.cum_mm
         im += n * tier.imr - tier.cum_im
-    return MarginSnapshot(acct.cash + upnl, notional, mm, im, upnl)
+    return _new_snapshot(MarginSnapshot, (acct.cash + upnl, notional, mm, im, upnl))
 
 
 def zero_prices(
@@ -120,6 +125,12 @@ def zero_prices(
         snap = snapshot(acct, marks, instruments)
     out: dict[str, Decimal] = {}
     if not snap.notional:
+        return out
+    positions = acct.positions
+    if len(positions) == 1:  # the whole MM is this position's: MM_i/ΣMM = 1
+        ((symbol, pos),) = positions.items()
+        mark, pmpd = marks[symbol], snap.equity / snap.notional
+        out[symbol] = price_q(mark * (ONE - pmpd if pos.qty > 0 else ONE + pmpd))
         return out
     open_pos = [(symbol, pos.qty) for symbol, pos in acct.positions.items() if pos.qty]
     for symbol, q in open_pos:
