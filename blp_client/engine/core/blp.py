@@ -99,7 +99,7 @@ def threshold_headroom_qty(
     in the contract ending above the threshold. Reducing is always allowed: a BLP short 10
     can receive up to 10 longs whatever its threshold, plus threshold/mark beyond flat."""
     limit_qty = threshold / mark
-    if position * side < 0:
+    if position * side < ZERO:
         return abs(position) + limit_qty
     return max(ZERO, limit_qty - abs(position))
 
@@ -134,14 +134,14 @@ def allocate(total: Decimal, caps: dict[int, Decimal], lot: Decimal) -> dict[int
             alloc[k] += share
             given += share
         left -= given
-        if given == 0:
+        if given == ZERO:
             # every share rounded to zero: one lot each, largest room first
             for k in sorted(room, key=lambda k: (-room[k], k)):
                 if left < lot:
                     break
                 alloc[k] += lot
                 left -= lot
-    return {k: v for k, v in alloc.items() if v > 0}
+    return {k: v for k, v in alloc.items() if v > ZERO}
 
 
 def assignment_price(

@@ -165,12 +165,12 @@ class OrderBook:
         out: list[Match] = []
         limit = taker.price
         left = taker.qty - taker.filled
-        while left > 0 and keys:
+        while left > ZERO and keys:
             price = keys[0] if buy else -keys[0]
             if limit is not None and (price > limit if buy else price < limit):
                 break
             queue = levels[price]
-            while left > 0 and queue:
+            while left > ZERO and queue:
                 maker = queue[0]
                 maker_left = maker.qty - maker.filled
                 qty = left if left < maker_left else maker_left
@@ -183,7 +183,7 @@ class OrderBook:
                         qty, expired = max(ok, ZERO), True
                 if expired:
                     queue.popleft()
-                if qty > 0:
+                if qty > ZERO:
                     notional = qty * price
                     maker.filled += qty
                     maker.notional_filled += notional

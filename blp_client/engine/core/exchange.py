@@ -334,7 +334,7 @@ class Exchange:
             )
         )
         self._match(order)
-        if order.remaining > 0:
+        if order.remaining > ZERO:
             if tif is TimeInForce.GTC:
                 self.books[symbol].rest(order)
                 self.open_orders.setdefault(account_id, set()).add(order.id)
@@ -377,7 +377,7 @@ class Exchange:
         any other). The hot path of a crash: no validation, the caller sizes it to the lot."""
         order = self._new_order(account_id, symbol, side, qty, limit, TimeInForce.IOC, True)
         self._match(order, announce=False)
-        order.status = OrderStatus.FILLED if order.remaining == 0 else OrderStatus.CANCELLED
+        order.status = OrderStatus.FILLED if order.remaining == ZERO else OrderStatus.CANCELLED
         return order
 
     def _check_margin(
@@ -438,7 +438,7 @@ class Exchange:
                 best = book.best_ask() if side is Side.BUY else book.best_bid()
                 if best is not None and (price >= best if side is Side.BUY else price <= best):
                     self._match(order)
-                if order.remaining > 0:
+                if order.remaining > ZERO:
                     book.rest(order)
                     fresh.append(order)
         self._quotes[(account_id, symbol)] = fresh
@@ -493,7 +493,7 @@ class Exchange:
         buy = taker.side is Side.BUY
         taker_side = taker.side.value
         for maker, price, qty, expired in matches:
-            if qty > 0:
+            if qty > ZERO:
                 maker_acct = accounts[maker.account_id]
                 m_fee_rate = self.fee_tier(maker_acct)[1]
                 notional = qty * price
@@ -531,7 +531,7 @@ class Exchange:
                 self._close(maker, OrderStatus.CANCELLED, "expired")
         if not announce:
             return
-        if taker.remaining == 0:
+        if taker.remaining == ZERO:
             self._close(taker, OrderStatus.FILLED, "filled")
-        elif taker.filled > 0:
+        elif taker.filled > ZERO:
             taker.status = OrderStatus.PARTIALLY_FILLED

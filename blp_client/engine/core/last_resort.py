@@ -33,13 +33,13 @@ def adl_queue(
         if pos is None:
             continue
         q = pos.qty
-        if not q or (q > 0) != long:
+        if not q or (q > ZERO) != long:
             continue
         if acct.liquidation is not none or acct.kind not in TRADING_KINDS:
             continue
         cost = pos.cost
         upnl = q * mark - cost
-        pnl_pct = upnl / (cost if cost > 0 else -cost)
+        pnl_pct = upnl / (cost if cost > ZERO else -cost)
         # leverage = Σ|Q|·MP / equity: only cash, qty and cost are needed, not tiers
         if len(acct.positions) == 1:
             equity = acct.cash + upnl
@@ -51,8 +51,8 @@ def adl_queue(
                     m = marks[sym]
                     equity += p.qty * m - p.cost
                     notional += abs(p.qty) * m
-        lev = notional / equity if equity > 0 else HUGE_LEVERAGE
-        rank = pnl_pct * lev if pnl_pct > 0 else pnl_pct / lev
+        lev = notional / equity if equity > ZERO else HUGE_LEVERAGE
+        rank = pnl_pct * lev if pnl_pct > ZERO else pnl_pct / lev
         heap.append((-rank, acct.id))
     heapq.heapify(heap)
     return heap
@@ -70,7 +70,7 @@ def clawback(deficit: Decimal, profits: list[tuple[int, Decimal]]) -> Clawback |
     rounding crumbs go to the largest profit (ties: the lowest id). None when no one is in
     profit."""
     total = sum((p for _, p in profits), ZERO)
-    if total <= 0:
+    if total <= ZERO:
         return None
     take = min(deficit, total)
     debits: list[tuple[int, Decimal]] = []

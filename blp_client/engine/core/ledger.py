@@ -112,10 +112,10 @@ class Ledger:
         new_qty = old_qty + qty
         new_cost = pos.cost + qty * price
         realised = ZERO
-        if old_qty and (qty > 0) != (old_qty > 0):
+        if old_qty and (qty > ZERO) != (old_qty > ZERO):
             if not new_qty:
                 kept = ZERO
-            elif (new_qty > 0) == (old_qty > 0):
+            elif (new_qty > ZERO) == (old_qty > ZERO):
                 # partly reduced: the rest keeps the old entry price
                 kept = (pos.cost * new_qty / old_qty).quantize(PRICE_STEP)
             else:

@@ -63,6 +63,7 @@ class Liquidator:
         self._adl_queues: dict[tuple[str, int], tuple[int, list[tuple[Decimal, int]]]] = {}
         self._sell_through = 1 - config.through_bps * BPS  # a long's IOC limit, × mark
         self._buy_through = 1 + config.through_bps * BPS
+        self._slice_step = config.slice_fraction * config.slice_jitter / 10_000
 
     # ---- indexing ------------------------------------------------------------------------
 
@@ -89,8 +90,8 @@ class Liquidator:
                 continue
             symbol, pos = open_pos[0]
             p = liquidation_price(acct.cash, pos, instruments[symbol])
-            if pos.qty > 0:
-                if p > 0:
+            if pos.qty > ZERO:
+                if p > ZERO:
                     key = ceil_to(p, PRICE_STEP)
                     heapq.heappush(self.long_heap.setdefault(symbol, []), (-key, aid, acct.version))
             elif p != Decimal("Infinity"):
@@ -154,7 +155,7 @@ class Liquidator:
                 self._start(acct, snap)
 
     def _alert(self, acct: Account, snap: MarginSnapshot) -> None:
-        below = snap.notional > 0 and snap.equity < snap.im
+        below = snap.notional > ZERO and snap.equity < snap.im
         if below == (acct.id in self.margin_call):
             return
         if below:
@@ -223,7 +224,7 @@ class Liquidator:
         if now >= self._fund_next_ms:
             self._fund_next_ms = now + self.cfg.round_interval_ms
             self._unwind_fund()
-        if self.x.insurance_fund.cash < 0:
+        if self.x.insurance_fund.cash < ZERO:
             self._socialize()
 
     def _reduce_round(self, liq: Liquidation, acct: Account, snap: MarginSnapshot) -> bool:
@@ -239,7 +240,7 @@ class Liquidator:
             q = positions[symbol].qty
             if not q:
                 continue
-            long = q > 0
+            long = q > ZERO
             mark = marks[symbol]
             # the limit is a few bps through mark: a book whose best is beyond it can't fill
             if long:
@@ -263,8 +264,8 @@ class Liquidator:
                 limit = floor_to(min(limit, zps[symbol]), inst.tick)
                 if best > limit:
                     continue
-            jitter = Decimal(x.rng.randrange(20_001) - 10_000) / 10_000  # randint(-1e4, 1e4)
-            frac = cfg.slice_fraction * (1 + cfg.slice_jitter * jitter)
+            # slice × (1 + jitter·u), u uniform on [-1, 1] in steps of 1e-4 (exact)
+            frac = cfg.slice_fraction + self._slice_step * Decimal(x.rng.randrange(20_001) - 10_000)
             held = q if long else -q
             size = min(held, max(inst.lot, floor_to(held * frac, inst.lot)))
             order = x.internal_ioc(acct.id, symbol, Side.SELL if long else Side.BUY, size, limit)
@@ -297,7 +298,7 @@ class Liquidator:
         exactly 0), then hand each position to BLPs, the fund and ADL in that order."""
         x = self.x
         ledger, fund = x.ledger, x.insurance_fund
-        favorable = snap.equity >= 0
+        favorable = snap.equity >= ZERO
         zps = zero_prices(acct, x.marks, x.instruments, snap)
         taken: list[tuple[str, Decimal, Decimal]] = []
         for symbol in sorted(acct.positions):
@@ -341,7 +342,7 @@ class Liquidator:
                 continue
             blp.prune(now)
             cap = capacity_qty(blp, symbol, acct.qty(symbol), s, mark, inst.lot, now)
-            if cap > 0:
+            if cap > ZERO:
                 caps[aid] = cap
         alloc = allocate(abs(q), caps, inst.lot)
         if not alloc:
@@ -405,7 +406,7 @@ class Liquidator:
         s = sign(left)
         if sign(held) != s:
             keep = abs(left)  # the new flow offsets what the fund held: no extra risk
-        elif self._snap(fund).equity <= 0:
+        elif self._snap(fund).equity <= ZERO:
             keep = ZERO
         else:
             room = floor_to(self.cfg.fund_max_notional / mark, lot) - (abs(held) - abs(left))
@@ -433,7 +434,7 @@ class Liquidator:
         fund, accounts = x.insurance_fund, x.ledger.accounts
         mark = x.marks[symbol]
         queue = self._adl_queue(symbol, -taken_side)
-        while qty > 0 and queue:
+        while qty > ZERO and queue:
             neg_rank, aid = queue[0]  # a partly used entry stays at the top
             acct = accounts[aid]
             held = acct.qty(symbol)
@@ -481,7 +482,7 @@ class Liquidator:
             if not self._has_marks(acct):
                 continue
             upnl = self._snap(acct).upnl
-            if upnl > 0:
+            if upnl > ZERO:
                 profits.append((acct.id, upnl))
         shares = clawback(deficit, profits)
         if shares is None:

@@ -48,24 +48,24 @@ class MarginSnapshot(NamedTuple):
         """Notional over equity (0 when flat; None-free: infinite leverage shows as notional/ε)."""
         if not self.notional:
             return ZERO
-        if self.equity <= 0:
+        if self.equity <= ZERO:
             return Decimal("Infinity")
         return self.notional / self.equity
 
     @property
     def liquidatable(self) -> bool:
         """MF < MMF, i.e. TAV < Σ MM (with a position)."""
-        return self.notional > 0 and self.equity < self.mm
+        return self.notional > ZERO and self.equity < self.mm
 
     @property
     def below_tmf(self) -> bool:
         """MF < TMF, i.e. TAV < max(ΣMM/2, ΣMM − 6%·notional): no division, so exact."""
         n, e, mm = self.notional, self.equity, self.mm
-        return n > 0 and (e + e < mm or e < mm - TMF_CUT * n)
+        return n > ZERO and (e + e < mm or e < mm - TMF_CUT * n)
 
     @property
     def above_imf(self) -> bool:
-        return self.notional == 0 or self.equity > self.im
+        return self.notional == ZERO or self.equity > self.im
 
 
 def takeover_margin_fraction(mmf: Decimal) -> Decimal:
@@ -87,7 +87,7 @@ def snapshot(
         if q:
             mark = marks[symbol]
             qm = q * mark
-            n = qm if q > 0 else -qm
+            n = qm if q > ZERO else -qm
             tier = instruments[symbol].tier(n)
             upnl = qm - pos.cost
             return _new_snapshot(
@@ -101,7 +101,7 @@ def snapshot(
             continue
         mark = marks[symbol]
         qm = q * mark
-        n = qm if q > 0 else -qm
+        n = qm if q > ZERO else -qm
         tier = instruments[symbol].tier(n)  # one lookup for both margins
         upnl += qm - pos.cost
         notional += n
@@ -130,7 +130,7 @@ def zero_prices(
     if len(positions) == 1:  # the whole MM is this position's: MM_i/ΣMM = 1
         ((symbol, pos),) = positions.items()
         mark, pmpd = marks[symbol], snap.equity / snap.notional
-        out[symbol] = price_q(mark * (ONE - pmpd if pos.qty > 0 else ONE + pmpd))
+        out[symbol] = price_q(mark * (ONE - pmpd if pos.qty > ZERO else ONE + pmpd))
         return out
     open_pos = [(symbol, pos.qty) for symbol, pos in acct.positions.items() if pos.qty]
     for symbol, q in open_pos:
@@ -140,7 +140,7 @@ def zero_prices(
             pmpd = snap.equity / n  # the whole MM is this position's: MM_i/ΣMM = 1
         else:
             pmpd = (instruments[symbol].maintenance_margin(n) / snap.mm) * snap.equity / n
-        out[symbol] = price_q(mark * (ONE - pmpd if q > 0 else ONE + pmpd))
+        out[symbol] = price_q(mark * (ONE - pmpd if q > ZERO else ONE + pmpd))
     return out
 
 
@@ -152,16 +152,16 @@ def liquidation_price(cash: Decimal, pos: Position, inst: Instrument) -> Decimal
     Returns 0 for a long that no price can liquidate, and Infinity for such a short.
     """
     q, c = pos.qty, pos.cost
-    if q == 0:
+    if q == ZERO:
         raise ValueError("no position")
     tiers = inst.tiers
     for i, t in enumerate(tiers):
-        denom = q * (ONE - t.mmr) if q > 0 else q * (ONE + t.mmr)
+        denom = q * (ONE - t.mmr) if q > ZERO else q * (ONE + t.mmr)
         p = (c - cash - t.cum_mm) / denom
-        if p <= 0:
+        if p <= ZERO:
             continue
         n = abs(q) * p
         upper = tiers[i + 1].floor if i + 1 < len(tiers) else None
         if n >= t.floor and (upper is None or n < upper):
             return p
-    return ZERO if q > 0 else Decimal("Infinity")
+    return ZERO if q > ZERO else Decimal("Infinity")

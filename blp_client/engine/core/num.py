@@ -82,4 +82,4 @@ def price_q(x: Decimal) -> Decimal:
 
 
 def sign(x: Decimal) -> int:
-    return (x > 0) - (x < 0)
+    return (x > ZERO) - (x < ZERO)
