@@ -19,11 +19,11 @@ class Side(StrEnum):
 
     @property
     def sign(self) -> int:
-        return 1 if self is Side.BUY else -1
+        return 1 if self is BUY else -1
 
     @property
     def opposite(self) -> Side:
-        return Side.SELL if self is Side.BUY else Side.BUY
+        return SELL if self is BUY else BUY
 
 
 class TimeInForce(StrEnum):
@@ -40,6 +40,16 @@ class OrderStatus(StrEnum):
 
 
 OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+
+# Members the matching hot path names, as module constants: in CPython 3.11 `Side.BUY` is a
+# descriptor lookup (~80 ns), a module global ~15 ns.
+BUY, SELL = Side.BUY, Side.SELL
+IOC = TimeInForce.IOC
+FILLED, PARTIALLY_FILLED, CANCELLED = (
+    OrderStatus.FILLED,
+    OrderStatus.PARTIALLY_FILLED,
+    OrderStatus.CANCELLED,
+)
 
 
 @dataclass(slots=True, eq=False)
@@ -143,7 +153,7 @@ class OrderBook:
         return keys[0] if keys else None
 
     def _side(self, side: Side) -> _Side:
-        return self.bids if side is Side.BUY else self.asks
+        return self.bids if side is BUY else self.asks
 
     def rest(self, order: Order) -> None:
         self._side(order.side).add(order)
@@ -159,7 +169,7 @@ class OrderBook:
         at most `reducible(maker)`, what its position still lets it reduce. Expired makers
         leave the book and are reported with `expired=True` so the caller can cancel them.
         """
-        buy = taker.side is Side.BUY
+        buy = taker.side is BUY
         book = self.asks if buy else self.bids
         keys, levels = book.keys, book.levels
         out: list[Match] = []

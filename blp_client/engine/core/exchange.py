@@ -14,7 +14,18 @@ from decimal import Decimal
 
 from . import events as ev
 from .blp import BLP, ProgramConfig
-from .book import Order, OrderBook, OrderStatus, Side, TimeInForce
+from .book import (
+    BUY,
+    CANCELLED,
+    FILLED,
+    IOC,
+    PARTIALLY_FILLED,
+    Order,
+    OrderBook,
+    OrderStatus,
+    Side,
+    TimeInForce,
+)
 from .instruments import Instrument, default_instruments
 from .ledger import Account, AccountKind, Ledger, LiquidationState
 from .liquidation import Liquidator, WaterfallConfig
@@ -375,9 +386,9 @@ class Exchange:
         """The engine trading for a liquidation or the insurance fund: a reduce-only IOC that
         never rests, so it is neither registered nor announced (its trades are emitted like
         any other). The hot path of a crash: no validation, the caller sizes it to the lot."""
-        order = self._new_order(account_id, symbol, side, qty, limit, TimeInForce.IOC, True)
+        order = self._new_order(account_id, symbol, side, qty, limit, IOC, True)
         self._match(order, announce=False)
-        order.status = OrderStatus.FILLED if order.remaining == ZERO else OrderStatus.CANCELLED
+        order.status = FILLED if order.filled == qty else CANCELLED
         return order
 
     def _check_margin(
@@ -490,12 +501,13 @@ class Exchange:
         matches = self.books[taker.symbol].match(taker, self._reducible)
         ledger, touched, symbol = self.ledger, self.liquidator.touched, taker.symbol
         t_fee_rate = self.fee_tier(taker_acct)[0]
-        buy = taker.side is Side.BUY
-        taker_side = taker.side.value
+        fee_rates, emit = self._fee_rates, self.emit  # emit may be observed: not events.append
+        buy = taker.side is BUY
+        taker_side = "buy" if buy else "sell"
         for maker, price, qty, expired in matches:
             if qty > ZERO:
                 maker_acct = accounts[maker.account_id]
-                m_fee_rate = self.fee_tier(maker_acct)[1]
+                m_fee_rate = (fee_rates.get(maker_acct.id) or self.fee_tier(maker_acct))[1]
                 notional = qty * price
                 t_fee, m_fee = money(notional * t_fee_rate), money(notional * m_fee_rate)
                 ledger.trade(taker_acct, symbol, qty if buy else -qty, price)
@@ -506,7 +518,7 @@ class Exchange:
                 maker.fees += m_fee
                 touched(taker_acct)
                 touched(maker_acct)
-                self.emit(
+                emit(
                     ev.Trade(
                         self.now_ms,
                         self._next_trade_id,
@@ -524,14 +536,14 @@ class Exchange:
                 )
                 self._next_trade_id += 1
                 if maker.filled >= maker.qty:
-                    self._close(maker, OrderStatus.FILLED, "filled")
+                    self._close(maker, FILLED, "filled")
                 else:
-                    maker.status = OrderStatus.PARTIALLY_FILLED
+                    maker.status = PARTIALLY_FILLED
             if expired and maker.is_open:
-                self._close(maker, OrderStatus.CANCELLED, "expired")
+                self._close(maker, CANCELLED, "expired")
         if not announce:
             return
         if taker.remaining == ZERO:
-            self._close(taker, OrderStatus.FILLED, "filled")
+            self._close(taker, FILLED, "filled")
         elif taker.filled > ZERO:
-            taker.status = OrderStatus.PARTIALLY_FILLED
+            taker.status = PARTIALLY_FILLED

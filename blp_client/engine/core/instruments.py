@@ -7,7 +7,8 @@ IM likewise with IMR.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .num import ZERO, dec
@@ -81,15 +82,14 @@ class Instrument:
     lot: Decimal
     min_notional: Decimal
     tiers: tuple[RiskTier, ...]
+    floors: tuple[Decimal, ...] = field(init=False, repr=False, compare=False)  # for bisect
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "floors", tuple(t.floor for t in self.tiers))
 
     def tier(self, notional: Decimal) -> RiskTier:
-        found = self.tiers[0]
-        for t in self.tiers:
-            if notional >= t.floor:
-                found = t
-            else:
-                break
-        return found
+        """The tier a notional (>= 0) falls in; `margin.snapshot` inlines this expression."""
+        return self.tiers[bisect_right(self.floors, notional) - 1]
 
     def maintenance_margin(self, notional: Decimal) -> Decimal:
         t = self.tier(notional)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from .blp import allocate, assignment_price, capacity_qty, discount_bps
-from .book import Side
+from .book import BUY, SELL, Side
 from .last_resort import adl_queue, clawback
 from .ledger import TRADING_KINDS, Account, LiquidationState
 from .margin import MarginSnapshot, liquidation_price, snapshot, zero_prices
@@ -103,6 +103,7 @@ class Liquidator:
         """Pop every indexed account whose liquidation price the mark has crossed."""
         accounts = self.x.ledger.accounts
         found: list[tuple[Account, MarginSnapshot]] = []
+        not_liquidating = LiquidationState.NONE
         sides = ((self.long_heap.get(symbol), True), (self.short_heap.get(symbol), False))
         for heap, is_long in sides:
             if not heap:
@@ -114,7 +115,7 @@ class Liquidator:
                     break
                 entry = heapq.heappop(heap)
                 acct = accounts[entry[1]]
-                if acct.version != entry[2] or acct.liquidation is not LiquidationState.NONE:
+                if acct.version != entry[2] or acct.liquidation is not not_liquidating:
                     continue  # stale: re-indexed since, or already in liquidation
                 snap = self._snap(acct)
                 if snap.liquidatable:
@@ -268,7 +269,7 @@ class Liquidator:
             frac = cfg.slice_fraction + self._slice_step * Decimal(x.rng.randrange(20_001) - 10_000)
             held = q if long else -q
             size = min(held, max(inst.lot, floor_to(held * frac, inst.lot)))
-            order = x.internal_ioc(acct.id, symbol, Side.SELL if long else Side.BUY, size, limit)
+            order = x.internal_ioc(acct.id, symbol, SELL if long else BUY, size, limit)
             if order.filled:
                 filled = True
                 x.stats.book_reduced_notional += order.notional_filled

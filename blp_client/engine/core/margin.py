@@ -5,6 +5,7 @@ All pure functions of (account, marks, instruments). See DOMAIN.md for the formu
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import NamedTuple
@@ -88,7 +89,8 @@ def snapshot(
             mark = marks[symbol]
             qm = q * mark
             n = qm if q > ZERO else -qm
-            tier = instruments[symbol].tier(n)
+            inst = instruments[symbol]
+            tier = inst.tiers[bisect_right(inst.floors, n) - 1]  # inst.tier(n), inlined
             upnl = qm - pos.cost
             return _new_snapshot(
                 MarginSnapshot,
