@@ -185,10 +185,9 @@ class Liquidator:
         if acct.id in self.x.blps:
             stats.blp_liquidations += 1
             stats.blp(acct.id).liquidated = True
-        assert snap.mf is not None and snap.mmf is not None
-        self.x.emit(
-            ev.LiquidationStarted(self.x.now_ms, liq.id, acct.id, snap.equity, snap.mf, snap.mmf)
-        )
+        mf, mmf = snap.mf, snap.mmf
+        assert mf is not None and mmf is not None
+        self.x.emit(ev.LiquidationStarted(self.x.now_ms, liq.id, acct.id, snap.equity, mf, mmf))
         self.x.cancel_all(acct.id, "liquidation")
 
     # ---- the waterfall -------------------------------------------------------------------
