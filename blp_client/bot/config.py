@@ -15,7 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from blp_client.bot.registry import StrategyLoadError, load_strategy, validation_messages
 from blp_client.bot.strategy import EXCHANGE
@@ -144,10 +152,20 @@ class BotConfig(_Section):
     journal: Path = Path("blp-bot.sqlite")
     metrics_port: int | None = Field(default=9108, ge=0, le=65535)
     status_port: int | None = Field(default=None, ge=0, le=65535)
+    """Ports on 127.0.0.1: 0 picks a free one; `false` (TOML has no null) turns it off."""
     paper: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     from_seq: int | None = Field(default=None, ge=0)
     """Where to start the stream on a fresh journal (default: the BLP's latest seq)."""
+
+    @field_validator("metrics_port", "status_port", mode="before")
+    @classmethod
+    def _port_off(cls, value: object) -> object:
+        if value is False:
+            return None
+        if value is True:
+            raise ValueError("give a port number (0: any free port), or false to turn it off")
+        return value
 
     @model_validator(mode="after")
     def _venue_names(self) -> BotConfig:

@@ -256,8 +256,7 @@ class Bot:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
-        socks = getattr(site._server, "sockets", None) or []
-        actual = int(socks[0].getsockname()[1]) if socks else port
+        actual = self._runner.addresses[0][1] if self._runner.addresses else port
         self.metrics_url = f"http://127.0.0.1:{actual}"
         log.info("metrics_listening", url=self.metrics_url + "/metrics")
 

@@ -100,6 +100,15 @@ def test_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
     assert message in str(err.value)
 
 
+def test_false_turns_a_port_off(tmp_path: Path) -> None:
+    # TOML has no null: `false` is how a file says "no metrics server"
+    cfg = load_config(write(tmp_path, "metrics_port = false\nstatus_port = false"))
+    assert cfg.metrics_port is None and cfg.status_port is None
+    assert load_config(write(tmp_path, "metrics_port = 0")).metrics_port == 0  # any free port
+    with pytest.raises(ConfigError, match=r"metrics_port: .*or false to turn it off"):
+        load_config(write(tmp_path, "metrics_port = true"))
+
+
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.toml"):
         load_config(tmp_path / "nope.toml")
