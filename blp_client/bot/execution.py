@@ -169,9 +169,6 @@ class Executor:
                 await t
         return not pending
 
-    def in_flight(self) -> int:
-        return len(self._busy)
-
     def _mark(self, cid: str, state: OrderState, **kw: str | None) -> OrderRecord | None:
         try:
             return self.journal.mark_order(cid, state, now_ms=self.clock(), **kw)

@@ -76,9 +76,6 @@ class Counter(_Metric):
     def get(self, **labels: str) -> float:
         return self.values.get(_key(labels), 0.0)
 
-    def total(self) -> float:
-        return sum(self.values.values())
-
     def samples(self) -> Iterable[str]:
         for k, v in sorted(self.values.items()):
             yield f"{self.name}{_fmt_labels(k)} {_fmt(v)}"
