@@ -118,7 +118,7 @@ class Account(Response):
     imf: Dec | None
     tmf: Dec | None
     leverage: Dec | None  # None when equity <= 0 with positions (unbounded)
-    liquidation_state: str  # none | reducing | closed
+    liquidation_state: str  # none | reducing
     margin_call: bool
     positions: list[Position]
 

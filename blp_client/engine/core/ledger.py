@@ -31,7 +31,6 @@ TRADING_KINDS = frozenset({AccountKind.TRADER, AccountKind.BLP, AccountKind.MARK
 class LiquidationState(StrEnum):
     NONE = "none"
     REDUCING = "reducing"  # book-reduction rounds running
-    CLOSED = "closed"  # taken over; equity is exactly 0
 
 
 @dataclass(slots=True)
