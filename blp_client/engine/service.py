@@ -157,7 +157,7 @@ class EngineService:
         for symbol, price in self.config.index.items():
             self.exchange.set_index(symbol, price)
         for rec in self.log.load_blps():  # restored from the data directory
-            self._register(rec, persist=False)
+            self._register(rec)
         for b in self.config.blps:
             if b.api_key not in self.blps:
                 self._register(
@@ -268,8 +268,9 @@ class EngineService:
 
     # ---- BLPs ----------------------------------------------------------------------------
 
-    def _register(self, rec: BLPRecord, *, persist: bool = True, account_id: int | None = None
-                  ) -> BLPRecord:  # fmt: skip
+    def _register(self, rec: BLPRecord, *, account_id: int | None = None) -> BLPRecord:
+        """Put `rec` on the exchange. It is saved by the flush of the registration's
+        ProfileChanged event (`_persist_profile`), the one writer of BLP records."""
         x = self.exchange
         if account_id is None:
             account_id = x.open_account(AccountKind.TRADER, rec.collateral)
@@ -284,8 +285,6 @@ class EngineService:
         rec.account_id = account_id
         self.blps[rec.api_key] = rec
         self.secrets[rec.api_key] = rec.api_secret
-        if persist:
-            self.log.save_blp(rec)
         return rec
 
     def register_blp(self, req: m.RegisterBLP) -> BLPRecord:
