@@ -347,8 +347,7 @@ class EngineService:
                     raise ValidationError(
                         f"max_position_notional.{symbol}: must be >= 0", "invalid_threshold"
                     )
-            for symbol, value in sorted(req.max_position_notional.items()):
-                x.set_threshold(account_id, symbol, value)
+            x.set_thresholds(account_id, req.max_position_notional)
         if req.opted_in is not None:
             x.set_opted_in(account_id, req.opted_in)
         self.settle()

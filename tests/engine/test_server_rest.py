@@ -38,6 +38,23 @@ async def test_profile_get_and_patch(api: Api) -> None:
     assert [e.seq for e in events.events] == [1, 2, 3] and events.last_seq == 3
 
 
+async def test_a_patch_of_several_thresholds_is_one_profile_event(api: Api) -> None:
+    await api.set_index()
+    b = await api.register_blp(threshold="5000000")
+    limits = {"BTC-PERP": "1000", "ETH-PERP": "2000"}
+    await api.ok(b, "PATCH", "/api/v1/blp/profile", {"max_position_notional": limits})
+    events = m.EventPage.model_validate(await api.ok(b, "GET", "/api/v1/events"))
+    profiles = [e.data for e in events.events if isinstance(e, m.ProfileEvent)]
+    assert [p.reason for p in profiles] == ["registered", "threshold"]
+    assert profiles[-1].max_position_notional == {"BTC-PERP": 1000, "ETH-PERP": 2000}
+    # one unknown symbol refuses the whole patch: nothing changed, no event
+    bad = {"max_position_notional": {"BTC-PERP": "1", "XRP-PERP": "1"}}
+    status, body, _ = await api.signed(b, "PATCH", "/api/v1/blp/profile", bad)
+    assert status == 400 and "max_position_notional.XRP-PERP" in body["message"], body
+    again = m.EventPage.model_validate(await api.ok(b, "GET", "/api/v1/events"))
+    assert again.last_seq == events.last_seq
+
+
 async def test_assignments_account_and_paging(api: Api) -> None:
     await api.set_index(price="50000")
     b = await api.register_blp()

@@ -191,9 +191,14 @@ class Exchange:
         return blp
 
     def set_threshold(self, account_id: int, symbol: str, value: Decimal) -> None:
+        self.set_thresholds(account_id, {symbol: value})
+
+    def set_thresholds(self, account_id: int, thresholds: Mapping[str, Decimal]) -> None:
+        """Set several contracts' thresholds at once: all or nothing, one profile event."""
         blp = self.blp(account_id)
-        self._check_threshold(symbol, value)
-        blp.thresholds[symbol] = value
+        for symbol, value in thresholds.items():
+            self._check_threshold(symbol, value)
+        blp.thresholds.update(thresholds)
         self._profile_changed(blp, "threshold")
 
     def set_rates(self, account_id: int, minute_rate: Decimal, hour_rate: Decimal) -> None:
