@@ -301,7 +301,10 @@ class Bot:
     def decide(
         self, view: View, event: StrategyEvent, extra: tuple[Intent, ...] = ()
     ) -> tuple[list[Intent], list[Denied]]:
-        intents = list(extra) + self.strategy.decide(view, event)
+        return self.screen(list(extra) + self.strategy.decide(view, event), view)
+
+    def screen(self, intents: list[Intent], view: View) -> tuple[list[Intent], list[Denied]]:
+        """The risk gate's verdict; every denial is counted and kept for /status."""
         res = self.gate.filter(intents, view)
         for d in res.denied:
             self.metrics.denied.inc(reason=d.reason.value)

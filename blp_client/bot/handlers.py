@@ -200,8 +200,7 @@ def assess_risk(bot: Bot) -> None:
     if d.changed:
         allowed, denied = bot.decide(view, event, d.intents)
     else:
-        res = bot.gate.filter(list(d.intents), view)
-        allowed, denied = res.allowed, res.denied
+        allowed, denied = bot.screen(list(d.intents), view)
     bot.submit(
         bot.journal.record_decision(
             now_ms=view.now_ms,
