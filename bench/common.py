@@ -1,7 +1,11 @@
-"""What the benches share: the admin token they start engines with and the admin call."""
+"""What the benches share: an engine child process, its admin token and the admin call."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import re
+import sys
 from typing import Any
 
 import aiohttp
@@ -17,3 +21,52 @@ async def admin(
     """One `/admin/v1` call with the benches' token; a non-200 answer is an error naming the
     path (`blp_client.engine.admin_client`)."""
     return await admin_request(session, url, TOKEN, method, path, body)
+
+
+class Engine:
+    """`blp engine` as a child process on a free loopback port, its output drained so a full
+    pipe never blocks it."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, url: str) -> None:
+        self.proc, self.url = proc, url
+        self._drain = asyncio.create_task(self._drain_output())
+
+    @classmethod
+    async def start(cls, *args: str) -> Engine:
+        """Start `blp engine --host 127.0.0.1 --port 0 *args`; return once it listens."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "blp_client.cli", "engine", "--host", "127.0.0.1", "--port", "0",
+            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        try:
+            async with asyncio.timeout(30):
+                while True:
+                    line = (await proc.stdout.readline()).decode()
+                    if not line:
+                        raise RuntimeError("the engine exited before listening")
+                    found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+                    if found:
+                        return cls(proc, found.group(1))
+        except BaseException:
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+            raise
+
+    async def _drain_output(self) -> None:
+        assert self.proc.stdout is not None
+        while await self.proc.stdout.readline():
+            pass
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        self._drain.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._drain

@@ -28,10 +28,7 @@ import asyncio
 import contextlib
 import json
 import math
-import re
-import socket
 import sqlite3
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,7 +38,7 @@ from typing import Any
 import aiohttp
 import structlog
 
-from bench.common import TOKEN, admin
+from bench.common import TOKEN, Engine, admin
 from blp_client.bot.config import BotConfig
 from blp_client.bot.daemon import Bot, run_bot
 from blp_client.bot.venues import local_binance
@@ -74,12 +71,6 @@ max_position_notional = {{ "{SYM}" = "1000000000000" }}
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _quantiles(samples: Sequence[float]) -> dict[str, float]:
     data = sorted(samples)
 
@@ -87,61 +78,6 @@ def _quantiles(samples: Sequence[float]) -> dict[str, float]:
         return round(data[min(len(data), max(1, math.ceil(p * len(data)))) - 1], 2)
 
     return {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": round(data[-1], 2), "n": len(data)}
-
-
-class Engine:
-    """`blp engine` as a child process; its output is drained so it never blocks."""
-
-    def __init__(self, proc: asyncio.subprocess.Process, url: str) -> None:
-        self.proc, self.url = proc, url
-        self._drain = asyncio.create_task(self._drain_output())
-
-    @classmethod
-    async def start(cls, tmp: Path) -> Engine:
-        cfg = tmp / "engine.toml"
-        cfg.write_text(ENGINE_TOML)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "blp_client.cli",
-            "engine",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(_free_port()),
-            "--config",
-            str(cfg),
-            "--venue-api",
-            "binance",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        assert proc.stdout is not None
-        async with asyncio.timeout(30):
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                if not line:
-                    raise RuntimeError("the engine exited before listening")
-                found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-                if found:
-                    return cls(proc, found.group(1))
-
-    async def _drain_output(self) -> None:
-        assert self.proc.stdout is not None
-        while await self.proc.stdout.readline():
-            pass
-
-    async def stop(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        self._drain.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._drain
 
 
 async def _venue_client(session: aiohttp.ClientSession, url: str, collateral: str) -> Any:
@@ -306,7 +242,9 @@ async def run() -> dict[str, Any]:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # errors only
     with tempfile.TemporaryDirectory(prefix="blp-bench-hedge-") as name:
         tmp = Path(name)
-        engine = await Engine.start(tmp)
+        cfg = tmp / "engine.toml"
+        cfg.write_text(ENGINE_TOML)
+        engine = await Engine.start("--config", str(cfg), "--venue-api", "binance")
         makers: Any = None
         hedger: Any = None
         try:

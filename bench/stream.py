@@ -21,9 +21,7 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -33,7 +31,7 @@ from typing import Any
 import aiohttp
 from websockets.asyncio.client import connect
 
-from bench.common import TOKEN, admin
+from bench.common import TOKEN, Engine, admin
 from blp_client import models as m
 from blp_client.auth import STREAM_PATH, sign_stream
 from blp_client.client import BLPClient
@@ -105,23 +103,6 @@ async def client_reader(
 # ---- throughput (engine in its own process) --------------------------------------------
 
 
-async def _spawn_engine(data_dir: str) -> tuple[asyncio.subprocess.Process, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "blp_client.cli", "engine", "--host", "127.0.0.1", "--port", "0",
-        "--clock", "manual", "--data-dir", data_dir, "--admin-token", TOKEN,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    async with asyncio.timeout(30):
-        while True:
-            line = (await proc.stdout.readline()).decode()
-            if not line:
-                raise RuntimeError("the engine exited before listening")
-            found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-            if found:
-                return proc, found.group(1)
-
-
 async def _register(session: aiohttp.ClientSession, url: str) -> m.Credentials:
     big = "1000000000000000"
     await admin(session, url, "POST", "/index", {"symbol": "BTC-PERP", "price": "50000"})
@@ -134,7 +115,10 @@ async def _register(session: aiohttp.ClientSession, url: str) -> m.Credentials:
 
 async def throughput(backlog: int = BACKLOG, rounds: int = ROUNDS) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="blp-bench-") as data_dir:
-        proc, url = await _spawn_engine(data_dir)
+        engine = await Engine.start(
+            "--clock", "manual", "--data-dir", data_dir, "--admin-token", TOKEN
+        )
+        url = engine.url
         try:
             async with aiohttp.ClientSession() as session:
                 creds = await _register(session, url)
@@ -155,9 +139,7 @@ async def throughput(backlog: int = BACKLOG, rounds: int = ROUNDS) -> dict[str, 
                         raise RuntimeError(f"{name} read {n} of {backlog} assignments")
                     rates[name].append(n / dt)
         finally:
-            proc.terminate()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), 10)
+            await engine.stop()
     bare, client = max(rates["bare"]), max(rates["client"])
     paired = [c / b for b, c in zip(rates["bare"], rates["client"], strict=True)]
     return {

@@ -1,7 +1,8 @@
-"""The pure parts composed the way the daemon will: journal → view → strategy → gate → journal.
+"""The pure parts composed by hand: journal → view → strategy → gate → journal.
 
-No venue, no network: fills are fed by hand. It shows the wiring the executor needs and that a
-crash-and-replay of an assignment gives the same client order ids and no double hedge.
+No venue, no network: fills are fed by hand. It pins what the journal guarantees to any caller:
+a crash-and-replay of an assignment gives the same client order ids and no double hedge. The
+daemon's own composition (`bot.handlers.handle_event`) is tested end to end in `test_e2e_*`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ B = market("b", bids=[("99.9", "5")], asks=[("100.1", "5")], taker="0.0002")
 def on_assignment(
     j: Journal, strategy: Strategy[ImmediateHedgeParams], gate: RiskGate, a: Assignment, now: int
 ) -> list[str]:
-    """What the daemon does per assignment: returns the client ids to send."""
+    """A minimal caller of the journal (the daemon's is `handle_event`): returns the client
+    ids to send."""
     if j.processed(a.seq):
         return []
     delta = PositionDelta.of_assignment(a)
