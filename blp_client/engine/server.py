@@ -251,7 +251,9 @@ def build_app(service: EngineService, venue_api: str | None = None) -> web.Appli
             raise ValueError(f"venue_api: unknown venue API {venue_api!r} (known: binance)")
         from .binance import BinanceFacade
 
-        facade = BinanceFacade(service.exchange, now_ms=service.now_ms, on_change=service.publish)
+        facade = BinanceFacade(
+            service.exchange, now_ms=service.now_ms, on_change=service.publish, sync=service.tick
+        )
         facade.add_routes(app)
     return app
 

@@ -26,10 +26,12 @@ _log = structlog.get_logger("blp_client.engine.binance")
 class BinanceFacade:
     """Serves the Binance USDⓈ-M subset over `exchange` on an aiohttp app.
 
-    `now_ms()` is the engine's time (order, trade and book timestamps; a mutating request first
-    brings the engine up to it); `on_change()` is called after every mutating request so the
-    owning service can drain engine events. `clock_ms()` (default: wall time) is the server
-    clock of `/fapi/v1/time` and of the `timestamp`/`recvWindow` check.
+    `now_ms()` is the engine's time (order, trade and book timestamps); `sync()` brings the
+    engine up to time before a mutating request (default: advance the exchange to `now_ms()`;
+    a service that owns the clock and a scenario passes its own tick); `on_change()` is called
+    after every mutating request so the owning service can drain engine events. `clock_ms()`
+    (default: wall time) is the server clock of `/fapi/v1/time` and of the
+    `timestamp`/`recvWindow` check.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class BinanceFacade:
         admin_token: str | None = None,
         *,
         clock_ms: Callable[[], int] | None = None,
+        sync: Callable[[], None] | None = None,
     ) -> None:
         self.exchange = exchange
         self.on_change = on_change
@@ -47,7 +50,7 @@ class BinanceFacade:
         # The signing clock (/fapi/v1/time, timestamp/recvWindow) is the server's wall clock,
         # as on Binance: engine time may run accelerated or be stepped by hand, and a client's
         # request timestamps must not drift out of the window because of that.
-        self.state = VenueState(exchange, now_ms, clock_ms or wall_ms)
+        self.state = VenueState(exchange, now_ms, clock_ms or wall_ms, sync)
         self.keys = KeyRing(self.state.clock_ms)
         self.faults = FaultInjector()
         self.pipeline = Pipeline(self.state, self.keys, self.faults, on_change)

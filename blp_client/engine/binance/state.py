@@ -66,16 +66,22 @@ def max_notional(inst: Instrument, leverage: int) -> Decimal:
 class VenueState:
     """Engine + the facade's own bookkeeping, shared by every handler group.
 
-    `now_ms()` is engine time (timestamps; mutating requests first bring the engine up to it),
-    `clock_ms()` the server clock of `/fapi/v1/time` and of the signature window.
+    `now_ms()` is engine time (timestamps; mutating requests first `sync_clock()`, by default
+    advancing the engine to `now_ms()`), `clock_ms()` the server clock of `/fapi/v1/time` and of
+    the signature window.
     """
 
     def __init__(
-        self, exchange: Exchange, now_ms: Callable[[], int], clock_ms: Callable[[], int]
+        self,
+        exchange: Exchange,
+        now_ms: Callable[[], int],
+        clock_ms: Callable[[], int],
+        sync: Callable[[], None] | None = None,
     ) -> None:
         self.exchange = exchange
         self.now_ms = now_ms
         self.clock_ms = clock_ms
+        self._sync = sync
         self.venue_accounts: set[int] = set()
         self.to_venue = {s: f"{inst.base}{QUOTE}" for s, inst in exchange.instruments.items()}
         self.to_engine = {v: s for s, v in self.to_venue.items()}
@@ -128,6 +134,9 @@ class VenueState:
         return self.exchange._next_order_id + self._book_seq
 
     def sync_clock(self) -> None:
+        if self._sync is not None:
+            self._sync()
+            return
         now = self.now_ms()
         if now > self.exchange.now_ms:
             self.exchange.advance(now)
