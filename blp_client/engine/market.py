@@ -261,7 +261,10 @@ class Scenario:
         return to_tick(self.paths[symbol](t), self.exchange.instruments[symbol])
 
     def step(self, now_ms: int) -> None:
+        """The market at `now_ms`: the index moves and the makers requote (their events are
+        stamped `now_ms`); the caller then runs `exchange.advance(now_ms)`."""
         x = self.exchange
+        x.set_time(now_ms)
         for mm in self.makers:
             index = self.index_at(mm.symbol, now_ms)
             mm.requote(x, float(index))

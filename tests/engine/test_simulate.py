@@ -13,6 +13,9 @@ import pytest
 
 from blp_client.cli import main
 from blp_client.engine import simulate as sim
+from blp_client.engine.core import Exchange, ExchangeConfig
+from blp_client.engine.core import events as ev
+from blp_client.engine.market import build_scenario
 
 REQUIRED = (
     "liquidations",
@@ -147,3 +150,23 @@ def test_run_pauses_the_collector_and_restores_it() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_market_step_stamps_its_events_with_its_own_second() -> None:
+    """The index move and the liquidations it starts happen at the step's time, not at the
+    previous second's (the engine streams these events)."""
+    x = Exchange(ExchangeConfig())
+    scenario = build_scenario("crash", x, seed=3, accounts=300, seconds=600, drop=0.3)
+    x.drain_events()
+    stamps: set[int] = set()
+    kinds: set[type] = set()
+    for t in range(1, 601):
+        now = scenario.start_ms + t * 1000
+        scenario.step(now)
+        step_events = x.drain_events()
+        stamps |= {e.ts for e in step_events} - {now}
+        kinds |= {type(e) for e in step_events}
+        x.advance(now)
+        x.drain_events()
+    assert ev.MarkPrice in kinds and ev.LiquidationStarted in kinds  # the step did start some
+    assert stamps == set()  # and every event of a step carries the step's time

@@ -276,12 +276,17 @@ class Exchange:
             self.marks[symbol] = mark
             self.emit(ev.MarkPrice(self.now_ms, symbol, index, mark))
 
-    def advance(self, now_ms: int) -> None:
-        """Move the clock: marks refresh, liquidations start, due rounds and takeovers run,
-        the insurance fund unwinds, and a fund shortfall is socialised."""
+    def set_time(self, now_ms: int) -> None:
+        """Move the clock and nothing else: a driver that sets a new second's prices first
+        stamps their events with that second; `advance` then runs what is due."""
         if now_ms < self.now_ms:
             raise ExchangeError("time_went_back", f"now_ms {now_ms} < {self.now_ms}")
         self.now_ms = now_ms
+
+    def advance(self, now_ms: int) -> None:
+        """Move the clock: marks refresh, liquidations start, due rounds and takeovers run,
+        the insurance fund unwinds, and a fund shortfall is socialised."""
+        self.set_time(now_ms)
         for symbol in self.instruments:
             self._update_mark(symbol)
             self.liquidator.check(symbol)
