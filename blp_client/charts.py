@@ -7,7 +7,7 @@ addresses or clocks), so a deterministic simulation gives a byte-identical chart
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
@@ -15,7 +15,6 @@ from html import escape
 Number = float | int | Decimal
 Point = tuple[Number, Number]
 XY = tuple[float, float]
-Formatter = Callable[[float, float], str]  # (value, tick step) -> label
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
 MAX_POINTS = 1200  # per series; longer series are thinned keeping each bucket's min and max
@@ -126,20 +125,10 @@ def _f(v: float) -> str:
     return "0.0" if text == "-0.0" else text
 
 
-def line_chart(
-    title: str,
-    series: Sequence[Series],
-    *,
-    chart_id: str,
-    x_label: str = "engine time",
-    y_label: str = "",
-    width: int = 760,
-    height: int = 320,
-    x_format: Formatter = fmt_duration,
-    y_format: Formatter = fmt_number,
-    time_axis: bool = True,
-) -> str:
-    """An SVG line chart: one polyline per series, axes with ticks, a legend above the plot."""
+def line_chart(title: str, series: Sequence[Series], *, chart_id: str, y_label: str = "") -> str:
+    """An SVG line chart over engine time (760×320 or taller for a long legend): one polyline
+    per series, axes with ticks, a legend above the plot."""
+    width, height = 760, 320
     data = [[(float(x), float(y)) for x, y in s.points] for s in series]
     xs = [p[0] for pts in data for p in pts]
     ys = [p[1] for pts in data for p in pts]
@@ -157,7 +146,7 @@ def line_chart(
     if not xs:
         out.append(f'<text class="empty" x="{left}" y="{top + ph / 2:.0f}">no data</text></svg>')
         return "\n".join(out)
-    x0, x1, xt = (time_ticks if time_axis else ticks)(min(xs), max(xs))
+    x0, x1, xt = time_ticks(min(xs), max(xs))
     y0, y1, yt = ticks(min(ys), max(ys), 6)
 
     def sx(x: float) -> float:
@@ -178,18 +167,18 @@ def line_chart(
     for y in yt:
         out.append(
             f'<text x="{left - 6}" y="{_f(sy(y) + 4)}" text-anchor="end">'
-            f"{escape(y_format(y, ystep))}</text>"
+            f"{escape(fmt_number(y, ystep))}</text>"
         )
     for x in xt:
         px = _f(sx(x))
         out.append(f'<line x1="{px}" x2="{px}" y1="{top + ph}" y2="{top + ph + 5}"/>')
         out.append(
             f'<text x="{px}" y="{top + ph + 18}" text-anchor="middle">'
-            f"{escape(x_format(x, xstep))}</text>"
+            f"{escape(fmt_duration(x, xstep))}</text>"
         )
     out.append(
         f'<text x="{left + pw / 2:.0f}" y="{height - 6}" text-anchor="middle">'
-        f"{escape(x_label)}</text>"
+        "engine time</text>"
     )
     if y_label:
         out.append(f'<text x="{left}" y="{top - 8}" text-anchor="end">{escape(y_label)}</text>')
