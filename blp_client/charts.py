@@ -177,8 +177,7 @@ def line_chart(title: str, series: Sequence[Series], *, chart_id: str, y_label: 
             f"{escape(fmt_duration(x, xstep))}</text>"
         )
     out.append(
-        f'<text x="{left + pw / 2:.0f}" y="{height - 6}" text-anchor="middle">'
-        "engine time</text>"
+        f'<text x="{left + pw / 2:.0f}" y="{height - 6}" text-anchor="middle">engine time</text>'
     )
     if y_label:
         out.append(f'<text x="{left}" y="{top - 8}" text-anchor="end">{escape(y_label)}</text>')
