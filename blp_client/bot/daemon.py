@@ -148,7 +148,6 @@ class Bot:
             self._set_threshold,
             stream_fills=frozenset() if self.paper else frozenset({EXCHANGE}),
             on_fills=lambda fills: on_venue_fills(self, fills),
-            drop_reduce_only=frozenset({EXCHANGE}) if self.paper else frozenset(),
             fault=self.crash_hook,
         )
         self.strategy.load_state(self.journal.get_state("strategy") or {})

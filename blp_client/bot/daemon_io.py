@@ -56,25 +56,18 @@ async def build_venues(
             metrics.venue_retries.inc(venue=_name, what="backoff")
             await asyncio.sleep(seconds)
 
-        venues[name] = CcxtVenue.from_config(
-            name,
-            vc.ccxt_id,
-            options=vc.options,
-            api_key_env=None if paper else vc.api_key_env,
-            secret_env=None if paper else vc.api_secret_env,
-            password_env=None if paper else vc.password_env,
-            symbols=vc.symbols or None,
-            sandbox=vc.sandbox,
-            env=env,
-            taker_fee=vc.taker_fee,
-            maker_fee=vc.maker_fee,
-            rate_limit=None if vc.rate_limit else False,
-            rate_limit_ms=vc.rate_limit_ms,
-            sleep=counted_sleep,
+        venues[name] = CcxtVenue.from_venue_config(
+            name, vc, env, public_only=paper, sleep=counted_sleep
         )
     if paper:
+        # the BLP's exchange position comes from real assignments, not from this paper
+        # account: reduce-only flips there could only be refused
         venues = {
-            n: PaperVenue(v, PaperConfig(initial_balance=Decimal(1_000_000)), name=n)
+            n: PaperVenue(
+                v,
+                PaperConfig(initial_balance=Decimal(1_000_000), ignore_reduce_only=n == EXCHANGE),
+                name=n,
+            )
             for n, v in venues.items()
         }
     return venues

@@ -105,8 +105,6 @@ class Executor:
     on_fills: Callable[[list[FillRecord]], None] | None = None
     fault: Callable[[str], None] | None = None
     """Test hook called at named points (before_send, after_send) to crash there."""
-    drop_reduce_only: frozenset[str] = frozenset()
-    """Venues where reduce-only is not sent (a paper exchange cannot see the real position)."""
     health: dict[str, VenueHealth] = field(default_factory=dict)
     _busy: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -204,7 +202,7 @@ class Executor:
                 client_order_id=cid,
                 type=OrderType.LIMIT if order.limit_price is not None else OrderType.MARKET,
                 price=order.limit_price,
-                reduce_only=order.reduce_only and order.venue not in self.drop_reduce_only,
+                reduce_only=order.reduce_only,
                 time_in_force=TimeInForce(order.tif)
                 if order.limit_price is not None
                 else TimeInForce.IOC,

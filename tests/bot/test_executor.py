@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from blp_client.bot.config import load_config
+from blp_client.bot.daemon_io import build_venues
 from blp_client.bot.execution import Executor
 from blp_client.bot.journal import Journal, OrderState
 from blp_client.bot.metrics import BotMetrics
-from blp_client.bot.strategy import Hedge
+from blp_client.bot.strategy import EXCHANGE, FlipOnExchange, Hedge
 from blp_client.bot.venues import CcxtVenue, local_binance
+from blp_client.client import BLPClient
 
-from .e2e_harness import INDEX, SYM, Stack
+from .e2e_harness import INDEX, KEY, SECRET, SYM, Stack
 
 D = Decimal
 
@@ -125,3 +128,33 @@ async def test_pending_orders_are_sent_on_reconcile(stack: Stack, executor: Exec
     assert {o.state for o in j.orders()} == {OrderState.FILLED}
     assert stack.position(stack.venue_account) == 0
     assert len(stack.venue_orders()) == 2
+
+
+async def test_paper_exchange_takes_a_reduce_only_flip(stack: Stack, tmp_path: Path) -> None:
+    """In paper mode the exchange position is the real one (assignments), which the paper
+    exchange's account does not hold: it fills a reduce-only flip as a plain order, and the
+    journal keeps the order as the strategy asked for it."""
+    stack.requote()
+    config = load_config(stack.write_config("paper-flip", paper=True))
+    metrics = BotMetrics()
+
+    async def no_threshold(_s: str, _v: Decimal) -> None:
+        return None
+
+    async with BLPClient(stack.url, KEY, SECRET) as client:
+        venues = await build_venues(config, client, paper=True, env={}, metrics=metrics)
+        journal = Journal(tmp_path / "paper.sqlite")
+        executor = Executor(journal, venues, metrics, no_threshold)
+        try:
+            [order] = journal.record_decision(
+                now_ms=executor.clock(), intents=[FlipOnExchange(SYM, D("-0.01"))]
+            ).orders
+            await executor.send(order)
+            o = journal.order(order.client_order_id)
+        finally:
+            for v in venues.values():
+                await v.close()
+            journal.close()
+    assert o is not None and o.venue == EXCHANGE and o.reduce_only
+    assert o.state is OrderState.FILLED and o.filled_qty == D("-0.01")
+    assert stack.position(stack.blp_account) == 0  # simulated, not sent

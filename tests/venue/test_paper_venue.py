@@ -5,6 +5,7 @@ minimums refused by name, and not one private request at the wrapped venue."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -175,6 +176,19 @@ async def test_minimums_refused_naming_the_limit(paper: PaperVenue) -> None:
         await paper.place_order(OrderRequest(BTC, Side.SELL, D("0.1"), "pu-4", reduce_only=True))
     assert e.value.limit == "reduce_only"
     assert await paper.trades_since(BTC, 0) == []
+
+
+async def test_reduce_only_ignored_where_the_position_is_elsewhere(env: VenueEnv) -> None:
+    """`ignore_reduce_only` (the exchange in paper mode) trades reduce-only as plain orders."""
+    source = CcxtVenue(env.public_ccxt(), name="local")
+    p = PaperVenue(source, replace(FEES, ignore_reduce_only=True), clock=lambda: 1_000)
+    try:
+        o = await p.place_order(OrderRequest(BTC, Side.SELL, D("0.1"), "pr-1", reduce_only=True))
+        assert o.status is OrderStatus.FILLED and o.filled == D("0.1") and not o.reduce_only
+        [pos] = await p.positions()
+        assert pos.qty == D("-0.1")
+    finally:
+        await p.close()
 
 
 async def test_margin_and_latency_model(env: VenueEnv) -> None:

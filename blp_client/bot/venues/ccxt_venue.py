@@ -25,7 +25,7 @@ import os
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]
 import structlog
@@ -72,6 +72,9 @@ from .ccxt_parse import (
     parse_position,
     to_dec,
 )
+
+if TYPE_CHECKING:
+    from blp_client.bot.config import VenueConfig
 
 __all__ = ["LOCAL_BINANCE_OPTIONS", "CcxtVenue", "default_venue_symbol", "local_binance", "to_dec"]
 
@@ -183,26 +186,31 @@ class CcxtVenue:
 
     @classmethod
     def from_venue_config(
-        cls, name: str, cfg: Any, env: Mapping[str, str] | None = None, **kwargs: Any
+        cls,
+        name: str,
+        cfg: VenueConfig,
+        env: Mapping[str, str] | None = None,
+        *,
+        public_only: bool = False,
+        **kwargs: Any,
     ) -> CcxtVenue:
-        """From the bot config's `[venues.<name>]` table (`blp_client.bot.config.VenueConfig`):
-        ccxt_id, options (ccxt constructor config; `local_url` for the engine's facade),
-        api_key_env / api_secret_env / password_env, symbols, sandbox, fee overrides,
-        rate_limit / rate_limit_ms (ccxt's own throttle)."""
+        """From the bot config's `[venues.<name>]` table: the one place a config table becomes
+        a venue. `public_only` reads no keys (paper mode only asks for markets and books);
+        `kwargs` go to the constructor (e.g. `sleep`)."""
         return cls.from_config(
             name,
             cfg.ccxt_id,
             options=cfg.options,
-            api_key_env=cfg.api_key_env,
-            secret_env=cfg.api_secret_env,
-            password_env=cfg.password_env,
+            api_key_env=None if public_only else cfg.api_key_env,
+            secret_env=None if public_only else cfg.api_secret_env,
+            password_env=None if public_only else cfg.password_env,
             symbols=cfg.symbols,
             sandbox=cfg.sandbox,
             env=env,
             taker_fee=cfg.taker_fee,
             maker_fee=cfg.maker_fee,
-            rate_limit=None if getattr(cfg, "rate_limit", True) else False,
-            rate_limit_ms=getattr(cfg, "rate_limit_ms", None),
+            rate_limit=None if cfg.rate_limit else False,
+            rate_limit_ms=cfg.rate_limit_ms,
             **kwargs,
         )
 

@@ -66,6 +66,10 @@ class PaperConfig:
     latency_jitter_ms: int = 0
     seed: int = 0
     book_depth: int = 100
+    ignore_reduce_only: bool = False
+    """Trade reduce-only orders as plain ones, for a venue whose real position this account
+    does not hold (the exchange in paper mode: assignments land on the real account), where
+    reduce-only would refuse every order that reduces that position."""
 
 
 @dataclass
@@ -276,6 +280,8 @@ class PaperVenue:
     # ---- orders -------------------------------------------------------------------------
 
     async def place_order(self, request: OrderRequest) -> VenueOrder:
+        if request.reduce_only and self.config.ignore_reduce_only:
+            request = replace(request, reduce_only=False)
         if request.client_order_id in self._orders:
             raise InvalidOrder(
                 f"client order id {request.client_order_id!r} was already used", "client_order_id"
