@@ -84,15 +84,16 @@ class VenueConfig(_Section):
     """The throttle's spacing in ms; default: ccxt's value for the exchange."""
 
     def credentials(self, name: str, env: Mapping[str, str] | None = None) -> dict[str, SecretStr]:
-        """The venue's secrets from the environment (only those configured)."""
+        """The venue's secrets from the environment (only those configured), by ccxt field;
+        a missing one is a ConfigError naming the config key that points at it."""
         out: dict[str, SecretStr] = {}
-        for field, env_name in (
-            ("apiKey", self.api_key_env),
-            ("secret", self.api_secret_env),
-            ("password", self.password_env),
+        for field, key, env_name in (
+            ("apiKey", "api_key_env", self.api_key_env),
+            ("secret", "api_secret_env", self.api_secret_env),
+            ("password", "password_env", self.password_env),
         ):
             if env_name:
-                out[field] = _secret(env_name, f"venues.{name}.{field}", env)
+                out[field] = _secret(env_name, f"venues.{name}.{key}", env)
         return out
 
 

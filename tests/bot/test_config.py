@@ -130,6 +130,12 @@ def test_secrets_come_only_from_the_environment(tmp_path: Path) -> None:
         "MY_BLP_SECRET is not set",
     ):
         cfg.engine.api_secret({})
+    # a venue's missing secret names the config key that points at the variable
+    with pytest.raises(
+        ConfigError,
+        match=r"venues\.binance\.api_secret_env: environment variable BIN_SECRET is not set",
+    ):
+        cfg.venues["binance"].credentials("binance", {"BIN_KEY": "bk"})
 
 
 CUSTOM = '''
