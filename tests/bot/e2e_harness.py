@@ -252,10 +252,12 @@ class Daemon:
         async with self.stack.session.get(self.metrics_url + "/metrics") as r:
             return await r.text()
 
-    async def kill(self) -> None:
+    async def kill(self) -> int:
+        """SIGKILL the daemon; its exit code (-SIGKILL unless it had already exited)."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+        return await self.proc.wait()
 
     async def terminate(self, timeout: float = 20.0) -> int:
         assert self.proc is not None
