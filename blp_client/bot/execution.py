@@ -261,10 +261,10 @@ class Executor:
         cur = self.journal.order(cid)
         if cur is None or cur.state in TERMINAL_STATES:
             return
-        self._mark(cid, OrderState.ACKED, venue_order_id=vo.venue_order_id)
+        cur = self._mark(cid, OrderState.ACKED, venue_order_id=vo.venue_order_id) or cur
         new: list[FillRecord] = []
         if order.venue not in self.stream_fills and vo.filled > 0 and vo.avg_price is not None:
-            fill = self.journal.record_order_fill(
+            fill, recorded = self.journal.record_order_fill(
                 cid,
                 filled=vo.filled,
                 avg_price=vo.avg_price,
@@ -275,12 +275,12 @@ class Executor:
             if fill is not None:
                 new.append(fill)
                 self.metrics.fills.inc(venue=order.venue)
-            cur = self.journal.order(cid) or cur
+            cur = recorded or cur
         if vo.is_open and abs(cur.filled_qty) >= vo.filled:
             self._emit(new)
             return  # resting, nothing new filled
         self._awaiting[cid] = _Pending(order.venue, vo.status, vo.filled)
-        done = self.finish(cid)
+        done = self.finish(cid, cur)
         self._emit(new)
         if not done and order.venue not in self.stream_fills:
             await self.sync_fills(order.venue)  # the answer had no average price: trades
@@ -289,10 +289,11 @@ class Executor:
         if fills and self.on_fills is not None:
             self.on_fills(fills)
 
-    def finish(self, cid: str) -> bool:
-        """Close an order the venue reported done once its fills are recorded."""
+    def finish(self, cid: str, order: OrderRecord | None = None) -> bool:
+        """Close an order the venue reported done once its fills are recorded. `order` is the
+        order as just recorded, when the caller has it at hand (else it is looked up)."""
         p = self._awaiting.get(cid)
-        o = self.journal.order(cid)
+        o = order if order is not None else self.journal.order(cid)
         if p is None or o is None:
             return False
         if o.state in TERMINAL_STATES:
@@ -362,7 +363,7 @@ class Executor:
                 for cid, (qty, notional, fees) in totals.items():
                     if qty <= 0:
                         continue
-                    fill = self.journal.record_order_fill(
+                    fill, _ = self.journal.record_order_fill(
                         cid,
                         filled=qty,
                         avg_price=notional / qty,

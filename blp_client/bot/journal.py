@@ -242,8 +242,14 @@ class Journal(JournalStore):
         ).fetchone()
         return None if row is None else order_from_row(row)
 
+    def _current_order(self, client_order_id: str) -> OrderRecord | None:
+        """An order as the current transaction sees it: as written in it, else from the
+        open-order mirror (which holds every open order as committed), else its row."""
+        o = self._staged_orders.get(client_order_id) or self._open.get(client_order_id)
+        return o if o is not None else self._find_order(client_order_id)
+
     def _get_order(self, client_order_id: str) -> OrderRecord:
-        o = self._find_order(client_order_id)
+        o = self._current_order(client_order_id)
         if o is None:
             raise JournalError(f"unknown client order id {client_order_id!r}")
         return o
@@ -289,7 +295,8 @@ class Journal(JournalStore):
         error: str | None = None,
     ) -> OrderRecord:
         """Move an order to `state` (an invalid transition raises JournalError; setting the
-        current state again is a no-op apart from the ids/error given)."""
+        current state again is a no-op apart from the ids/error given). Returns the order as
+        now recorded."""
         with self._tx():
             cur = self._get_order(client_order_id)
             if not can_move(cur.state, state):
@@ -299,7 +306,15 @@ class Journal(JournalStore):
                 "error = COALESCE(?, error), updated_ms = ? WHERE client_order_id = ?",
                 (state.value, venue_order_id, error, now_ms, client_order_id),
             )
-            return self._staged(self._get_order(client_order_id))
+            return self._staged(
+                replace(
+                    cur,
+                    state=state,
+                    venue_order_id=cur.venue_order_id if venue_order_id is None else venue_order_id,
+                    error=cur.error if error is None else error,
+                    updated_ms=now_ms,
+                )
+            )
 
     def record_fill(self, fill: FillRecord, *, now_ms: int) -> bool:
         """Apply a fill once: False if (venue, trade_id) was seen before."""
@@ -315,17 +330,18 @@ class Journal(JournalStore):
         fees: Decimal,
         ts: int,
         now_ms: int,
-    ) -> FillRecord | None:
+    ) -> tuple[FillRecord | None, OrderRecord | None]:
         """Bring an order's recorded fills up to the venue's cumulative totals for it (`filled`
         unsigned, at average `avg_price`, `fees` in all): the difference is recorded as one
         fill with trade id `<client id>@<filled>`, so the same totals seen twice (the order's
         answer, a lookup, the trade history) count once, and totals never go backwards.
-        None when nothing is new (or the order is unknown)."""
+        Returns the new fill (None when nothing is new) and the order as now recorded (None
+        when it is unknown)."""
         with self._tx():
-            o = self._get_order(client_order_id) if client_order_id else None
+            o = self._current_order(client_order_id) if client_order_id else None
             done = abs(o.filled_qty) if o is not None else filled
             if o is None or filled <= done:
-                return None
+                return None, o
             delta = filled - done
             price = (avg_price * filled - (o.avg_price or ZERO) * done) / delta
             sign = 1 if o.qty > 0 else -1
@@ -339,18 +355,16 @@ class Journal(JournalStore):
                 ts,
                 client_order_id,
             )
-            return fill if self._fill(fill, now_ms) else None
+            if not self._fill(fill, now_ms):
+                return None, o
+            return fill, self._current_order(client_order_id)
 
     def _fill(self, fill: FillRecord, now_ms: int) -> bool:
         db = self._db
-        seen = db.execute(
-            "SELECT 1 FROM fills WHERE venue = ? AND trade_id = ?", (fill.venue, fill.trade_id)
-        ).fetchone()
-        if seen:
-            return False
-        db.execute(
+        added = db.execute(
             "INSERT INTO fills(venue, trade_id, client_order_id, symbol, qty, price, fee, ts, "
-            "recorded_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "recorded_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(venue, trade_id) DO NOTHING",
             (
                 fill.venue,
                 fill.trade_id,
@@ -362,10 +376,12 @@ class Journal(JournalStore):
                 fill.ts,
                 now_ms,
             ),
-        )
+        ).rowcount
+        if not added:
+            return False  # (venue, trade_id) seen before
         self._hook("fill")
         self._move(fill.symbol, fill.venue, fill.qty, fill.price, fill.fee, now_ms)
-        o = None if fill.client_order_id is None else self._find_order(fill.client_order_id)
+        o = None if fill.client_order_id is None else self._current_order(fill.client_order_id)
         if o is not None:
             filled = o.filled_qty + fill.qty
             notional = (o.avg_price or ZERO) * abs(o.filled_qty) + fill.price * abs(fill.qty)

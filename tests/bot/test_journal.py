@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -16,9 +17,11 @@ from blp_client.bot.journal import (
     FillRecord,
     Journal,
     JournalError,
+    OrderRecord,
     OrderState,
     PositionDelta,
 )
+from blp_client.bot.journal_schema import ORDER_COLS, order_from_row
 from blp_client.bot.risk import Denied, DenyReason
 from blp_client.bot.strategy import EXCHANGE, Hedge, Holding, SetThreshold
 
@@ -125,6 +128,47 @@ def test_order_state_machine(tmp_path: Path) -> None:
         assert j.inventory().net(SYM) == 1  # nothing in flight any more: exposed again
         with pytest.raises(JournalError):
             j.mark_order("nope", OrderState.SENT, now_ms=6)
+
+
+def test_orders_are_returned_as_recorded_without_reading_them_back(tmp_path: Path) -> None:
+    """`mark_order` and `record_order_fill` return the order as its row now reads, built from
+    the open-order mirror and the transaction's own writes: the journal's part of a filled
+    hedge (sent, acked, filled) reads no order row."""
+    path = tmp_path / "j.sqlite"
+    rows = sqlite3.connect(path)  # what is committed, on a connection of its own
+
+    def row(cid: str) -> OrderRecord:
+        sql = f"SELECT {ORDER_COLS} FROM orders WHERE client_order_id = ?"
+        return order_from_row(rows.execute(sql, (cid,)).fetchone())
+
+    with Journal(path) as j:
+        record_assignment(j)
+        reads: list[str] = []
+        j._db.set_trace_callback(lambda sql: reads.append(sql) if "FROM orders" in sql else None)
+        sent = j.mark_order("blp-1-0", OrderState.SENT, now_ms=1, error="slow")
+        assert sent == row("blp-1-0") and sent.error == "slow"
+        acked = j.mark_order("blp-1-0", OrderState.ACKED, now_ms=2, venue_order_id="77")
+        assert acked == row("blp-1-0") and (acked.error, acked.venue_order_id) == ("slow", "77")
+        fill, filled = j.record_order_fill(
+            "blp-1-0", filled=D("0.6"), avg_price=D(99), fees=D("0.1"), ts=3, now_ms=4
+        )
+        assert fill is not None and filled == row("blp-1-0") and filled.is_open is False
+        assert reads == []
+        j._db.set_trace_callback(None)
+        assert j.record_order_fill(  # the same totals again: nothing new
+            "blp-1-0", filled=D("0.6"), avg_price=D(99), fees=D("0.1"), ts=3, now_ms=5
+        ) == (None, filled)
+        assert j.mark_order("blp-1-0", OrderState.FILLED, now_ms=6) == row("blp-1-0")
+        # two fills of one order in one transaction: the second sees what the first wrote
+        f1 = FillRecord("b", "t1", SYM, D("-0.1"), D(100), D("0.01"), 5, "blp-1-1")
+        f2 = FillRecord("b", "t2", SYM, D("-0.3"), D(98), D("0.02"), 6, "blp-1-1")
+        j.record_event(
+            seq=2, event_id="e2", kind="fill", ts=7, payload={}, now_ms=8, fills=[f1, f2]
+        )
+        o = row("blp-1-1")
+        assert o.state is OrderState.FILLED and o.filled_qty == D("-0.4") and o.fees == D("0.03")
+        assert j.order("blp-1-1") == o and j.open_orders() == []
+    rows.close()
 
 
 def test_timer_decisions_get_fresh_ids_and_denials_are_kept(tmp_path: Path) -> None:
