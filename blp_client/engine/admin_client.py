@@ -3,6 +3,7 @@ would: the demo and the benches drive the engine through it."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -26,7 +27,7 @@ async def admin_request(
     async with session.request(
         method, f"{url}/admin/v1{path}", json=body, headers={HEADER_ADMIN_TOKEN: token}
     ) as r:
-        data = await r.json()
+        text = await r.text()  # an error may not be JSON (a proxy's page, aiohttp's 413)
         if r.status != 200:
-            raise AdminError(f"admin {path}: HTTP {r.status}: {data}")
-        return data
+            raise AdminError(f"admin {path}: HTTP {r.status}: {text}")
+        return json.loads(text)

@@ -272,13 +272,14 @@ class EngineService:
         """Put `rec` on the exchange. It is saved by the flush of the registration's
         ProfileChanged event (`_persist_profile`), the one writer of BLP records."""
         x = self.exchange
+        existing = account_id is not None
         if account_id is None:
             account_id = x.open_account(AccountKind.TRADER, rec.collateral)
-            x.register_blp(account_id, rec.minute_rate, rec.hour_rate, rec.thresholds)
-        else:  # the core refuses first (already a BLP, not a trader): then nothing has moved
-            x.register_blp(account_id, rec.minute_rate, rec.hour_rate, rec.thresholds)
-            if rec.collateral:
-                x.deposit(account_id, rec.collateral)
+        # for an existing account the core refuses first (already a BLP, not a trader), and
+        # only then is the collateral deposited: a refusal moves nothing
+        x.register_blp(account_id, rec.minute_rate, rec.hour_rate, rec.thresholds)
+        if existing and rec.collateral:
+            x.deposit(account_id, rec.collateral)
         self.keys[account_id] = rec.api_key  # read when the profile event is flushed
         if not rec.opted_in:
             x.set_opted_in(account_id, False)
@@ -293,15 +294,8 @@ class EngineService:
             key, secret, req.name, req.collateral, req.minute_rate, req.hour_rate,
             dict(req.max_position_notional),
         )  # fmt: skip
-        for symbol, value in req.max_position_notional.items():
-            if symbol not in self.exchange.instruments:
-                raise ValidationError(
-                    f"max_position_notional.{symbol}: unknown symbol", "unknown_symbol"
-                )
-            if value < 0:
-                raise ValidationError(
-                    f"max_position_notional.{symbol}: must be >= 0", "invalid_threshold"
-                )
+        # checked before `_register` opens the account: a refusal leaves nothing behind
+        self.exchange.check_thresholds(req.max_position_notional)
         self.exchange.check_rates(req.minute_rate, req.hour_rate)
         if req.account_id is not None:
             self.exchange.account(req.account_id)
@@ -337,16 +331,7 @@ class EngineService:
 
     def update_profile(self, account_id: int, req: m.ProfileUpdate) -> None:
         x = self.exchange
-        if req.max_position_notional is not None:
-            for symbol, value in req.max_position_notional.items():  # all or nothing
-                if symbol not in x.instruments:
-                    raise ValidationError(
-                        f"max_position_notional.{symbol}: unknown symbol", "unknown_symbol"
-                    )
-                if value < 0:
-                    raise ValidationError(
-                        f"max_position_notional.{symbol}: must be >= 0", "invalid_threshold"
-                    )
+        if req.max_position_notional is not None:  # all or nothing
             x.set_thresholds(account_id, req.max_position_notional)
         if req.opted_in is not None:
             x.set_opted_in(account_id, req.opted_in)

@@ -242,3 +242,13 @@ async def test_refused_registration_of_an_existing_blp_changes_nothing(api: Api)
     await api.force(1)  # the first BLP still gets its flow and events
     page = await api.ok(first, "GET", "/api/v1/assignments?from_seq=0")
     assert len(page["assignments"]) == 1
+
+
+async def test_the_spliced_event_page_has_every_field_of_the_model(api: Api) -> None:
+    # `GET /api/v1/events` writes its JSON by hand (from the log's stored texts): a field
+    # added to `m.EventPage` must be added there too
+    await api.set_index()
+    b = await api.register_blp()
+    page = await api.ok(b, "GET", "/api/v1/events")
+    assert set(page) == set(m.EventPage.model_fields)
+    assert m.EventPage.model_validate(page).last_seq == 1

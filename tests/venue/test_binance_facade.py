@@ -339,10 +339,12 @@ async def test_admin_routes(env: VenueEnv) -> None:
             f"{base}/admin/v1/venue/keys", json={"collateral": "2500"}, headers=hdr
         ) as r:
             created = await r.json()
-        async with s.post(
-            f"{base}/admin/v1/venue/keys", json={"collateral": "lots"}, headers=hdr
-        ) as r:
-            assert r.status == 400 and "collateral must be a decimal" in (await r.json())["message"]
+        for bad in ("lots", "NaN", "Infinity", True, 1.5):  # finite str/int only
+            async with s.post(
+                f"{base}/admin/v1/venue/keys", json={"collateral": bad}, headers=hdr
+            ) as r:
+                body = await r.json()
+                assert r.status == 400 and "collateral must be a decimal" in body["message"], bad
         async with s.post(
             f"{base}/admin/v1/venue/faults/burst", json={"length": 3}, headers=hdr
         ) as r:

@@ -19,12 +19,12 @@ from aiohttp import web
 from ...auth import HEADER_ADMIN_TOKEN
 from ..core.exchange import ExchangeError
 from ..core.ledger import AccountKind
+from ..core.num import dec
 from ..faults import FaultConfig
 
 if TYPE_CHECKING:
     from .facade import BinanceFacade
 
-ADMIN_HEADER = HEADER_ADMIN_TOKEN
 AdminHandler = Callable[[web.Request], Awaitable[web.Response]]
 
 
@@ -42,13 +42,15 @@ async def json_body(request: web.Request) -> dict[str, Any]:
 
 
 def _decimal(name: str, value: Any) -> Decimal:
-    """A decimal given as a string or an integer; anything else is a ValueError naming `name`."""
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        try:
-            return Decimal(value)
-        except InvalidOperation:
-            pass
-    raise ValueError(f"{name} must be a decimal number as a string, got {value!r}")
+    """A finite decimal given as a string or an integer (`core.num.dec`); anything else,
+    NaN and Infinity included, is a ValueError naming `name`."""
+    try:
+        d: Decimal | None = dec(value)
+    except (TypeError, InvalidOperation):
+        d = None
+    if d is None or not d.is_finite():
+        raise ValueError(f"{name} must be a decimal number as a string, got {value!r}")
+    return d
 
 
 class VenueAdmin:
@@ -75,10 +77,10 @@ class VenueAdmin:
         async def run(request: web.Request) -> web.Response:
             token = self.facade.admin_token
             if token is not None and not hmac.compare_digest(
-                request.headers.get(ADMIN_HEADER, ""), token
+                request.headers.get(HEADER_ADMIN_TOKEN, ""), token
             ):
                 return web.json_response(
-                    {"code": "unauthorized", "message": f"missing or wrong {ADMIN_HEADER}"},
+                    {"code": "unauthorized", "message": f"missing or wrong {HEADER_ADMIN_TOKEN}"},
                     status=401,
                 )
             try:

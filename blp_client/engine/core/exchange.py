@@ -76,7 +76,13 @@ class Exchange:
         self.events: list[ev.Event] = []
         self._next_order_id = 1
         self._quotes: dict[tuple[int, str], list[Order]] = {}
-        self._fee_rates: dict[int, tuple[Decimal, Decimal]] = {}
+        std, prog = self.config.standard_fees, self.config.program
+        self._blp_fees = (prog.taker_fee, prog.maker_fee)
+        self._kind_fees = {
+            kind: (ZERO, ZERO) if kind in (AccountKind.INSURANCE_FUND, AccountKind.FEES)
+            else (std.taker, std.maker)
+            for kind in AccountKind
+        }  # fmt: skip
         self._next_trade_id = 1
         self.liquidator = Liquidator(self, self.config.waterfall)
         if self.config.insurance_fund:
@@ -145,19 +151,10 @@ class Exchange:
         return snapshot(self.account(account_id), self.marks, self.instruments)
 
     def fee_tier(self, acct: Account) -> tuple[Decimal, Decimal]:
-        """(taker, maker) rates; cached per account (only `register_blp` changes them)."""
-        rates = self._fee_rates.get(acct.id)
-        if rates is None:
-            rates = self._fee_rates[acct.id] = self._fee_rates_of(acct)
-        return rates
-
-    def _fee_rates_of(self, acct: Account) -> tuple[Decimal, Decimal]:
+        """(taker, maker) rates: the program's best tier for registered BLPs, else by kind."""
         if acct.id in self.blps:
-            return self.config.program.taker_fee, self.config.program.maker_fee
-        if acct.kind in (AccountKind.INSURANCE_FUND, AccountKind.FEES):
-            return ZERO, ZERO
-        fees = self.config.standard_fees
-        return fees.taker, fees.maker
+            return self._blp_fees
+        return self._kind_fees[acct.kind]
 
     # ---- the BLP program ----------------------------------------------------------------
 
@@ -174,12 +171,10 @@ class Exchange:
         if acct.kind not in (AccountKind.TRADER, AccountKind.BLP):
             raise ExchangeError("invalid_account", "only trading accounts can become BLPs")
         self.check_rates(minute_rate, hour_rate)
-        for symbol, value in thresholds.items():
-            self._check_threshold(symbol, value)
+        self.check_thresholds(thresholds)
         acct.kind = AccountKind.BLP
         blp = BLP(account_id, minute_rate, hour_rate, dict(thresholds))
         self.blps[account_id] = blp
-        self._fee_rates.pop(account_id, None)
         self.liquidator.watch(acct)
         self._profile_changed(blp, "registered")
         return blp
@@ -196,8 +191,7 @@ class Exchange:
     def set_thresholds(self, account_id: int, thresholds: Mapping[str, Decimal]) -> None:
         """Set several contracts' thresholds at once: all or nothing, one profile event."""
         blp = self.blp(account_id)
-        for symbol, value in thresholds.items():
-            self._check_threshold(symbol, value)
+        self.check_thresholds(thresholds)
         blp.thresholds.update(thresholds)
         self._profile_changed(blp, "threshold")
 
@@ -229,10 +223,15 @@ class Exchange:
         if hour_rate < minute_rate:
             raise ExchangeError("invalid_rates", "hour_rate must be >= minute_rate")
 
-    def _check_threshold(self, symbol: str, value: Decimal) -> None:
-        self._instrument(symbol)
-        if value < 0:
-            raise ExchangeError("invalid_threshold", f"max_position_notional.{symbol} must be >= 0")
+    def check_thresholds(self, thresholds: Mapping[str, Decimal]) -> None:
+        """Raise `ExchangeError` (naming the field) unless every Max Position Notional
+        Threshold is for a listed contract and >= 0."""
+        for symbol, value in thresholds.items():
+            field = f"max_position_notional.{symbol}"
+            if symbol not in self.instruments:
+                raise ExchangeError("unknown_symbol", f"{field}: unknown symbol")
+            if value < ZERO:
+                raise ExchangeError("invalid_threshold", f"{field}: must be >= 0")
 
     def _profile_changed(self, blp: BLP, reason: str) -> None:
         self.emit(
@@ -511,13 +510,13 @@ class Exchange:
         matches = self.books[taker.symbol].match(taker, self._reducible)
         ledger, touched, symbol = self.ledger, self.liquidator.touched, taker.symbol
         t_fee_rate = self.fee_tier(taker_acct)[0]
-        fee_rates, emit = self._fee_rates, self.emit  # emit may be observed: not events.append
+        emit = self.emit  # may be observed (the venue facade): not events.append
         buy = taker.side is BUY
         taker_side = "buy" if buy else "sell"
         for maker, price, qty, expired in matches:
             if qty > ZERO:
                 maker_acct = accounts[maker.account_id]
-                m_fee_rate = (fee_rates.get(maker_acct.id) or self.fee_tier(maker_acct))[1]
+                m_fee_rate = self.fee_tier(maker_acct)[1]
                 notional = qty * price
                 t_fee, m_fee = money(notional * t_fee_rate), money(notional * m_fee_rate)
                 ledger.trade(taker_acct, symbol, qty if buy else -qty, price)

@@ -129,20 +129,21 @@ def zero_prices(
     if not snap.notional:
         return out
     positions = acct.positions
-    if len(positions) == 1:  # the whole MM is this position's: MM_i/ΣMM = 1
-        ((symbol, pos),) = positions.items()
+    open_pos = (
+        list(positions.items())
+        if len(positions) == 1  # the common case: no filter needed (notional > 0 above)
+        else [(symbol, pos) for symbol, pos in positions.items() if pos.qty]
+    )
+    if len(open_pos) == 1:  # the whole MM is this position's: MM_i/ΣMM = 1
+        ((symbol, pos),) = open_pos
         mark, pmpd = marks[symbol], snap.equity / snap.notional
         out[symbol] = price_q(mark * (ONE - pmpd if pos.qty > ZERO else ONE + pmpd))
         return out
-    open_pos = [(symbol, pos.qty) for symbol, pos in acct.positions.items() if pos.qty]
-    for symbol, q in open_pos:
+    for symbol, pos in open_pos:
         mark = marks[symbol]
-        n = abs(q) * mark
-        if len(open_pos) == 1:
-            pmpd = snap.equity / n  # the whole MM is this position's: MM_i/ΣMM = 1
-        else:
-            pmpd = (instruments[symbol].maintenance_margin(n) / snap.mm) * snap.equity / n
-        out[symbol] = price_q(mark * (ONE - pmpd if q > ZERO else ONE + pmpd))
+        n = abs(pos.qty) * mark
+        pmpd = (instruments[symbol].maintenance_margin(n) / snap.mm) * snap.equity / n
+        out[symbol] = price_q(mark * (ONE - pmpd if pos.qty > ZERO else ONE + pmpd))
     return out
 
 
