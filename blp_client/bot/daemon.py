@@ -122,7 +122,7 @@ class Bot:
         self.max_exposure: dict[str, dict[str, Decimal]] = {}
         self._closed = False
         self._reader: JournalReader | None = None
-        self.failed = False
+        self.failure: Exception | None = None  # what stopped one of its loops, if anything
 
     def _client_prefix(self) -> str:
         """Client ids are `<prefix>-<decision>-<n>`: deterministic within a journal, and the
@@ -182,14 +182,18 @@ class Bot:
             loops.append(self._timer_loop())
         self._tasks = [asyncio.create_task(self._guard(c)) for c in loops]
 
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None
+
     async def _guard(self, coro: Any) -> None:
         try:
             await coro
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as e:
             log.exception("bot_task_failed")
-            self.failed = True
+            self.failure = e
             self._stopped.set()
 
     async def wait(self, stop: asyncio.Event | None = None) -> None:

@@ -109,16 +109,14 @@ class Journal(JournalStore):
                 (seq, event_id, kind, ts, json.dumps(payload, sort_keys=True), now_ms),
             )
             self._hook("event")
-            last = max(self._last_seq, seq)
+            last = self._staged_last_seq = max(self._last_seq, seq)  # mirrored once committed
             self._set_meta("last_seq", last)
             for delta in positions:
                 self._move(delta.symbol, delta.venue, delta.qty, delta.price, delta.fee, now_ms)
             self._hook("positions")
             for fill in fills:
                 self._fill(fill, now_ms)
-            committed = self._decide(str(seq), intents, denied, state, now_ms)
-        self._last_seq = last  # only once committed
-        return committed
+            return self._decide(str(seq), intents, denied, state, now_ms)
 
     def record_decision(
         self,
@@ -257,8 +255,7 @@ class Journal(JournalStore):
     def order(self, client_order_id: str) -> OrderRecord | None:
         """One order; an open one from memory (the executor asks for it at every step)."""
         with self._lock:
-            o = self._open.get(client_order_id)
-            return o if o is not None else self._find_order(client_order_id)
+            return self._current_order(client_order_id)
 
     def orders(
         self, states: Iterable[OrderState] | None = None, venue: str | None = None

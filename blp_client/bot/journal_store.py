@@ -74,6 +74,7 @@ class JournalStore:
         self._last_seq = int(self._meta("last_seq") or 0)
         self._staged_orders: dict[str, OrderRecord] = {}
         self._staged_pos: dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]] = {}
+        self._staged_last_seq: int | None = None
 
     # ---- plumbing ----------------------------------------------------------------------
 
@@ -106,16 +107,14 @@ class JournalStore:
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._staged_orders.clear()
-            self._staged_pos.clear()
+            self._unstage()
             try:
                 yield self._db
                 self._hook("before_commit")
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
-                self._staged_orders.clear()
-                self._staged_pos.clear()
+                self._unstage()
                 raise
             for cid, o in self._staged_orders.items():
                 if o.is_open:
@@ -123,9 +122,15 @@ class JournalStore:
                 else:
                     self._open.pop(cid, None)
             self._pos.update(self._staged_pos)
-            self._staged_orders.clear()
-            self._staged_pos.clear()
+            if self._staged_last_seq is not None:
+                self._last_seq = self._staged_last_seq
+            self._unstage()
             self._hook("after_commit")
+
+    def _unstage(self) -> None:
+        self._staged_orders.clear()
+        self._staged_pos.clear()
+        self._staged_last_seq = None
 
     def _meta(self, key: str) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

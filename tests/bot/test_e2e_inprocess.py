@@ -9,6 +9,7 @@ from decimal import Decimal
 from blp_client.bot.config import load_config
 from blp_client.bot.daemon import Bot, BotOptions, run_bot
 from blp_client.bot.venues import local_binance
+from blp_client.errors import StreamError
 
 from .e2e_harness import LOT, SYM, Stack, wait_for
 
@@ -114,4 +115,4 @@ async def test_refuses_to_resume_from_another_event_log(stack: Stack) -> None:
     journal.set_state("log_id", "a-log-that-is-not-this-engines")
     journal.close()
     bot = await asyncio.wait_for(run_bot(config, env=env), 30)  # ends by itself: it failed
-    assert bot.failed is True
+    assert isinstance(bot.failure, StreamError) and bot.failure.code == "log_changed"

@@ -114,6 +114,20 @@ def test_a_failed_transaction_changes_nothing_in_memory_either(tmp_path: Path) -
         assert j.open_orders() == [] and j.positions() == {}
 
 
+def test_a_committed_transaction_moves_every_mirror_together(tmp_path: Path) -> None:
+    def hook(point: str) -> None:
+        if point == "after_commit":
+            raise RuntimeError("boom after the commit")
+
+    with Journal(tmp_path / "j.sqlite", fault_hook=hook) as j:
+        with pytest.raises(RuntimeError):
+            record_assignment(j)
+        # the rows are committed: the processed seq, the open order and the position agree
+        assert j.last_seq == 1 and j.processed(1)
+        assert [o.client_order_id for o in j.open_orders()] == ["blp-1-0", "blp-1-1"]
+        assert j.positions() != {}
+
+
 def test_order_state_machine(tmp_path: Path) -> None:
     with Journal(tmp_path / "j.sqlite") as j:
         record_assignment(j)
