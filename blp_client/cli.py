@@ -156,7 +156,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The engine, the venue and the bot in one process through a crash; see demo.py."""
     from .demo import DemoError, DemoOptions, main_sync
     from .demo_view import LiveView, summary, text_report, write_html
-    from .engine.admin_client import AdminError
     from .engine.simulate import to_json
 
     if not _report_dir_usable(args.report, "demo"):
@@ -172,24 +171,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     try:
         live = main_sync(opts, LiveView(sys.stderr))
-    except (DemoError, AdminError) as e:
+    except DemoError as e:
         print(f"blp demo: {e}", file=sys.stderr)
         return 1
     data = summary(live)
+    rc = 0
     if args.report is not None:
         from .report import ReportError
 
         try:
             print(f"report: {write_html(args.report, data, live)}", file=sys.stderr)
-        except ReportError as e:  # the run is done: still print its text report
+        except ReportError as e:  # the run is done: still print its report, then fail
             print(f"blp demo: {e}", file=sys.stderr)
-            print("\n" + text_report(data, live))
-            return 2
+            rc = 2
     if args.json:
         sys.stdout.write(to_json(data))
     else:
         print("\n" + text_report(data, live))
-    return 0
+    return rc
 
 
 def cmd_engine(args: argparse.Namespace) -> int:

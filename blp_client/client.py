@@ -258,8 +258,8 @@ class BLPClient:
         )
 
     async def event_history(self, from_seq: int = 0, limit: int = 1000) -> EventPage:
-        """One page of past events of every type with `seq > from_seq`, if the server keeps an
-        events history endpoint (`GET /api/v1/events`); `NotFound` otherwise."""
+        """One page of past events of every type with `seq > from_seq` (`GET /api/v1/events`,
+        protocol v1): what the stream fills a gap from."""
         return await self._get(EventPage, "/api/v1/events", {"from_seq": from_seq, "limit": limit})
 
     async def markets(self) -> list[Market]:

@@ -43,7 +43,7 @@ from .demo_sim import (
     sim_config,
     start_moving,
 )
-from .engine.admin_client import admin_request
+from .engine.admin_client import AdminError, admin_request
 from .engine.core import Exchange
 from .engine.market import Scenario
 from .engine.server import RunningEngine, start_engine
@@ -150,7 +150,7 @@ async def run_demo(
             finally:
                 await engine.stop()
             live["simulated"] = await sim
-        except DemoError as e:
+        except (DemoError, AdminError) as e:  # an admin call the demo makes was refused
             raise DemoError(f"{e}\n--- last log lines ---\n{_tail(log_file)}") from e
         finally:
             with contextlib.suppress(NotImplementedError, RuntimeError):

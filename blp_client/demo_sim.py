@@ -33,9 +33,9 @@ OUR_BLP = BLPSpec(OUR_NAME, D(250_000), D(300_000), D(3_000_000), D(1_500_000))
 OTHER_BLPS = DEFAULT_BLPS[:2]
 
 
-def sim_config(accounts: int, seed: int, drop: float, blp: bool = True) -> SimulationConfig:
+def sim_config(accounts: int, seed: int, drop: float) -> SimulationConfig:
     """The demo's crash as a `SimulationConfig` (what the reports name)."""
-    return SimulationConfig("crash", accounts, seed, SCENARIO_SECONDS, drop, blp)
+    return SimulationConfig("crash", accounts, seed, SCENARIO_SECONDS, drop)
 
 
 def simulate_compare(accounts: int, seed: int, drop: float) -> dict[str, Any]:

@@ -301,12 +301,22 @@ async def test_a_different_event_log_is_refused(
             assert err.value.code == "log_changed"
     finally:
         await second.stop()
-    # the same data directory keeps its log (and its id) across a restart
-    ids = []
-    for _ in range(2):
-        eng = await boot(data_dir=tmp_path, blps=[FIXED_BLP])
-        try:
-            ids.append(eng.service.log.log_id)
-        finally:
-            await eng.stop()
-    assert ids[0] == ids[1]
+    # the same data directory keeps its log (and its id) across a restart, and a client
+    # resumes there with that id: accepted, from the next seq
+    eng = await boot(data_dir=tmp_path, blps=[FIXED_BLP])
+    try:
+        kept_log = await _first_events(eng, session, 3)
+        async with fast_client(eng.url, FIXED_CREDS) as c:
+            last = (await c.event_history()).last_seq
+    finally:
+        await eng.stop()
+    eng = await boot(data_dir=tmp_path, blps=[FIXED_BLP])
+    try:
+        assert await _first_events(eng, session, 1) == kept_log
+        async with fast_client(eng.url, FIXED_CREDS) as c, asyncio.timeout(WAIT):
+            resumed = c.events(last, log_id=kept_log)
+            async with contextlib.aclosing(resumed):
+                first = await anext(resumed)
+        assert first.seq == last + 1 and c.log_id == kept_log
+    finally:
+        await eng.stop()
