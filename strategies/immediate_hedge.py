@@ -4,7 +4,8 @@ The discount on an assignment is the BLP's profit and market moves eat it, so th
 hedges the contract's whole net exposure (assignment included, in-flight orders counted) the
 moment an assignment arrives, on the venues with the best fee-adjusted prices for that size,
 as capped marketable limits. On each timer tick it hedges whatever is still open (IOC remainders,
-rejected orders, residuals that have grown past a venue's minimum).
+rejected orders, residuals that have grown past a venue's minimum), and unwinds both legs when
+the exchange account's leverage would keep the BLP's threshold down (`strategies.unwind`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from collections.abc import Sequence
 
 from pydantic import Field
 
-from blp_client.bot.strategy import AssignmentReceived, Intent, Strategy, Timer, View
-from strategies.routing import RoutingParams, route
+from blp_client.bot.strategy import EXCHANGE, AssignmentReceived, Intent, Strategy, Timer, View
+from strategies.routing import RoutingParams, candidates, route
+from strategies.unwind import UnwindParams, unwind
 
 
-class ImmediateHedgeParams(RoutingParams):
+class ImmediateHedgeParams(RoutingParams, UnwindParams):
     retry_ms: int | None = Field(default=1000, gt=0)
     """Timer cadence for hedging what is left open; None: only on assignments."""
 
@@ -42,4 +44,10 @@ class ImmediateHedge(Strategy[ImmediateHedgeParams]):
         out: list[Intent] = []
         for symbol in view.inventory.symbols():
             out += self.hedge_symbol(view, symbol, "residual")
+        if not out:
+            venues = sorted(
+                {m.venue for s in view.symbols() for m in candidates(view, s, self.params)}
+                - {EXCHANGE}
+            )
+            out += unwind(view, self.params, venues)
         return out

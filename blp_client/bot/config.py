@@ -124,7 +124,19 @@ class RiskConfig(_Section):
     """Lower the threshold when MF < this × MMF (or MF < IMF)."""
     restore_threshold_mf_mmf: Decimal = Field(default=Decimal(5), gt=1)
     lowered_threshold_fraction: Decimal = Field(default=Decimal(0), ge=0, lt=1)
-    """The lowered threshold as a fraction of the one saved before lowering."""
+    """The emergency threshold (margin call, MF below the levels, liquidation, kill switch) as
+    a fraction of the ceiling (the threshold the desk registered)."""
+    threshold_controller: bool = True
+    """Size each threshold to what equity can carry below `lower_threshold_leverage`,
+    counting the worst case of the remaining capacity (`core.threshold`); false: the old
+    cliff (lower to `lowered_threshold_fraction` at the level, restore below the restore
+    level)."""
+    threshold_step: Decimal = Field(default=Decimal("0.05"), gt=0, le=1)
+    """The controller sends a threshold change of at least this fraction of the ceiling
+    (or one to zero or to the ceiling): not one PATCH per tick."""
+    venue_stale_ms: int = Field(default=5_000, gt=0)
+    """Venue margin data older than this is stale: the monitor then decides on the
+    exchange-side data alone and only lowers (fail-safe)."""
     reducing_leverage: Decimal = Field(default=Decimal(8), gt=0)
     reducing_mf_mmf: Decimal = Field(default=Decimal(2), gt=1)
     venue_reducing_leverage: Decimal = Field(default=Decimal(8), gt=0)
@@ -145,8 +157,28 @@ class RiskConfig(_Section):
         return self
 
 
+class ExecutionConfig(_Section):
+    """How hedges that do not fill escalate, and when open exposure raises an alarm."""
+
+    escalation_step_bps: Decimal = Field(default=Decimal(25), gt=0, le=1000)
+    """An IOC that expired unfilled is sent again with its price cap this much wider..."""
+    max_slippage_bps: Decimal = Field(default=Decimal(100), gt=0, le=2000)
+    """... up to this cap through the touch; then it spills to the next venue by depth."""
+    spill: bool = True
+    """Try the other hedge venues (deepest first) before the fallback."""
+    fallback: Literal["flip", "resting", "none"] = "flip"
+    """Last step: "flip" closes the remainder on the exchange's own book (reduce-only IOC),
+    "resting" leaves a GTC limit at the touch on the first venue, "none" stops (the
+    exposure-age alarm then says so)."""
+    exposure_alarm_notional: Decimal = Field(default=Decimal(50_000), ge=0)
+    exposure_alarm_ms: int = Field(default=10_000, gt=0)
+    """Alarm when |net exposure| (positions, in-flight not counted) stays above this notional
+    for longer than this."""
+
+
 class BotConfig(_Section):
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     venues: dict[str, VenueConfig] = Field(default_factory=dict)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)

@@ -1,11 +1,14 @@
-"""The bot daemon: BLP stream → view → strategy → risk gate → journal → executor → venues.
+"""The bot daemon: thin asyncio loops around the sans-I/O core (`bot.core`).
 
-One event loop. Everything that decides (building the view, the strategy, the gate, the
-journal commit) runs without an `await` in between, so decisions never interleave; sending,
-market data, the risk monitor, timers and reconciliation run as tasks around it. On start it
-reconciles every open order and pending threshold change with the venues *before* it reads the
-stream; on SIGINT/SIGTERM it stops reading, lets in-flight sends finish (what does not finish
-stays in the journal as sent/unknown and is resolved by client id on the next start).
+BLP stream → decider (strategy → risk gate, risk monitor → threshold controller) → journal →
+executor → venues. Every decision is made by `core.decider.Decider` without an `await` and
+recorded in one journal transaction before anything is sent, so decisions never interleave and
+a crash replays an event or skips it, never half of it. Around it run: the market data (venue
+WebSocket books, REST as a fallback), the exchange account reader (the BLP API), the venue
+margin reader (each venue's control lane), timers, and reconciliation. On start it reconciles
+every open order and pending threshold change with the venues *before* it reads the stream; on
+SIGINT/SIGTERM it stops reading, lets in-flight sends finish (what does not finish stays in the
+journal as sent/unknown and is resolved by client id on the next start).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import contextlib
 import math
 import secrets
 import signal
-from collections import deque
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +28,7 @@ import structlog
 from aiohttp import web
 
 from blp_client.bot.config import BotConfig
+from blp_client.bot.core.decider import Decider, Decision
 from blp_client.bot.daemon_io import (
     MarketData,
     build_venues,
@@ -33,27 +37,14 @@ from blp_client.bot.daemon_io import (
     venue_margins,
 )
 from blp_client.bot.execution import Executor, wall_ms
-from blp_client.bot.handlers import assess_risk, handle_event, on_venue_fills
-from blp_client.bot.journal import Committed, Journal
+from blp_client.bot.journal import FillRecord, Journal, OrderRecord
 from blp_client.bot.metrics import BotMetrics, metrics_app
 from blp_client.bot.registry import load_strategy
-from blp_client.bot.risk import Denied, RiskGate, RiskMonitor
-from blp_client.bot.status import JournalReader, build_status, update_gauges
+from blp_client.bot.status import JournalReader, StatusSources, build_status, update_gauges
 from blp_client.bot.statuspage import StatusPage, start_status_page
-from blp_client.bot.strategy import (
-    EXCHANGE,
-    Intent,
-    Strategy,
-    StrategyEvent,
-    Timer,
-    View,
-)
+from blp_client.bot.strategy import EXCHANGE, Strategy
 from blp_client.client import BLPClient
-from blp_client.models import (
-    Account,
-    Event,
-    Profile,
-)
+from blp_client.models import Event
 
 log = structlog.get_logger("blp_client.bot.daemon")
 
@@ -64,9 +55,10 @@ class BotOptions:
 
     market_refresh_ms: int = 250
     monitor_ms: int = 500
-    monitor_min_ms: int = 250
-    """Wake-ups of the risk monitor (one per assignment) closer than this are coalesced:
-    each round fetches the BLP account and every venue's balance and positions."""
+    monitor_min_ms: int = 100
+    """Wake-ups of the account reader (one per assignment) closer than this are coalesced."""
+    venue_margin_ms: int = 1000
+    """Each venue's balance and positions are read this often, on its control lane."""
     reconcile_ms: int = 2000
     position_reconcile_every: int = 5  # reconcile rounds between position checks
     drain_timeout_s: float = 5.0
@@ -89,9 +81,8 @@ class Bot:
         self.options = options or BotOptions()
         self.env = env
         self.metrics = BotMetrics()
-        self.strategy: Strategy[Any] = load_strategy(config.strategy.class_, config.strategy.params)
-        self.gate = RiskGate(config.risk)
-        self.monitor = RiskMonitor(config.risk)
+        strategy: Strategy[Any] = load_strategy(config.strategy.class_, config.strategy.params)
+        self.core = Decider(strategy, config, recent=self.options.recent)
         self.crash_hook = crash_hook_from_env(env)
         self.journal = Journal(config.journal, fault_hook=self.crash_hook)
         self.journal.prefix = self._client_prefix()
@@ -101,16 +92,11 @@ class Bot:
             config.engine.api_secret(env).get_secret_value(),
         )
         self.symbols = list(config.engine.symbols)
-        self.profile: Profile | None = None
-        self.account: Account | None = None
-        self.margins: dict[str, Any] = {}
         self.market = MarketData(self.symbols)
+        self.core.readings.markets = self.market.markets
         self.executor: Executor | None = None
         self.started_ms = wall_ms()
         self.running = False
-        self.risk_reasons: list[str] = []
-        self.denies: deque[dict[str, str]] = deque(maxlen=self.options.recent)
-        self.margin_events: deque[dict[str, Any]] = deque(maxlen=self.options.recent)
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self.monitor_wake = asyncio.Event()
@@ -119,10 +105,13 @@ class Bot:
         self.status_page: StatusPage | None = None
         self.final_status: dict[str, Any] | None = None
         self.assessed_seq = 0
-        self.max_exposure: dict[str, dict[str, Decimal]] = {}
         self._closed = False
         self._reader: JournalReader | None = None
         self.failure: Exception | None = None  # what stopped one of its loops, if anything
+
+    @property
+    def strategy(self) -> Strategy[Any]:
+        return self.core.strategy
 
     def _client_prefix(self) -> str:
         """Client ids are `<prefix>-<decision>-<n>`: deterministic within a journal, and the
@@ -147,18 +136,18 @@ class Bot:
             self.metrics,
             self._set_threshold,
             stream_fills=frozenset() if self.paper else frozenset({EXCHANGE}),
-            on_fills=lambda fills: on_venue_fills(self, fills),
+            on_fills=self.on_venue_fills,
+            on_expired=self.on_expired,
             fault=self.crash_hook,
         )
-        self.strategy.load_state(self.journal.get_state("strategy") or {})
-        self.monitor.load_state(self.journal.get_state("monitor") or {})
-        self.gate.set_state(self.monitor.state)
+        self.core.load(self.journal.get_state)
         await self._serve_metrics()
         if self.config.status_port is not None:
             self.status_page = await start_status_page(self.status, port=self.config.status_port)
             log.info("status_page_listening", url=self.status_page.url)
         await self.market.refresh(venues, self.client)
-        await self._refresh_account()
+        await self._read_account()
+        await self._read_margins()
         # reconcile before acting: orders and threshold changes a previous run left open
         await self.executor.reconcile_orders()
         await self.executor.run_actions()
@@ -175,7 +164,8 @@ class Bot:
         loops = [
             self._stream(from_seq),
             self._market_loop(),
-            self._monitor_loop(),
+            self._account_loop(),
+            self._margin_loop(),
             self._reconcile_loop(),
         ]
         if self.strategy.timer_ms():
@@ -222,7 +212,7 @@ class Bot:
         if self.executor is not None:
             finished = await self.executor.drain(self.options.drain_timeout_s)
         with contextlib.suppress(Exception):
-            self.final_status = build_status(self)
+            self.final_status = self._build_status()
         fs = self.final_status or {}
         log.info(
             "bot_stopping",
@@ -288,50 +278,100 @@ class Bot:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    # ---- deciding ----------------------------------------------------------------------
+    # ---- carrying out decisions --------------------------------------------------------
 
-    def view(self, inventory: Any = None) -> View:
-        return View(
-            wall_ms(),
-            inventory if inventory is not None else self.journal.inventory(),
-            self.market.markets,
-            self.profile,
-            self.account,
-            self.margins,
-            self.gate.state,
-        )
-
-    def decide(
-        self, view: View, event: StrategyEvent, extra: tuple[Intent, ...] = ()
-    ) -> tuple[list[Intent], list[Denied]]:
-        return self.screen(list(extra) + self.strategy.decide(view, event), view)
-
-    def screen(self, intents: list[Intent], view: View) -> tuple[list[Intent], list[Denied]]:
-        """The risk gate's verdict; every denial is counted and kept for /status."""
-        res = self.gate.filter(intents, view)
-        for d in res.denied:
-            self.metrics.denied.inc(reason=d.reason.value)
-            self.denies.append(
-                {
-                    "ms": str(view.now_ms),
-                    "reason": d.reason.value,
-                    "detail": d.detail,
-                    "intent": type(d.intent).__name__,
-                }
+    def apply(self, d: Decision | None, received: float | None = None) -> None:
+        """Journal a decision in one transaction, then count, log and send what it asks."""
+        if d is None or d.record is None:
+            return
+        c = self.journal.record(d.record, now_ms=wall_ms())
+        m = self.metrics
+        for reason, n in self.core.denied_total.items():
+            have = m.denied.get(reason=reason)
+            if n > have:
+                m.denied.inc(n - have, reason=reason)
+        if d.risk is not None:
+            r = d.risk
+            log.warning(
+                "risk_decision",
+                state=r.state.value,
+                previous=r.previous.value,
+                reasons=list(dict.fromkeys(r.reasons)),
+                thresholds=[(i.symbol, str(i.value)) for i in r.intents],
             )
-        return res.allowed, res.denied
-
-    def submit(self, committed: Committed | None, received: float | None = None) -> None:
-        if committed is not None and self.executor is not None:
-            self.executor.submit(committed, received)
+        if c is None:
+            return  # a stream event already processed (a replay): nothing happened
+        a = d.assignment
+        if a is not None:
+            m.assignments.inc(symbol=a.symbol)
+            m.assigned_notional.inc(a.qty * a.price, symbol=a.symbol)
+            if d.discount > 0:
+                m.discount.inc(d.discount, symbol=a.symbol)
+            log.info(
+                "assignment",
+                seq=a.seq,
+                id=a.id,
+                symbol=a.symbol,
+                side=a.side,
+                qty=str(a.qty),
+                price=str(a.price),
+                discount=str(d.discount),
+                orders=[o.client_order_id for o in c.orders],
+            )
+        if d.unhedged is not None:
+            m.unhedged.inc(symbol=d.unhedged)
+            log.error(
+                "assignment_not_hedged",
+                symbol=d.unhedged,
+                remedy="add the contract to engine.symbols (and a venue mapping) or set its "
+                "threshold to 0",
+            )
+        if d.margin_kind is not None:
+            log.warning("margin_event", kind=d.margin_kind)
+        if d.record.kind == "fill":
+            m.fills.inc(venue=EXCHANGE)
+        if d.record.source == "e":
+            for o in c.orders:
+                m.escalations.inc(stage=self.journal.step(o.client_order_id).stage)
+        if self.executor is not None:
+            if d.finish:
+                self.executor.finish(d.finish)
+            self.executor.submit(c, received)
+        if d.wake_monitor:
+            self.monitor_wake.set()
+        m.last_seq.set(self.journal.last_seq)
 
     def handle(self, ev: Event) -> None:
-        """Process one stream event exactly once (see handlers.py)."""
-        handle_event(self, ev)
+        """Process one stream event exactly once."""
+        if self.journal.processed(ev.seq):
+            return
+        received = time.monotonic()
+        inv = self.journal.inventory()
+        self.apply(self.core.on_event(ev, inv, wall_ms(), self.journal.order), received)
+
+    def on_venue_fills(self, fills: list[FillRecord]) -> None:
+        """Fills found on venues (not on the stream): tell the strategy."""
+        for f in fills:
+            self.apply(self.core.on_venue_fill(f, self.journal.inventory(), wall_ms()))
+
+    def on_expired(self, order: OrderRecord) -> None:
+        """An IOC hedge closed with a remainder: escalate it."""
+        step = self.journal.step(order.client_order_id)
+        d = self.core.on_expired(order, step, self.journal.inventory(), wall_ms())
+        if d is None:
+            log.warning(
+                "hedge_not_escalated",
+                client_order_id=order.client_order_id,
+                remaining=str(order.remaining),
+                stage=step.stage,
+            )
+        self.apply(d)
 
     def assess(self) -> None:
-        """Run the risk monitor now; apply and journal what it decides (see handlers.py)."""
-        assess_risk(self)
+        """Run the risk monitor now; apply and journal what it decides."""
+        self.apply(self.core.assess(wall_ms(), self.journal.inventory()))
+        if self.core.staleness_ms is not None:
+            self.metrics.staleness.observe(self.core.staleness_ms)
 
     # ---- loops -------------------------------------------------------------------------
 
@@ -350,20 +390,7 @@ class Bot:
         interval = (self.strategy.timer_ms() or 1000) / 1000
         while True:
             await asyncio.sleep(interval)
-            before = self.strategy.dump_state()
-            now = wall_ms()
-            allowed, denied = self.decide(self.view(), Timer(now))
-            after = self.strategy.dump_state()
-            if allowed or after != before:
-                self.submit(
-                    self.journal.record_decision(
-                        now_ms=now,
-                        intents=allowed,
-                        denied=denied,
-                        state={"strategy": after},
-                        source="t",
-                    )
-                )
+            self.apply(self.core.on_timer(wall_ms(), self.journal.inventory()))
 
     async def _market_loop(self) -> None:
         assert self.executor is not None
@@ -372,16 +399,28 @@ class Bot:
             await self.market.refresh(self.executor.venues, self.client)
             self._update_gauges()
 
-    async def _refresh_account(self) -> None:
+    async def _read_account(self) -> None:
+        """The exchange account and profile (the BLP API: not on any venue's budget)."""
         try:
-            self.profile = await self.client.profile()
-            self.account = await self.client.account()
+            profile = await self.client.profile()
+            account = await self.client.account()
         except Exception as e:
             log.warning("account_fetch_failed", error=f"{type(e).__name__}: {e}"[:300])
-        if self.executor is not None:
-            self.margins = await venue_margins(self.executor.venues, self.margins)
+            return
+        self.core.observe_account(wall_ms(), profile, account)
 
-    async def _monitor_loop(self) -> None:
+    async def _read_margins(self) -> None:
+        if self.executor is None:
+            return
+        now_before = wall_ms()
+        margins = await venue_margins(self.executor.venues, {})
+        self.core.observe_margins(now_before, margins)
+
+    async def _account_loop(self) -> None:
+        """Re-read the exchange account on every wake-up (an assignment, a margin alert),
+        coalesced to one read per `monitor_min_ms`, and at least every `monitor_ms`; assess
+        on each reading. The stream already assessed each assignment on its own figures
+        (lower first, read later); this brings the equity and capacity up to date."""
         loop = asyncio.get_running_loop()
         last = -math.inf
         while True:
@@ -393,11 +432,33 @@ class Bot:
             last = loop.time()
             self.monitor_wake.clear()
             seq = self.journal.last_seq  # the account fetched next reflects at least this
-            await self._refresh_account()
-            if self.config.risk.monitor:
-                self.assess()
+            await self._read_account()
+            self.assess()
             self.assessed_seq = seq
-            self._update_gauges()
+            self._watch()
+
+    async def _margin_loop(self) -> None:
+        """Venue margins on each venue's control lane: never behind new orders."""
+        while True:
+            await asyncio.sleep(self.options.venue_margin_ms / 1000)
+            await self._read_margins()
+
+    def _watch(self) -> None:
+        """The exposure-age alarm and the program clock's gauges."""
+        now = wall_ms()
+        inv = self.journal.inventory()
+        for s in self.core.watch_exposure(now, inv):
+            self.metrics.exposure_alarms.inc(symbol=s)
+            log.error(
+                "exposure_alarm",
+                symbol=s,
+                net=str(inv.net(s, in_flight=False)),
+                age_ms=self.core.alarm.age_ms(s, now),
+                band=str(self.config.execution.exposure_alarm_notional),
+            )
+        for s in self.symbols:
+            self.metrics.exposure_age.set(self.core.alarm.age_ms(s, now), symbol=s)
+        self._update_gauges()
 
     async def _reconcile_loop(self) -> None:
         assert self.executor is not None
@@ -442,7 +503,9 @@ class Bot:
     # ---- status ------------------------------------------------------------------------
 
     async def _set_threshold(self, symbol: str, value: Decimal) -> None:
-        self.profile = await self.client.update_profile(max_position_notional={symbol: value})
+        self.core.observe_profile(
+            await self.client.update_profile(max_position_notional={symbol: value})
+        )
         self.metrics.threshold.set(value, symbol=symbol)
 
     def status_reader(self) -> JournalReader:
@@ -450,27 +513,32 @@ class Bot:
             self._reader = JournalReader(str(self.journal.path), self.options.recent)
         return self._reader
 
+    def _sources(self) -> StatusSources:
+        return StatusSources(
+            self.core,
+            self.journal,
+            self.status_reader(),
+            self.metrics,
+            self.market,
+            self.executor,
+            self.config,
+            paper=self.paper,
+            running=self.running,
+            assessed_seq=self.assessed_seq,
+        )
+
     def _update_gauges(self) -> None:
-        update_gauges(self)
+        update_gauges(self._sources(), wall_ms())
+
+    def _build_status(self) -> dict[str, Any]:
+        return build_status(self._sources(), wall_ms()).as_json()
 
     def status(self) -> dict[str, Any]:
-        """A JSON-able snapshot for status pages and the demo (see status.py for keys); after
+        """A JSON-able snapshot for status pages and the demo (`status.BotStatus`); after
         `stop()` the last one taken before the journal closed."""
         if self._closed:
             return self.final_status or {}
-        return build_status(self)
-
-    def track_exposure(self, symbol: str, inventory: Any) -> None:
-        """Remember the largest |net exposure| seen, counting in-flight orders and not."""
-        with_fly, positions = (
-            abs(inventory.net(symbol)),
-            abs(inventory.net(symbol, in_flight=False)),
-        )
-        cur = self.max_exposure.setdefault(
-            symbol, {"in_flight_counted": Decimal(0), "positions_only": Decimal(0)}
-        )
-        cur["in_flight_counted"] = max(cur["in_flight_counted"], with_fly)
-        cur["positions_only"] = max(cur["positions_only"], positions)
+        return self._build_status()
 
 
 async def run_bot(

@@ -1,20 +1,22 @@
 """The executor: sends what the journal says to send, and makes the journal agree with venues.
 
-Rules that make it exactly-once across crashes (see journal.py for the other half):
+Rules that make it exactly-once across crashes (see journal.py for the other half, and
+`core.tracker` for each order's transitions):
 - every order is in the journal (state `pending`, deterministic client id) before it is sent,
   and is marked `sent` just before the request goes out: `pending` therefore means "never sent";
 - an order whose answer was lost (`sent`/`unknown`) is looked up by its client id and only sent
   again — with the same id, which venues refuse to take twice — when the venue has no such order;
 - a venue's fills of our orders are recorded from the order's cumulative totals (filled qty,
-  average price, fees) as the order's answer or a lookup reports them — no trade-history
-  request per order. Each recording brings the journal up to the totals and is keyed
-  `<client id>@<filled>` (journal.record_order_fill), so totals seen twice, or from the trade
-  history (used only when an answer lacks the average price), count once. Fills on the BLP
-  stream are keyed by (venue, trade id). An order stays open (its remainder counted in flight)
-  until the venue says it is done *and* its fills are in, so net exposure never looks smaller
-  than it is and strategies do not over-hedge;
+  average price, fees) as the order's answer or a lookup reports them; an order stays open (its
+  remainder counted in flight) until the venue says it is done *and* its fills are in;
 - positions are overwritten with a venue's truth only when nothing is in flight there and the
   same difference was read twice in a row (venues update positions a little after fills).
+
+Orders go out in lanes, one lane per (venue, contract) with one order at a time in it: what the
+strategy queued meanwhile is netted into the next order (`core.netting`), built only once the
+venue's rate budget has a slot for it (`Venue.order_slot`), so a burst of assignments costs one
+order per rate-limit step. An IOC that closes with a remainder is handed to `on_expired`, which
+escalates it (`core.escalation`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,19 @@ from decimal import Decimal
 
 import structlog
 
+from blp_client.bot.core.netting import Lane, blocks_lane, lane_of, plan
+from blp_client.bot.core.tracker import (
+    Answer,
+    Awaiting,
+    Found,
+    Lost,
+    NotFound,
+    Placed,
+    Refused,
+    expired_unfilled,
+    on_answer,
+    settle,
+)
 from blp_client.bot.journal import (
     Committed,
     FillRecord,
@@ -44,13 +59,11 @@ from blp_client.bot.venues import (
     InsufficientFunds,
     InvalidOrder,
     OrderRequest,
-    OrderStatus,
     OrderType,
     Side,
     TimeInForce,
     Venue,
     VenueError,
-    VenueOrder,
 )
 
 log = structlog.get_logger("blp_client.bot.execution")
@@ -83,15 +96,6 @@ class VenueHealth:
 
 
 @dataclass
-class _Pending:
-    """A venue answer waiting for its fills to be recorded (then closed, unless resting)."""
-
-    venue: str
-    status: OrderStatus
-    filled: Decimal
-
-
-@dataclass
 class Executor:
     journal: Journal
     venues: Mapping[str, Venue]
@@ -103,18 +107,23 @@ class Executor:
     """An order not found at its venue is sent again only while younger than this."""
     clock: Callable[[], int] = wall_ms
     on_fills: Callable[[list[FillRecord]], None] | None = None
+    on_expired: Callable[[OrderRecord], None] | None = None
+    """Called with an IOC that closed with a remainder (the daemon escalates it)."""
     fault: Callable[[str], None] | None = None
     """Test hook called at named points (before_send, after_send) to crash there."""
     health: dict[str, VenueHealth] = field(default_factory=dict)
     _busy: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _awaiting: dict[str, _Pending] = field(default_factory=dict)
+    _lanes: dict[Lane, asyncio.Task[None]] = field(default_factory=dict)
+    _awaiting: dict[str, tuple[str, Awaiting]] = field(default_factory=dict)
     _received: dict[str, float] = field(default_factory=dict)
+    _covers: dict[str, list[str]] = field(default_factory=dict)
     _fill_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _fill_synced: dict[str, float] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _suspect: dict[tuple[str, str], tuple[Decimal, int]] = field(default_factory=dict)
     sends: int = 0
+    netted: int = 0  # queued orders joined into a netted order
 
     # ---- health ------------------------------------------------------------------------
 
@@ -123,10 +132,11 @@ class Executor:
         h.ok += 1
         h.last_ok_ms = self.clock()
 
-    def _err(self, venue: str, kind: str, err: BaseException) -> None:
+    def _err(self, venue: str, kind: str, err: BaseException | str) -> None:
         h = self.health.setdefault(venue, VenueHealth())
         h.errors += 1
-        h.last_error = f"{type(err).__name__}: {err}"[:300]
+        text = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
+        h.last_error = text[:300]
         h.last_error_ms = self.clock()
         self.metrics.venue_errors.inc(venue=venue, kind=kind)
 
@@ -138,22 +148,86 @@ class Executor:
     # ---- submitting --------------------------------------------------------------------
 
     def submit(self, committed: Committed, received: float | None = None) -> None:
-        """Send a recorded decision's orders and threshold changes in the background.
-        `received` (monotonic seconds) starts the hedge-latency clock of the decision."""
+        """Queue a recorded decision's orders in their lanes and apply its threshold changes
+        in the background. `received` (monotonic seconds) starts the hedge-latency clock of
+        the decision: it stops at the acknowledgement of the order that covers it."""
         if received is not None and committed.orders:
             self._received[committed.decision] = received
-        for order in committed.orders:
-            self._spawn(self.send(order))
+        for lane in sorted({lane_of(o) for o in committed.orders}):
+            self.kick(lane)
         if committed.actions:
             self._spawn(self.run_actions(committed.actions))
 
-    def _spawn(self, aw: Awaitable[None]) -> None:
+    def _spawn(self, aw: Awaitable[None]) -> asyncio.Task[None]:
         async def run() -> None:
             await aw
 
         task = asyncio.create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    def kick(self, lane: Lane) -> None:
+        """Make sure the lane is being worked on (one task per lane)."""
+        task = self._lanes.get(lane)
+        if task is None or task.done():
+            self._lanes[lane] = self._spawn(self._drain(lane))
+
+    def lane_blocked(self, lane: Lane) -> bool:
+        return any(
+            blocks_lane(o) or o.client_order_id in self._busy
+            for o in self.journal.lane_orders(*lane)
+            if o.state is not OrderState.PENDING
+        )
+
+    async def _drain(self, lane: Lane) -> None:
+        """Send the lane's queue, one (netted) order at a time, each once the venue's rate
+        budget has a slot: what queues while waiting joins that order."""
+        venue_name, symbol = lane
+        while not self.lane_blocked(lane) and self.journal.queued(venue_name, symbol):
+            venue = self.venues.get(venue_name)
+            if venue is None:
+                for o in self.journal.queued(venue_name, symbol):
+                    self._mark(o.client_order_id, OrderState.REJECTED, error="venue not configured")
+                return
+            slot = getattr(venue, "order_slot", None)
+            if slot is not None:
+                await slot()
+            if self.lane_blocked(lane):
+                return
+            p = plan(self.journal.queued(venue_name, symbol))
+            if p is None:
+                return
+            order = p.send
+            if order is None:
+                order = self.journal.net_orders(p, now_ms=self.clock())
+                self.netted += len(p.joined)
+                covered = [d for o in p.joined for d in self._cover(o)]
+                log.info(
+                    "orders_netted",
+                    venue=venue_name,
+                    symbol=symbol,
+                    joined=len(p.joined),
+                    qty=str(p.qty),
+                    client_order_id=None if order is None else order.client_order_id,
+                )
+                if order is None:
+                    for d in covered:
+                        self._received.pop(d, None)
+                    continue
+                self._covers[order.client_order_id] = covered
+            await self.send(order)
+
+    def _cover(self, order: OrderRecord) -> list[str]:
+        """The decisions an order stands for (itself, or those netted into it)."""
+        return self._covers.pop(order.client_order_id, None) or [order.decision]
+
+    def _mark(self, cid: str, state: OrderState, **kw: str | None) -> OrderRecord | None:
+        try:
+            return self.journal.mark_order(cid, state, now_ms=self.clock(), **kw)
+        except JournalError as e:
+            log.warning("order_state_conflict", client_order_id=cid, to=state.value, error=str(e))
+            return self.journal.order(cid)
 
     async def drain(self, timeout: float) -> bool:
         """Wait for in-flight sends (graceful stop); True when all finished in time."""
@@ -166,13 +240,6 @@ class Executor:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         return not pending
-
-    def _mark(self, cid: str, state: OrderState, **kw: str | None) -> OrderRecord | None:
-        try:
-            return self.journal.mark_order(cid, state, now_ms=self.clock(), **kw)
-        except JournalError as e:
-            log.warning("order_state_conflict", client_order_id=cid, to=state.value, error=str(e))
-            return self.journal.order(cid)
 
     async def send(self, order: OrderRecord) -> None:
         """Send one journaled order (pending, or not found at its venue) with its own id."""
@@ -194,10 +261,9 @@ class Executor:
         try:
             self._mark(cid, OrderState.SENT)
             self.sends += 1
-            side = Side.BUY if order.qty > 0 else Side.SELL
             req = OrderRequest(
                 symbol=order.symbol,
-                side=side,
+                side=Side.BUY if order.qty > 0 else Side.SELL,
                 qty=abs(order.qty),
                 client_order_id=cid,
                 type=OrderType.LIMIT if order.limit_price is not None else OrderType.MARKET,
@@ -209,81 +275,115 @@ class Executor:
             )
             if self.fault is not None:
                 self.fault("before_send")
+            answer: Answer
             try:
-                vo = await venue.place_order(req)
+                answer = Placed(await venue.place_order(req))
             except (InvalidOrder, InsufficientFunds, AuthFailed) as e:
-                self._err(order.venue, type(e).__name__, e)
-                self.metrics.orders.inc(venue=order.venue, outcome="rejected")
-                log.warning(
-                    "order_rejected", client_order_id=cid, venue=order.venue, error=str(e)[:300]
-                )
-                self._mark(cid, OrderState.REJECTED, error=str(e)[:500])
-                self._received.pop(order.decision, None)
-                return
+                answer = Refused(str(e), type(e).__name__)
             except (VenueError, OSError, TimeoutError) as e:
-                # the outcome is not known: resolve by client id before anything is resent
-                self._err(order.venue, "unknown", e)
-                self.metrics.orders.inc(venue=order.venue, outcome="unknown")
-                self.metrics.venue_retries.inc(venue=order.venue, what="place_unknown")
-                log.warning(
-                    "order_unknown",
-                    client_order_id=cid,
-                    venue=order.venue,
-                    error=f"{type(e).__name__}: {e}"[:300],
-                )
-                self._mark(cid, OrderState.UNKNOWN, error=str(e)[:500])
-                self._wake.set()
-                return
-            if self.fault is not None:
+                answer = Lost(f"{type(e).__name__}: {e}")
+            if isinstance(answer, Placed) and self.fault is not None:
                 self.fault("after_send")
-            self._ok(order.venue)
-            self.metrics.orders.inc(venue=order.venue, outcome=vo.status.value)
-            started = self._received.pop(order.decision, None)
-            if started is not None:
-                self.metrics.hedge_latency.observe((time.monotonic() - started) * 1000)
+            await self._take(order, answer)
+        finally:
+            self._busy.discard(cid)
+
+    async def _take(self, order: OrderRecord, answer: Answer) -> None:
+        """Carry out the tracker's transition for `answer` about `order`."""
+        cid, venue_name = order.client_order_id, order.venue
+        cur = self.journal.order(cid)
+        if cur is None or cur.state in TERMINAL_STATES:
+            return
+        t = on_answer(
+            cur,
+            answer,
+            now_ms=self.clock(),
+            fills_from_answers=venue_name not in self.stream_fills,
+            max_resend_age_ms=self.max_resend_age_ms,
+        )
+        self._observe(order, answer, t.outcome)
+        if t.resend:
+            await self.send(cur)
+            return
+        if t.state is not None:
+            cur = self._mark(cid, t.state, venue_order_id=t.venue_order_id, error=t.error) or cur
+        if t.wake:
+            self._wake.set()
+        new: list[FillRecord] = []
+        if t.totals is not None:
+            fill, recorded = self.journal.record_order_fill(
+                cid,
+                filled=t.totals.filled,
+                avg_price=t.totals.avg_price,
+                fees=t.totals.fees,
+                ts=t.totals.ts,
+                now_ms=self.clock(),
+            )
+            if fill is not None:
+                new.append(fill)
+                self.metrics.fills.inc(venue=venue_name)
+            cur = recorded or cur
+        done = True
+        if t.awaiting is not None:
+            self._awaiting[cid] = (venue_name, t.awaiting)
+            done = self.finish(cid, cur)
+        elif cur.state in TERMINAL_STATES:
+            self.kick(lane_of(cur))
+        self._emit(new)
+        if not done and venue_name not in self.stream_fills:
+            await self.sync_fills(venue_name)  # the answer had no average price: trades
+
+    def _observe(self, order: OrderRecord, answer: Answer, outcome: str) -> None:
+        """Health, metrics, latency and the log line for one venue answer."""
+        cid, venue = order.client_order_id, order.venue
+        if isinstance(answer, Refused):
+            self._err(venue, answer.kind, answer.error)
+            self.metrics.orders.inc(venue=venue, outcome="rejected")
+            log.warning(
+                "order_rejected", client_order_id=cid, venue=venue, error=answer.error[:300]
+            )
+            for d in self._cover(order):
+                self._received.pop(d, None)
+        elif isinstance(answer, Lost):
+            self._err(venue, "unknown", answer.error)
+            self.metrics.orders.inc(venue=venue, outcome="unknown")
+            self.metrics.venue_retries.inc(venue=venue, what="place_unknown")
+            log.warning("order_unknown", client_order_id=cid, venue=venue, error=answer.error[:300])
+        elif isinstance(answer, Placed):
+            vo = answer.order
+            self._ok(venue)
+            self.metrics.orders.inc(venue=venue, outcome=vo.status.value)
+            now = time.monotonic()
+            for d in self._cover(order):
+                started = self._received.pop(d, None)
+                if started is not None:
+                    self.metrics.hedge_latency.observe((now - started) * 1000)
             log.info(
                 "order_acked",
                 client_order_id=cid,
-                venue=order.venue,
+                venue=venue,
                 symbol=order.symbol,
                 qty=str(order.qty),
                 status=vo.status.value,
                 filled=str(vo.filled),
                 avg=str(vo.avg_price),
             )
-            await self.apply(order, vo)
-        finally:
-            self._busy.discard(cid)
-
-    async def apply(self, order: OrderRecord, vo: VenueOrder) -> None:
-        """Take in what the venue says about one of our orders."""
-        cid = order.client_order_id
-        cur = self.journal.order(cid)
-        if cur is None or cur.state in TERMINAL_STATES:
-            return
-        cur = self._mark(cid, OrderState.ACKED, venue_order_id=vo.venue_order_id) or cur
-        new: list[FillRecord] = []
-        if order.venue not in self.stream_fills and vo.filled > 0 and vo.avg_price is not None:
-            fill, recorded = self.journal.record_order_fill(
-                cid,
-                filled=vo.filled,
-                avg_price=vo.avg_price,
-                fees=vo.fee,
-                ts=vo.timestamp_ms or self.clock(),
-                now_ms=self.clock(),
+        elif isinstance(answer, Found):
+            self._ok(venue)
+            self.metrics.reconcile.inc(kind="found")
+            log.info(
+                "order_reconciled",
+                client_order_id=cid,
+                venue=venue,
+                status=answer.order.status.value,
+                filled=str(answer.order.filled),
             )
-            if fill is not None:
-                new.append(fill)
-                self.metrics.fills.inc(venue=order.venue)
-            cur = recorded or cur
-        if vo.is_open and abs(cur.filled_qty) >= vo.filled:
-            self._emit(new)
-            return  # resting, nothing new filled
-        self._awaiting[cid] = _Pending(order.venue, vo.status, vo.filled)
-        done = self.finish(cid, cur)
-        self._emit(new)
-        if not done and order.venue not in self.stream_fills:
-            await self.sync_fills(order.venue)  # the answer had no average price: trades
+        elif isinstance(answer, NotFound):
+            self._ok(venue)
+            self.metrics.reconcile.inc(kind=outcome)
+            if outcome == "resend":
+                self.metrics.venue_retries.inc(venue=venue, what="resend_same_id")
+                log.info("order_resend", client_order_id=cid, venue=venue)
 
     def _emit(self, fills: list[FillRecord]) -> None:
         if fills and self.on_fills is not None:
@@ -292,29 +392,24 @@ class Executor:
     def finish(self, cid: str, order: OrderRecord | None = None) -> bool:
         """Close an order the venue reported done once its fills are recorded. `order` is the
         order as just recorded, when the caller has it at hand (else it is looked up)."""
-        p = self._awaiting.get(cid)
+        waiting = self._awaiting.get(cid)
         o = order if order is not None else self.journal.order(cid)
-        if p is None or o is None:
+        if waiting is None or o is None:
             return False
-        if o.state in TERMINAL_STATES:
-            self._awaiting.pop(cid, None)
-            return True
-        if abs(o.filled_qty) < p.filled:
+        state = settle(o, waiting[1])
+        if state is None:
             return False
         self._awaiting.pop(cid, None)
-        if p.status is OrderStatus.OPEN:
-            return True  # a resting order's fills are in; it stays open
-        if abs(o.filled_qty) >= abs(o.qty):
-            state = OrderState.FILLED
-        elif p.status is OrderStatus.REJECTED and o.filled_qty == 0:
-            state = OrderState.REJECTED
-        else:
-            state = OrderState.CANCELLED
-        self._mark(cid, state)
+        before = o.state
+        if state is not o.state:
+            o = self._mark(cid, state) or o
+        if self.on_expired is not None and expired_unfilled(before, o):
+            self.on_expired(o)
+        self.kick(lane_of(o))
         return True
 
     def awaiting(self, venue: str | None = None) -> list[str]:
-        return [c for c, p in self._awaiting.items() if venue is None or p.venue == venue]
+        return [c for c, (v, _a) in self._awaiting.items() if venue is None or v == venue]
 
     # ---- fills -------------------------------------------------------------------------
 
@@ -382,8 +477,9 @@ class Executor:
     # ---- reconciliation ----------------------------------------------------------------
 
     async def reconcile_orders(self) -> int:
-        """Resolve every open journal order with its venue by client id; send those never
-        sent or not found. Returns how many orders were still open afterwards."""
+        """Resolve every open journal order with its venue by client id; queue those never
+        sent, resend those not found. Returns how many orders were still open afterwards."""
+        lanes: set[Lane] = set()
         for snap in self.journal.open_orders():
             cid = snap.client_order_id
             if cid in self._busy or cid in self._awaiting:
@@ -395,9 +491,9 @@ class Executor:
             if venue is None:
                 self._mark(cid, OrderState.REJECTED, error=f"venue {o.venue} not configured")
                 continue
-            if o.state is OrderState.PENDING:  # journaled, never sent
+            if o.state is OrderState.PENDING:  # journaled, never sent: its lane sends it
                 self.metrics.reconcile.inc(kind="send_pending")
-                await self.send(o)
+                lanes.add(lane_of(o))
                 continue
             try:
                 vo = await venue.get_order(o.symbol, cid)
@@ -405,34 +501,14 @@ class Executor:
                 self._err(o.venue, "lookup", e)
                 self._wake.set()
                 continue
-            self._ok(o.venue)
-            if vo is not None:
-                self.metrics.reconcile.inc(kind="found")
-                log.info(
-                    "order_reconciled",
-                    client_order_id=cid,
-                    venue=o.venue,
-                    status=vo.status.value,
-                    filled=str(vo.filled),
-                )
-                await self.apply(o, vo)
-            elif o.state is OrderState.ACKED:
-                self.metrics.reconcile.inc(kind="lost_at_venue")
-                self._mark(
-                    cid,
-                    OrderState.CANCELLED if o.filled_qty else OrderState.REJECTED,
-                    error="no longer known to the venue",
-                )
-            elif self.clock() - o.created_ms > self.max_resend_age_ms:
-                self.metrics.reconcile.inc(kind="expired")
-                self._mark(cid, OrderState.REJECTED, error="not found at the venue; too old")
-            else:
-                self.metrics.reconcile.inc(kind="resend")
-                self.metrics.venue_retries.inc(venue=o.venue, what="resend_same_id")
-                log.info("order_resend", client_order_id=cid, venue=o.venue)
-                await self.send(o)
-        for name in {p.venue for p in self._awaiting.values()}:
+            await self._take(o, Found(vo) if vo is not None else NotFound())
+            lanes.add(lane_of(o))
+        for name in {v for v, _a in self._awaiting.values()}:
             await self.sync_fills(name)
+        for lane in sorted(lanes):
+            self.kick(lane)
+        running = [t for lane in lanes if (t := self._lanes.get(lane)) is not None]
+        await asyncio.gather(*running, return_exceptions=True)
         return len(self.journal.open_orders())
 
     async def reconcile_positions(
@@ -480,7 +556,7 @@ class Executor:
         return out
 
     def _venue_busy(self, venue_name: str) -> bool:
-        if any(p.venue == venue_name for p in self._awaiting.values()):
+        if any(v == venue_name for v, _a in self._awaiting.values()):
             return True
         return self.journal.has_open_orders(venue_name)
 

@@ -20,12 +20,16 @@ from decimal import Decimal
 from typing import Any
 
 from blp_client.bot.books import ZERO
+from blp_client.bot.core.escalation import Step
+from blp_client.bot.core.record import Record
 from blp_client.bot.journal_codec import intent_from_json, intent_to_json
+from blp_client.bot.journal_lanes import JournalLanes
 from blp_client.bot.journal_schema import (
     OPEN_STATES,
     ORDER_COLS,
     Committed,
     FillRecord,
+    JournalError,
     OrderRecord,
     OrderState,
     PositionDelta,
@@ -33,9 +37,15 @@ from blp_client.bot.journal_schema import (
     can_move,
     order_from_row,
 )
-from blp_client.bot.journal_store import JournalStore
 from blp_client.bot.risk import Denied
-from blp_client.bot.strategy import Holding, Intent, Inventory, SetThreshold
+from blp_client.bot.strategy import (
+    FlipOnExchange,
+    Hedge,
+    Holding,
+    Intent,
+    Inventory,
+    SetThreshold,
+)
 
 __all__ = [
     "Committed",
@@ -51,11 +61,7 @@ __all__ = [
 ]
 
 
-class JournalError(RuntimeError):
-    pass
-
-
-class Journal(JournalStore):
+class Journal(JournalLanes):
     """One SQLite file; safe to share between threads (calls are serialised). What is recorded
     is here; the connection, transactions and in-memory caches are `JournalStore`'s."""
 
@@ -97,6 +103,7 @@ class Journal(JournalStore):
         intents: Sequence[Intent] = (),
         denied: Sequence[Denied] = (),
         state: Mapping[str, Any] | None = None,
+        steps: Mapping[int, Step] | None = None,
     ) -> Committed | None:
         """Record stream event `seq` and all it causes, atomically. None when `seq` was already
         processed (a replay after a crash or reconnect): then nothing changes."""
@@ -116,7 +123,34 @@ class Journal(JournalStore):
             self._hook("positions")
             for fill in fills:
                 self._fill(fill, now_ms)
-            return self._decide(str(seq), intents, denied, state, now_ms)
+            return self._decide(str(seq), intents, denied, state, now_ms, steps)
+
+    def record(self, rec: Record, *, now_ms: int) -> Committed | None:
+        """Record what the decider decided, in one transaction (see `core.record.Record`)."""
+        if rec.event is not None:
+            ev = rec.event
+            return self.record_event(
+                seq=ev.seq,
+                event_id=ev.id,
+                kind=rec.kind,
+                ts=ev.ts,
+                payload=ev.data.model_dump(mode="json"),
+                now_ms=now_ms,
+                positions=rec.positions,
+                fills=rec.fills,
+                intents=rec.intents,
+                denied=rec.denied,
+                state=rec.state,
+                steps=rec.steps,
+            )
+        return self.record_decision(
+            now_ms=now_ms,
+            intents=rec.intents,
+            denied=rec.denied,
+            state=rec.state,
+            source=rec.source or "t",
+            steps=rec.steps,
+        )
 
     def record_decision(
         self,
@@ -126,16 +160,14 @@ class Journal(JournalStore):
         denied: Sequence[Denied] = (),
         state: Mapping[str, Any] | None = None,
         source: str = "t",
+        steps: Mapping[int, Step] | None = None,
     ) -> Committed:
         """Record a decision not tied to a stream seq (timer, risk change, fill from a venue).
         Its id is `source` + a journaled counter, so client ids never repeat."""
         with self._tx():
             k = int(self._meta(f"counter.{source}") or 0) + 1
             self._set_meta(f"counter.{source}", k)
-            return self._decide(f"{source}{k}", intents, denied, state, now_ms)
-
-    def client_order_id(self, decision: str, n: int) -> str:
-        return f"{self.prefix}-{decision}-{n}"
+            return self._decide(f"{source}{k}", intents, denied, state, now_ms, steps)
 
     def _decide(
         self,
@@ -144,6 +176,7 @@ class Journal(JournalStore):
         denied: Sequence[Denied],
         state: Mapping[str, Any] | None,
         now_ms: int,
+        steps: Mapping[int, Step] | None = None,
     ) -> Committed:
         db = self._db
         orders: list[OrderRecord] = []
@@ -213,6 +246,11 @@ class Journal(JournalStore):
                 ),
             )
             self._hook("order")
+            step = (steps or {}).get(n)
+            if step is None and isinstance(intent, Hedge | FlipOnExchange):
+                step = Step(0, intent.slippage_bps or ZERO, (intent.venue,), "strategy")
+            if step is not None:
+                self._set_step(o.client_order_id, step)
             orders.append(self._staged(o))
         for n, d in enumerate(denied, start=len(intents)):
             db.execute(
@@ -233,24 +271,6 @@ class Journal(JournalStore):
         return Committed(decision, orders, actions)
 
     # ---- orders and fills --------------------------------------------------------------
-
-    def _find_order(self, client_order_id: str) -> OrderRecord | None:
-        row = self._db.execute(
-            f"SELECT {ORDER_COLS} FROM orders WHERE client_order_id = ?", (client_order_id,)
-        ).fetchone()
-        return None if row is None else order_from_row(row)
-
-    def _current_order(self, client_order_id: str) -> OrderRecord | None:
-        """An order as the current transaction sees it: as written in it, else from the
-        open-order mirror (which holds every open order as committed), else its row."""
-        o = self._staged_orders.get(client_order_id) or self._open.get(client_order_id)
-        return o if o is not None else self._find_order(client_order_id)
-
-    def _get_order(self, client_order_id: str) -> OrderRecord:
-        o = self._current_order(client_order_id)
-        if o is None:
-            raise JournalError(f"unknown client order id {client_order_id!r}")
-        return o
 
     def order(self, client_order_id: str) -> OrderRecord | None:
         """One order; an open one from memory (the executor asks for it at every step)."""

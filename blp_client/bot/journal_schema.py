@@ -12,6 +12,10 @@ from blp_client.models import Assignment
 ZERO = Decimal(0)
 
 
+class JournalError(RuntimeError):
+    """A write the journal refuses (an unknown order, a transition its state forbids)."""
+
+
 class OrderState(StrEnum):
     PENDING = "pending"  # journaled, maybe not sent: reconcile by client id before sending
     SENT = "sent"  # request went out, no answer yet
@@ -177,5 +181,9 @@ CREATE TABLE IF NOT EXISTS actions (
 CREATE TABLE IF NOT EXISTS inventory (
     symbol TEXT NOT NULL, venue TEXT NOT NULL, position TEXT NOT NULL, cost TEXT NOT NULL,
     fees TEXT NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY (symbol, venue));
+CREATE TABLE IF NOT EXISTS netted (
+    client_order_id TEXT PRIMARY KEY, into_order TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS netted_into ON netted(into_order);
+CREATE TABLE IF NOT EXISTS steps (client_order_id TEXT PRIMARY KEY, body TEXT NOT NULL);
 COMMIT;
 """

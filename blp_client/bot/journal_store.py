@@ -22,6 +22,7 @@ from blp_client.bot.journal_schema import (
     OPEN_STATES,
     ORDER_COLS,
     SCHEMA,
+    JournalError,
     OrderRecord,
     order_from_row,
 )
@@ -162,3 +163,26 @@ class JournalStore:
             (symbol, venue, str(new[0]), str(new[1]), str(new[2]), now_ms),
         )
         self._staged_pos[key] = new
+
+    # ---- order lookups inside a transaction ---------------------------------------
+
+    def _find_order(self, client_order_id: str) -> OrderRecord | None:
+        row = self._db.execute(
+            f"SELECT {ORDER_COLS} FROM orders WHERE client_order_id = ?", (client_order_id,)
+        ).fetchone()
+        return None if row is None else order_from_row(row)
+
+    def _current_order(self, client_order_id: str) -> OrderRecord | None:
+        """An order as the current transaction sees it: as written in it, else from the
+        open-order mirror (which holds every open order as committed), else its row."""
+        o = self._staged_orders.get(client_order_id) or self._open.get(client_order_id)
+        return o if o is not None else self._find_order(client_order_id)
+
+    def _get_order(self, client_order_id: str) -> OrderRecord:
+        o = self._current_order(client_order_id)
+        if o is None:
+            raise JournalError(f"unknown client order id {client_order_id!r}")
+        return o
+
+    def client_order_id(self, decision: str, n: int) -> str:
+        return f"{self.prefix}-{decision}-{n}"

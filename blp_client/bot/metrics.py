@@ -219,6 +219,34 @@ class BotMetrics:
         )
         self.last_seq = r.gauge("blp_bot_last_seq", "Last processed stream seq.")
         self.pnl = r.gauge("blp_bot_pnl", "Mark-to-market PnL of the bot's positions, fees in.")
+        self.netted = r.counter(
+            "blp_bot_orders_netted_total", "Queued orders joined into one netted order, by venue."
+        )
+        self.escalations = r.counter(
+            "blp_bot_escalations_total", "Hedges escalated after an IOC expired, by stage."
+        )
+        self.staleness = r.histogram(
+            "blp_bot_assessment_staleness_ms",
+            "Age of the oldest input (exchange account, venue margins) at each risk assessment.",
+            (50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000),
+        )
+        self.exposure_age = r.gauge(
+            "blp_bot_exposure_age_ms",
+            "How long |net exposure| of a contract has stayed above the alarm band, ms.",
+        )
+        self.exposure_alarms = r.counter(
+            "blp_bot_exposure_alarms_total", "Exposure-age alarms fired, by contract."
+        )
+        self.in_program = r.gauge(
+            "blp_bot_in_program", "1 while threshold headroom > 0 on every hedged contract."
+        )
+        self.in_program_fraction = r.gauge(
+            "blp_bot_in_program_fraction", "Share of observed time in the program."
+        )
+        self.unhedged = r.counter(
+            "blp_bot_unhedged_assignments_total",
+            "Assignments in contracts the bot does not hedge (engine.symbols), by contract.",
+        )
 
 
 def metrics_app(metrics: BotMetrics, status: Callable[[], object] | None = None) -> web.Application:

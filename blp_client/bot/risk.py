@@ -19,6 +19,7 @@ from typing import Any
 
 from blp_client.bot.books import ZERO
 from blp_client.bot.config import RiskConfig
+from blp_client.bot.core import threshold as controller
 from blp_client.bot.strategy import (
     EXCHANGE,
     FlipOnExchange,
@@ -142,17 +143,18 @@ class RiskGate:
             )
         before = inv.net(intent.symbol)
         after = before + intent.qty
-        reduces = abs(after) < abs(before)
+        held = inv.get(intent.symbol, intent.venue).total
+        grows = abs(held + intent.qty) - abs(held)
+        # reducing the position on its own venue (one leg of an unwind) lowers leverage there
+        reduces = abs(after) < abs(before) or grows < 0
         if self.state is RiskState.REDUCING and not reduces:
             return Denied(intent, DenyReason.NOT_REDUCING, f"net {before} -> {after}")
-        if not reduces and abs(after) * price > cfg.max_net_exposure_notional:
+        if abs(after) > abs(before) and abs(after) * price > cfg.max_net_exposure_notional:
             return Denied(
                 intent,
                 DenyReason.NET_EXPOSURE,
                 f"{abs(after) * price} > {cfg.max_net_exposure_notional}",
             )
-        held = inv.get(intent.symbol, intent.venue).total
-        grows = abs(held + intent.qty) - abs(held)
         if grows > 0:
             if abs(held + intent.qty) * price > cfg.max_venue_position_notional:
                 return Denied(
@@ -232,10 +234,13 @@ class RiskMonitor:
         self.recovered_since: int | None = None
         self.calm_since: int | None = None
         self.venue_equity: dict[str, Decimal] = {}
+        self.ceilings: dict[str, Decimal] | None = None  # the thresholds the desk registered
+        self.requested: dict[str, Decimal] = {}  # last value sent per contract
+        self.emergency = False
 
     @property
     def lowered(self) -> bool:
-        return self.saved_thresholds is not None
+        return self.saved_thresholds is not None or self.emergency
 
     def reset(self) -> None:
         """Clear the kill switch (and the drawdown peak)."""
@@ -346,8 +351,69 @@ class RiskMonitor:
             SetThreshold(s, v, "restore: levels recovered") for s, v in sorted(saved.items())
         ], ["threshold restored"]
 
-    def assess(self, view: View) -> MonitorDecision:
-        """The decision for this moment; call on every account/margin update and periodically."""
+    def _controlled(
+        self,
+        view: View,
+        ratio: Decimal | None,
+        notes: list[str],
+        exposure: controller.Exposure | None,
+        venue_stale: bool,
+    ) -> tuple[list[SetThreshold], list[str]]:
+        """The threshold controller (`core.threshold`): thresholds follow what equity can
+        carry; an emergency (margin call, MF levels, liquidation, kill switch) still lowers
+        to `lowered_threshold_fraction` of the ceiling, and raising waits for calm."""
+        cfg, now = self.config, view.now_ms
+        if view.profile is None or exposure is None:
+            return [], []
+        current = dict(view.profile.max_position_notional)
+        if self.ceilings is None:
+            self.ceilings = current
+        ceilings = self.ceilings
+        emergency = list(notes)
+        if ratio is not None and ratio < cfg.lower_threshold_mf_mmf:
+            emergency.append(f"mf/mmf {ratio:.2f} < {cfg.lower_threshold_mf_mmf}")
+        if self.state is RiskState.HALTED:
+            emergency.append("halted")
+        why: list[str] = []
+        if emergency:
+            self.emergency, self.recovered_since = True, None
+            wanted = {
+                s: controller.whole(c * cfg.lowered_threshold_fraction) for s, c in ceilings.items()
+            }
+            why = emergency
+        else:
+            if self.emergency:
+                if self.recovered_since is None:
+                    self.recovered_since = now
+                if now - self.recovered_since >= cfg.restore_after_ms:
+                    self.emergency, self.recovered_since = False, None
+            wanted = controller.targets(exposure, ceilings, cfg.lower_threshold_leverage)
+        may_raise = not self.emergency and not venue_stale and self.state is RiskState.ACTIVE
+        known = {s: self.requested.get(s, v) for s, v in current.items()}
+        changed = controller.changes(
+            known, wanted, ceilings, cfg.threshold_step, may_raise=may_raise
+        )
+        room = controller.room(exposure, cfg.lower_threshold_leverage)
+        intents = []
+        for s, v in changed.items():
+            self.requested[s] = v
+            verb = "lower" if v < known.get(s, v) else "raise"
+            note = "; ".join(why) if why else f"room {room:.0f} at {cfg.lower_threshold_leverage}x"
+            intents.append(SetThreshold(s, v, f"{verb}: {note}"))
+        if venue_stale:
+            why = [*why, "venue data stale: lowering only"]
+        return intents, why
+
+    def assess(
+        self,
+        view: View,
+        *,
+        exposure: controller.Exposure | None = None,
+        venue_stale: bool = False,
+    ) -> MonitorDecision:
+        """The decision for this moment; call on every account/margin update and periodically.
+        `exposure` feeds the threshold controller; `venue_stale` (venue margins older than
+        `venue_stale_ms`) makes it fail-safe: it decides on the exchange side and only lowers."""
         previous = self.state
         if view.account is None:
             return MonitorDecision(self.state, previous)
@@ -368,7 +434,10 @@ class RiskMonitor:
                 if view.now_ms - self.calm_since >= self.config.restore_after_ms:
                     self.state, self.calm_since = RiskState.ACTIVE, None
                     reasons.append("recovered")
-        intents, why = self._thresholds(view, lev, ratio, notes)
+        if self.config.threshold_controller:
+            intents, why = self._controlled(view, ratio, notes, exposure, venue_stale)
+        else:
+            intents, why = self._thresholds(view, lev, ratio, notes)
         return MonitorDecision(self.state, previous, tuple(reasons + why), tuple(intents))
 
     def dump_state(self) -> dict[str, Any]:
@@ -379,6 +448,10 @@ class RiskMonitor:
             if self.saved_thresholds is None
             else {s: str(v) for s, v in self.saved_thresholds.items()},
             "venue_equity": {v: str(e) for v, e in self.venue_equity.items()},
+            "ceilings": None
+            if self.ceilings is None
+            else {s: str(v) for s, v in self.ceilings.items()},
+            "emergency": self.emergency,
         }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -388,3 +461,6 @@ class RiskMonitor:
         saved = state.get("saved_thresholds")
         self.saved_thresholds = None if saved is None else {s: Decimal(v) for s, v in saved.items()}
         self.venue_equity = {v: Decimal(e) for v, e in state.get("venue_equity", {}).items()}
+        ceilings = state.get("ceilings")
+        self.ceilings = None if ceilings is None else {s: Decimal(v) for s, v in ceilings.items()}
+        self.emergency = bool(state.get("emergency", False))

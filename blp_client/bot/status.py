@@ -1,14 +1,7 @@
-"""`Bot.status()`: one JSON-able snapshot of what the bot holds, owes and did, built from the
-journal (the truth that survives restarts) plus the daemon's live caches.
-
-Keys: running, paper, strategy, last_seq, inventory ({symbol: {venue: {position, in_flight}}}),
-net_exposure, net_exposure_notional, max_net_exposure, marks, capacity, threshold,
-threshold_history, risk (state, monitor, reasons, last_denies, thresholds_lowered, exchange
-leverage/mf/mmf/equity, liquidation_state, assessed_seq), pending_actions, assignments (count,
-notional, discount), recent_assignments (each with its hedges), hedge_latency_ms (p50, p99,
-count), venues (health, market data error, margin), orders (total, by_state, open), fills
-(count, by_venue, paper), pnl (total, fees, by_symbol_venue),
-margin_events. Decimals are strings.
+"""`Bot.status()`: a typed snapshot (`BotStatus`) of what the bot holds, owes and did, read
+from the journal (the truth that survives restarts) and the core's state (`core.decider`),
+never from the daemon object. `BotStatus.as_json()` is what `/status` and the page serve
+(Decimals as strings).
 """
 
 from __future__ import annotations
@@ -16,16 +9,20 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import deque
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from blp_client.bot.daemon_io import as_str
+from pydantic import BaseModel, ConfigDict
+
+from blp_client.bot.config import BotConfig
+from blp_client.bot.core.decider import Decider
+from blp_client.bot.daemon_io import MarketData, as_str
+from blp_client.bot.execution import Executor
+from blp_client.bot.journal import Journal
 from blp_client.bot.journal_schema import OPEN_STATES
+from blp_client.bot.metrics import BotMetrics
 from blp_client.bot.strategy import EXCHANGE, RiskState, View
-
-if TYPE_CHECKING:
-    from blp_client.bot.daemon import Bot
 
 ZERO = Decimal(0)
 
@@ -99,11 +96,98 @@ class JournalReader:
         return {"count": sum(by_venue.values()), "by_venue": by_venue}
 
 
-def build_status(bot: Bot) -> dict[str, Any]:
-    j = bot.journal
+@dataclass(frozen=True)
+class StatusSources:
+    """What a status is read from: the core, the journal and the daemon's I/O caches."""
+
+    core: Decider
+    journal: Journal
+    reader: JournalReader
+    metrics: BotMetrics
+    market: MarketData
+    executor: Executor | None
+    config: BotConfig
+    paper: bool = False
+    running: bool = False
+    assessed_seq: int = 0
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RiskStatus(_Model):
+    state: str
+    monitor: bool
+    reasons: list[str]
+    last_denies: list[dict[str, str]]
+    thresholds_lowered: bool
+    exchange_leverage: Decimal | None
+    exchange_mf: Decimal | None
+    exchange_mmf: Decimal | None
+    exchange_imf: Decimal | None
+    exchange_equity: Decimal | None
+    liquidation_state: str | None
+    assessed_seq: int
+    assessment_staleness_ms: int | None
+    """Age of the oldest input (exchange account, venue margins) at the last assessment."""
+    venue_data_age_ms: int | None
+    venue_data_stale: bool
+
+
+class ProgramStatus(_Model):
+    in_program: bool
+    in_program_fraction: float | None
+    observed_ms: int
+    out_since_ms: int | None
+    threshold_headroom: dict[str, Decimal]
+
+
+class ExecutionStatus(_Model):
+    orders_sent: int
+    orders_netted: int
+    orders_per_assignment: float | None
+    escalations: int
+    exposure_alarms: dict[str, int]
+    """Contract → ms its |net exposure| has been above the alarm band (firing ones only)."""
+
+
+class BotStatus(_Model):
+    running: bool
+    paper: bool
+    strategy: str
+    strategy_state: dict[str, Any]
+    last_seq: int
+    inventory: dict[str, dict[str, dict[str, Decimal]]]
+    net_exposure: dict[str, Decimal]
+    net_exposure_notional: dict[str, Decimal]
+    max_net_exposure: dict[str, dict[str, Decimal]]
+    marks: dict[str, Decimal | None]
+    capacity: dict[str, Any]
+    threshold: dict[str, Decimal]
+    threshold_history: list[dict[str, Any]]
+    risk: RiskStatus
+    program: ProgramStatus
+    execution: ExecutionStatus
+    pending_actions: int
+    assignments: dict[str, Any]
+    recent_assignments: list[dict[str, Any]]
+    hedge_latency_ms: dict[str, float | int | None]
+    venues: dict[str, dict[str, Any]]
+    orders: dict[str, Any]
+    fills: dict[str, Any]
+    pnl: dict[str, Any]
+    margin_events: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return as_str(self.model_dump(mode="json"))  # type: ignore[no-any-return]
+
+
+def build_status(src: StatusSources, now_ms: int) -> BotStatus:
+    core, j = src.core, src.journal
     inv = j.inventory()
-    view = bot.view(inv)
-    symbols = sorted(set(bot.symbols) | set(inv.symbols()))
+    view = core.view(now_ms, inv)
+    symbols = sorted(set(core.symbols) | set(inv.symbols()))
     marks = {s: view.mark(s) for s in symbols}
     inventory = {
         s: {
@@ -116,15 +200,13 @@ def build_status(bot: Bot) -> dict[str, Any]:
     net = {s: inv.net(s) for s in symbols}
     net_notional = {s: abs(net[s]) * (marks[s] or ZERO) for s in symbols}
 
-    reader = bot.status_reader()
-    recent, totals = reader.assignments()
-    hedges = reader.hedges([str(r["seq"]) for r in recent])
+    recent, totals = src.reader.assignments()
+    hedges = src.reader.hedges([str(r["seq"]) for r in recent])
     for r in recent:
         r["hedges"] = hedges.get(str(r["seq"]), [])
 
-    total, fees_total, pnl_by = pnl(bot, view)
-
-    prof = bot.profile
+    total, fees_total, pnl_by = pnl(j, view)
+    prof = view.profile
     capacity: dict[str, Any] = {}
     if prof is not None:
         capacity = {
@@ -137,66 +219,93 @@ def build_status(bot: Bot) -> dict[str, Any]:
             "threshold_headroom": dict(prof.threshold_headroom),
             "opted_in": prof.opted_in,
         }
-    acct = bot.account
-    lat = bot.metrics.hedge_latency
-    health = bot.executor.health if bot.executor is not None else {}
+    acct = view.account
+    lat = src.metrics.hedge_latency
+    ex = src.executor
+    health = ex.health if ex is not None else {}
     venues = {
         name: {
             **(health[name].as_dict() if name in health else {}),
-            "market_data_error": bot.market.errors.get(name),
-            "margin": as_str(asdict(bot.margins[name])) if name in bot.margins else None,
+            "market_data_error": src.market.errors.get(name),
+            "margin": as_str(asdict(view.venue_margins[name]))
+            if name in view.venue_margins
+            else None,
         }
-        for name in (bot.executor.venues if bot.executor is not None else {})
+        for name in (ex.venues if ex is not None else {})
     }
-    out = {
-        "running": bot.running,
-        "paper": bot.paper,
-        "strategy": type(bot.strategy).__name__,
-        "last_seq": j.last_seq,
-        "inventory": inventory,
-        "net_exposure": net,
-        "net_exposure_notional": net_notional,
-        "max_net_exposure": bot.max_exposure,
-        "marks": marks,
-        "capacity": capacity,
-        "threshold": dict(prof.max_position_notional) if prof is not None else {},
-        "threshold_history": j.get_state("threshold_history") or [],
-        "risk": {
-            "state": bot.gate.state.value,
-            "monitor": bot.config.risk.monitor,
-            "reasons": bot.risk_reasons,
-            "last_denies": list(bot.denies),
-            "thresholds_lowered": bot.monitor.lowered,
-            "exchange_leverage": acct.leverage if acct is not None else None,
-            "exchange_mf": acct.mf if acct is not None else None,
-            "exchange_mmf": acct.mmf if acct is not None else None,
-            "exchange_equity": acct.equity if acct is not None else None,
-            "liquidation_state": acct.liquidation_state if acct is not None else None,
-            "assessed_seq": bot.assessed_seq,
-        },
-        "pending_actions": len(j.pending_actions()),
-        "assignments": totals,
-        "recent_assignments": recent,
-        "hedge_latency_ms": {
+    hedge_venues = sorted(src.config.venues)
+    age = core.venue_data_age(now_ms, hedge_venues)
+    stale = bool(hedge_venues) and (age is None or age > src.config.risk.venue_stale_ms)
+    count = int(totals["count"])
+    sent = ex.sends if ex is not None else 0
+    program = core.program
+    return BotStatus(
+        running=src.running,
+        paper=src.paper,
+        strategy=type(core.strategy).__name__,
+        strategy_state=core.strategy.dump_state(),
+        last_seq=j.last_seq,
+        inventory=inventory,
+        net_exposure=net,
+        net_exposure_notional=net_notional,
+        max_net_exposure=core.max_exposure,
+        marks=marks,
+        capacity=capacity,
+        threshold=dict(prof.max_position_notional) if prof is not None else {},
+        threshold_history=core.threshold_history,
+        risk=RiskStatus(
+            state=core.gate.state.value,
+            monitor=src.config.risk.monitor,
+            reasons=list(dict.fromkeys(core.risk_reasons)),
+            last_denies=list(core.denies),
+            thresholds_lowered=core.monitor.lowered,
+            exchange_leverage=acct.leverage if acct is not None else None,
+            exchange_mf=acct.mf if acct is not None else None,
+            exchange_mmf=acct.mmf if acct is not None else None,
+            exchange_imf=acct.imf if acct is not None else None,
+            exchange_equity=acct.equity if acct is not None else None,
+            liquidation_state=acct.liquidation_state if acct is not None else None,
+            assessed_seq=src.assessed_seq,
+            assessment_staleness_ms=core.staleness_ms,
+            venue_data_age_ms=age,
+            venue_data_stale=stale,
+        ),
+        program=ProgramStatus(
+            in_program=program.inside,
+            in_program_fraction=program.fraction,
+            observed_ms=program.observed_ms,
+            out_since_ms=program.out_since_ms,
+            threshold_headroom=dict(prof.threshold_headroom) if prof is not None else {},
+        ),
+        execution=ExecutionStatus(
+            orders_sent=sent,
+            orders_netted=ex.netted if ex is not None else 0,
+            orders_per_assignment=sent / count if count else None,
+            escalations=int(sum(src.metrics.escalations.values.values())),
+            exposure_alarms={s: now_ms - t for s, t in core.alarm.firing.items()},
+        ),
+        pending_actions=len(j.pending_actions()),
+        assignments=totals,
+        recent_assignments=recent,
+        hedge_latency_ms={
             "p50": lat.quantile(0.5),
             "p99": lat.quantile(0.99),
             "count": len(lat.recent),
         },
-        "venues": venues,
-        "orders": reader.orders(),
-        "fills": {**reader.fills(), "paper": bot.paper},
-        "pnl": {"total": total, "fees": fees_total, "by_symbol_venue": pnl_by},
-        "margin_events": list(bot.margin_events),
-    }
-    return as_str(out)  # type: ignore[no-any-return]
+        venues=venues,
+        orders=src.reader.orders(),
+        fills={**src.reader.fills(), "paper": src.paper},
+        pnl={"total": total, "fees": fees_total, "by_symbol_venue": pnl_by},
+        margin_events=list(core.margin_events),
+    )
 
 
-def pnl(bot: Bot, view: View) -> tuple[Decimal, Decimal, dict[str, dict[str, Decimal]]]:
+def pnl(journal: Journal, view: View) -> tuple[Decimal, Decimal, dict[str, dict[str, Decimal]]]:
     """(total PnL, fees, PnL by symbol and venue): uPnL at mark of what the journal holds,
     realised PnL, minus fees (a closed position's PnL is −cost)."""
     by: dict[str, dict[str, Decimal]] = {}
     total = fees_total = ZERO
-    for (s, v), (pos, cost, fees) in bot.journal.positions().items():
+    for (s, v), (pos, cost, fees) in journal.positions().items():
         mark = view.mark(s)
         upnl = pos * mark - cost if mark is not None else -cost if pos == 0 else ZERO
         by.setdefault(s, {})[v] = upnl - fees
@@ -205,28 +314,33 @@ def pnl(bot: Bot, view: View) -> tuple[Decimal, Decimal, dict[str, dict[str, Dec
     return total, fees_total, by
 
 
-def update_gauges(bot: Bot) -> None:
-    """Refresh the gauges from the journal and the daemon's caches."""
-    inv = bot.journal.inventory()
-    view = bot.view(inv)
-    bot.metrics.pnl.set(pnl(bot, view)[0])
-    for s in sorted(set(bot.symbols) | set(inv.symbols())):
-        bot.track_exposure(s, inv)
+def update_gauges(src: StatusSources, now_ms: int) -> None:
+    """Refresh the gauges from the journal and the core."""
+    core, m = src.core, src.metrics
+    inv = src.journal.inventory()
+    view = core.view(now_ms, inv)
+    m.pnl.set(pnl(src.journal, view)[0])
+    for s in sorted(set(core.symbols) | set(inv.symbols())):
+        core.track_exposure(s, inv)
         net = inv.net(s)
-        bot.metrics.net_exposure.set(net, symbol=s)
+        m.net_exposure.set(net, symbol=s)
         mark = view.mark(s)
         if mark is not None:
-            bot.metrics.net_exposure_notional.set(abs(net) * mark, symbol=s)
-    if bot.account is not None and bot.account.leverage is not None:
-        bot.metrics.leverage.set(bot.account.leverage, account=EXCHANGE)
-    for name, vm in bot.margins.items():
+            m.net_exposure_notional.set(abs(net) * mark, symbol=s)
+    if view.account is not None and view.account.leverage is not None:
+        m.leverage.set(view.account.leverage, account=EXCHANGE)
+    for name, vm in view.venue_margins.items():
         if vm.leverage is not None:
-            bot.metrics.leverage.set(vm.leverage, account=name)
-    if bot.profile is not None:
-        for s, v in bot.profile.max_position_notional.items():
-            bot.metrics.threshold.set(v, symbol=s)
+            m.leverage.set(vm.leverage, account=name)
+    if view.profile is not None:
+        for s, v in view.profile.max_position_notional.items():
+            m.threshold.set(v, symbol=s)
     for st in RiskState:
-        bot.metrics.risk_state.set(1 if bot.gate.state is st else 0, state=st.value)
+        m.risk_state.set(1 if core.gate.state is st else 0, state=st.value)
+    m.in_program.set(1 if core.program.inside else 0)
+    fraction = core.program.fraction
+    if fraction is not None:
+        m.in_program_fraction.set(fraction)
 
 
-__all__ = ["build_status", "update_gauges"]
+__all__ = ["BotStatus", "StatusSources", "build_status", "update_gauges"]

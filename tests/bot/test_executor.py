@@ -121,13 +121,34 @@ async def test_pending_orders_are_sent_on_reconcile(stack: Stack, executor: Exec
         now_ms=executor.clock(),
         intents=[
             Hedge(SYM, "binance", D("0.01"), D("51000")),
+            Hedge(SYM, "binance", D("0.02"), D("51000")),
+        ],
+    )
+    assert await executor.reconcile_orders() == 0  # netted into one order, sent and done
+    queued, netted = j.orders()[:2], j.orders()[2]
+    assert {o.state for o in queued} == {OrderState.CANCELLED}
+    assert {o.error for o in queued} == {f"netted into {netted.client_order_id}"}
+    assert (netted.state, netted.qty, netted.filled_qty) == (
+        OrderState.FILLED,
+        D("0.03"),
+        D("0.03"),
+    )
+    assert stack.position(stack.venue_account) == D("0.03")
+    assert [o.client_order_id for o in stack.venue_orders()] == [netted.client_order_id]
+
+
+async def test_queued_orders_that_cancel_out_send_nothing(stack: Stack, executor: Executor) -> None:
+    j = executor.journal
+    j.record_decision(
+        now_ms=executor.clock(),
+        intents=[
+            Hedge(SYM, "binance", D("0.01"), D("51000")),
             Hedge(SYM, "binance", D("-0.01"), D("49000")),
         ],
     )
-    assert await executor.reconcile_orders() == 0  # both sent and done
-    assert {o.state for o in j.orders()} == {OrderState.FILLED}
-    assert stack.position(stack.venue_account) == 0
-    assert len(stack.venue_orders()) == 2
+    assert await executor.reconcile_orders() == 0
+    assert {o.state for o in j.orders()} == {OrderState.CANCELLED}
+    assert stack.venue_orders() == []
 
 
 async def test_paper_exchange_takes_a_reduce_only_flip(stack: Stack, tmp_path: Path) -> None:

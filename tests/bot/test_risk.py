@@ -137,6 +137,7 @@ def mon_cfg(**kw: object) -> RiskConfig:
         "restore_after_ms": 1000,
         "max_drawdown_fraction": "0.5",
         "max_net_exposure_notional": "1000000",
+        "threshold_controller": False,  # the cliff; the controller has its own tests
     }
     return RiskConfig.model_validate({**base, **kw})
 

@@ -1,0 +1,137 @@
+"""The journal's lanes: a (venue, contract) lane's queued orders, netting them into one order,
+and each order's escalation step (`core.netting`, `core.escalation` decide; this records)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+
+from blp_client.bot.books import ZERO
+from blp_client.bot.core.escalation import Step
+from blp_client.bot.core.netting import NetPlan
+from blp_client.bot.journal_schema import ORDER_COLS, JournalError, OrderRecord, OrderState
+from blp_client.bot.journal_store import JournalStore
+
+
+class JournalLanes(JournalStore):
+    def _set_step(self, client_order_id: str, step: Step) -> None:
+        self._db.execute(
+            "INSERT INTO steps(client_order_id, body) VALUES (?, ?) "
+            "ON CONFLICT(client_order_id) DO UPDATE SET body = excluded.body",
+            (client_order_id, json.dumps(step.as_json(), sort_keys=True)),
+        )
+
+    def step(self, client_order_id: str) -> Step:
+        """Where an order stands in its escalation (a strategy's own order: attempt 0)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT body FROM steps WHERE client_order_id = ?", (client_order_id,)
+            ).fetchone()
+        return Step() if row is None else Step.from_json(json.loads(row[0]))
+
+    def queued(self, venue: str, symbol: str) -> list[OrderRecord]:
+        """A lane's pending (journaled, never sent) orders, oldest first."""
+        with self._lock:
+            return [
+                o
+                for o in self._open.values()
+                if o.venue == venue and o.symbol == symbol and o.state is OrderState.PENDING
+            ]
+
+    def lane_orders(self, venue: str, symbol: str) -> list[OrderRecord]:
+        with self._lock:
+            return [o for o in self._open.values() if o.venue == venue and o.symbol == symbol]
+
+    def net_orders(self, plan: NetPlan, *, now_ms: int) -> OrderRecord | None:
+        """Replace a lane's queued orders (`plan.joined`, never sent) by one order of their
+        net quantity, atomically; None when they cancel out. Its id comes from a journaled
+        counter, so a crash before the commit leaves the queue as it was and one after it
+        finds the netted order pending."""
+        with self._tx() as db:
+            k = int(self._meta("counter.n") or 0) + 1
+            self._set_meta("counter.n", k)
+            decision = f"n{k}"
+            cid = self.client_order_id(decision, 0)
+            best = Step()
+            for o in plan.joined:
+                cur = self._get_order(o.client_order_id)
+                if cur.state is not OrderState.PENDING:
+                    raise JournalError(f"{o.client_order_id} is {cur.state}, not pending")
+                db.execute(
+                    "UPDATE orders SET state = ?, error = ?, updated_ms = ? "
+                    "WHERE client_order_id = ?",
+                    (OrderState.CANCELLED.value, f"netted into {cid}", now_ms, o.client_order_id),
+                )
+                self._staged(
+                    replace(
+                        cur,
+                        state=OrderState.CANCELLED,
+                        error=f"netted into {cid}",
+                        updated_ms=now_ms,
+                    )
+                )
+                db.execute(
+                    "INSERT INTO netted(client_order_id, into_order) VALUES (?, ?)",
+                    (o.client_order_id, cid),
+                )
+                step = self.step(o.client_order_id)
+                if step.attempt >= best.attempt:
+                    best = step
+            if plan.qty == 0:
+                return None
+            head = plan.joined[0]
+            o = replace(
+                head,
+                client_order_id=cid,
+                decision=decision,
+                n=0,
+                qty=plan.qty,
+                limit_price=plan.limit_price,
+                tif=plan.tif,
+                reduce_only=plan.reduce_only,
+                state=OrderState.PENDING,
+                venue_order_id=None,
+                filled_qty=ZERO,
+                avg_price=None,
+                fees=ZERO,
+                created_ms=now_ms,
+                updated_ms=now_ms,
+                error=None,
+                reason=f"netted {len(plan.joined)} orders",
+            )
+            db.execute(
+                f"INSERT INTO orders({ORDER_COLS}) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '0', NULL, '0', ?, ?, NULL, ?)",
+                (
+                    o.client_order_id,
+                    decision,
+                    0,
+                    o.venue,
+                    o.symbol,
+                    str(o.qty),
+                    None if o.limit_price is None else str(o.limit_price),
+                    o.tif,
+                    int(o.reduce_only),
+                    o.state.value,
+                    now_ms,
+                    now_ms,
+                    o.reason,
+                ),
+            )
+            self._set_step(cid, best)
+            self._hook("netted")
+            return self._staged(o)
+
+    def netted_into(self, client_order_ids: Sequence[str]) -> dict[str, str]:
+        """Queued orders → the netted order that replaced them."""
+        if not client_order_ids:
+            return {}
+        marks = ",".join("?" * len(client_order_ids))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT client_order_id, into_order FROM netted "
+                f"WHERE client_order_id IN ({marks})",
+                list(client_order_ids),
+            ).fetchall()
+        return {a: b for a, b in rows}
