@@ -202,6 +202,7 @@ class Executor:
             if order is None:
                 order = self.journal.net_orders(p, now_ms=self.clock())
                 self.netted += len(p.joined)
+                self.metrics.netted.inc(len(p.joined), venue=venue_name)
                 covered = [d for o in p.joined for d in self._cover(o)]
                 log.info(
                     "orders_netted",

@@ -131,7 +131,8 @@ class RiskStatus(_Model):
     assessed_seq: int
     assessment_staleness_ms: int | None
     """Age of the oldest input (exchange account, venue margins) at the last assessment."""
-    venue_data_age_ms: int | None
+    venue_data_ms: int | None
+    """When the oldest venue margin reading was taken (wall ms; None: a venue never read)."""
     venue_data_stale: bool
 
 
@@ -149,7 +150,8 @@ class ExecutionStatus(_Model):
     orders_per_assignment: float | None
     escalations: int
     exposure_alarms: dict[str, int]
-    """Contract → ms its |net exposure| has been above the alarm band (firing ones only)."""
+    """Contract → since when (wall ms) its |net exposure| has been above the alarm band, for
+    the alarms firing now."""
 
 
 class BotStatus(_Model):
@@ -267,7 +269,7 @@ def build_status(src: StatusSources, now_ms: int) -> BotStatus:
             liquidation_state=acct.liquidation_state if acct is not None else None,
             assessed_seq=src.assessed_seq,
             assessment_staleness_ms=core.staleness_ms,
-            venue_data_age_ms=age,
+            venue_data_ms=None if age is None else now_ms - age,
             venue_data_stale=stale,
         ),
         program=ProgramStatus(
@@ -282,7 +284,7 @@ def build_status(src: StatusSources, now_ms: int) -> BotStatus:
             orders_netted=ex.netted if ex is not None else 0,
             orders_per_assignment=sent / count if count else None,
             escalations=int(sum(src.metrics.escalations.values.values())),
-            exposure_alarms={s: now_ms - t for s, t in core.alarm.firing.items()},
+            exposure_alarms=dict(core.alarm.firing),
         ),
         pending_actions=len(j.pending_actions()),
         assignments=totals,

@@ -1,6 +1,10 @@
-"""Protection: flow the program obliges the BLP to absorb would overleverage it. With the risk
-monitor on, the bot lowers its Max Position Notional Threshold in time and the engine never
-liquidates it; with the monitor off, the same flow gets the BLP auto-liquidated."""
+"""Protection: flow the program obliges the BLP to absorb would overleverage it. Collateral
+20,000 and batches of 10 × 0.05 BTC (25,000 notional, 1.25× a batch). With the risk monitor
+on, the threshold comes down before the exchange leverage passes `reducing_leverage` plus one
+batch, and the engine never liquidates the BLP; with it off, the same flow liquidates it.
+
+The unwind (ImmediateHedge's, which also lowers the exchange leverage) is off in both runs,
+so this measures the monitor alone."""
 
 from __future__ import annotations
 
@@ -14,13 +18,17 @@ import pytest
 from .e2e_harness import KEY, SYM, Daemon, Stack, running_stack, wait_for
 
 D = Decimal
-STEP_QTY = "0.4"  # 20k notional per forced liquidation; collateral 10k: liquidated near 530k
-STEPS = 40
+BATCH, QTY = 10, "0.05"
+BATCH_LEVERAGE = D(25_000) / D(20_000)
+BATCHES = 50  # 1.25M notional: liquidated well before, with nothing to stop the flow
+CEILING = D(5_000_000)
+RISK = {"lower_threshold_leverage": "5", "reducing_leverage": "8"}
+PARAMS = {"venues": ["binance"], "retry_ms": 300, "unwind": False}
 
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    async with running_stack(tmp_path, collateral="10000", threshold="5000000") as s:
+    async with running_stack(tmp_path, collateral="20000", threshold=str(CEILING)) as s:
         yield s
 
 
@@ -40,41 +48,53 @@ def liquidated(stack: Stack) -> bool:
     return stack.engine.service.exchange.stats.blp_liquidations > 0
 
 
-async def run_flow(stack: Stack, d: Daemon) -> None:
-    for _ in range(STEPS):
-        await stack.force(1, qty=STEP_QTY, side="long")
+def leverage(stack: Stack) -> Decimal:
+    """The exchange account's notional over equity, as the engine computes them."""
+    m = stack.engine.service.exchange.margin(stack.blp_account)
+    return m.notional / m.equity if m.notional else D(0)
+
+
+def threshold(stack: Stack) -> Decimal:
+    return D(stack.engine.service.exchange.blps[stack.blp_account].thresholds[SYM])
+
+
+async def run_flow(stack: Stack, d: Daemon) -> list[tuple[Decimal, Decimal]]:
+    """(exchange leverage, threshold) after each batch the bot has seen."""
+    seen = []
+    for _ in range(BATCHES):
+        await stack.force(BATCH, qty=QTY, side="long")
         stack.requote(size="5")
         if liquidated(stack):
-            return
+            break
         await wait_for(lambda: settled(stack, d), 30, "the bot to see the account")
+        seen.append((leverage(stack), threshold(stack)))
+    return seen
 
 
 async def test_monitor_lowers_threshold_in_time(stack: Stack) -> None:
-    d = stack.daemon(stack.write_config("on", risk={"monitor": True}))
+    d = stack.daemon(stack.write_config("on", params=PARAMS, risk={"monitor": True, **RISK}))
     await d.start()
     await d.ready()
-    await run_flow(stack, d)
+    seen = await run_flow(stack, d)
     assert not liquidated(stack)
-    blp = stack.engine.service.exchange.blps[stack.blp_account]
-    assert blp.thresholds[SYM] == 0  # lowered to lowered_threshold_fraction (0) of 5M
+    first_lowered = next(lev for lev, t in seen if t < CEILING)
+    assert first_lowered < D(8) + BATCH_LEVERAGE
+    assert max(lev for lev, _t in seen) < D(8) + BATCH_LEVERAGE
     st = await d.status()
-    assert st["risk"]["thresholds_lowered"] is True
-    assert st["threshold"][SYM] == "0"
-    assert any(h["max_position_notional"].get(SYM) == "0" for h in st["threshold_history"])
+    assert st["risk"]["liquidation_state"] == "none"
+    assert D(st["threshold"][SYM]) < CEILING
     acct = stack.engine.service.exchange.account(stack.blp_account)
     assert acct.positions[SYM].qty > 0  # it did absorb flow before the threshold came down
-    assert st["risk"]["liquidation_state"] == "none"
     assert await d.terminate() == 0
 
 
 async def test_without_monitor_the_engine_liquidates(stack: Stack) -> None:
-    d = stack.daemon(stack.write_config("off", risk={"monitor": False}))
+    d = stack.daemon(stack.write_config("off", params=PARAMS, risk={"monitor": False, **RISK}))
     await d.start()
     await d.ready()
     await run_flow(stack, d)
     assert liquidated(stack)
-    blp = stack.engine.service.exchange.blps[stack.blp_account]
-    assert blp.thresholds[SYM] == D(5_000_000)  # nobody lowered it
+    assert threshold(stack) == CEILING  # nobody lowered it
     margin = stack.engine.service.log.read_type(KEY, "margin", 0, 1000)
     assert any('"liquidation_started"' in msg for _, msg in margin)
 

@@ -30,7 +30,7 @@ async def running_bot(stack: Stack, name: str = "page") -> AsyncIterator[Bot]:
     bot = Bot(
         config,
         env=stack.bot_env(),
-        options=BotOptions(market_refresh_ms=100, monitor_ms=100, reconcile_ms=500),
+        options=BotOptions(market_refresh_ms=100, monitor_ms=1000, reconcile_ms=500),
     )
     await bot.start()
     try:

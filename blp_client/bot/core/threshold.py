@@ -74,9 +74,10 @@ def changes(
     *,
     may_raise: bool = True,
 ) -> dict[str, Decimal]:
-    """The thresholds worth sending: a move of at least `step` × ceiling (so the controller
-    does not send one PATCH per tick), any move to a ceiling or to zero, and raises only when
-    `may_raise` (a REDUCING/HALTED gate or stale venue data only lowers)."""
+    """The thresholds worth sending, so the controller does not send one PATCH per tick: a
+    cut of at least `step` of the current value, a raise of at least `step` of the ceiling,
+    any move to the ceiling or to zero; raises only when `may_raise` (a REDUCING/HALTED gate
+    or stale venue data only lowers)."""
     out: dict[str, Decimal] = {}
     for s, target in sorted(wanted.items()):
         cur = current.get(s)
@@ -85,7 +86,7 @@ def changes(
         if target > cur and not may_raise:
             continue
         ceiling = ceilings.get(s, target)
-        big = abs(target - cur) >= step * ceiling
+        big = cur - target >= step * cur if target < cur else target - cur >= step * ceiling
         edge = target in (ZERO, ceiling)
         if big or edge:
             out[s] = target
