@@ -97,6 +97,10 @@
     document.getElementById("risk-state").dataset.state = missing(state) ? "" : state;
     const reasons = list(get(st, "risk.reasons"));
     document.getElementById("risk-reasons").textContent = reasons.length ? reasons.join("; ") : DASH;
+    const alarms = keys(get(st, "execution.exposure_alarms"));
+    document.getElementById("exposure-alarms").textContent = alarms.length
+      ? alarms.map((s) => `${s} since ${time(st.execution.exposure_alarms[s])}`).join("; ")
+      : "none";
     for (const w of ["minute", "hour"]) {
       const use = Number(get(st, `capacity.use_${w}`));
       document.getElementById(`use-${w}`).value = Number.isFinite(use) ? use : 0;
