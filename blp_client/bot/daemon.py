@@ -18,7 +18,6 @@ import contextlib
 import math
 import secrets
 import signal
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,8 +26,9 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from blp_client.bot.carry import Carrier
 from blp_client.bot.config import BotConfig
-from blp_client.bot.core.decider import Decider, Decision
+from blp_client.bot.core.decider import Decider
 from blp_client.bot.daemon_io import (
     MarketData,
     build_venues,
@@ -37,7 +37,7 @@ from blp_client.bot.daemon_io import (
     venue_margins,
 )
 from blp_client.bot.execution import Executor, wall_ms
-from blp_client.bot.journal import FillRecord, Journal, OrderRecord
+from blp_client.bot.journal import Journal
 from blp_client.bot.metrics import BotMetrics, metrics_app
 from blp_client.bot.registry import load_strategy
 from blp_client.bot.status import JournalReader, StatusSources, build_status, update_gauges
@@ -95,11 +95,12 @@ class Bot:
         self.market = MarketData(self.symbols)
         self.core.readings.markets = self.market.markets
         self.executor: Executor | None = None
+        self.monitor_wake = asyncio.Event()
+        self.carry = Carrier(self.core, self.journal, self.metrics, self.monitor_wake)
         self.started_ms = wall_ms()
         self.running = False
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
-        self.monitor_wake = asyncio.Event()
         self._stopped = asyncio.Event()
         self.metrics_url: str | None = None
         self.status_page: StatusPage | None = None
@@ -136,10 +137,11 @@ class Bot:
             self.metrics,
             self._set_threshold,
             stream_fills=frozenset() if self.paper else frozenset({EXCHANGE}),
-            on_fills=self.on_venue_fills,
-            on_expired=self.on_expired,
+            on_fills=self.carry.on_venue_fills,
+            on_expired=self.carry.on_expired,
             fault=self.crash_hook,
         )
+        self.carry.executor = self.executor
         self.core.load(self.journal.get_state)
         await self._serve_metrics()
         if self.config.status_port is not None:
@@ -278,100 +280,15 @@ class Bot:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    # ---- carrying out decisions --------------------------------------------------------
-
-    def apply(self, d: Decision | None, received: float | None = None) -> None:
-        """Journal a decision in one transaction, then count, log and send what it asks."""
-        if d is None or d.record is None:
-            return
-        c = self.journal.record(d.record, now_ms=wall_ms())
-        m = self.metrics
-        for reason, n in self.core.denied_total.items():
-            have = m.denied.get(reason=reason)
-            if n > have:
-                m.denied.inc(n - have, reason=reason)
-        if d.risk is not None:
-            r = d.risk
-            log.warning(
-                "risk_decision",
-                state=r.state.value,
-                previous=r.previous.value,
-                reasons=list(dict.fromkeys(r.reasons)),
-                thresholds=[(i.symbol, str(i.value)) for i in r.intents],
-            )
-        if c is None:
-            return  # a stream event already processed (a replay): nothing happened
-        a = d.assignment
-        if a is not None:
-            m.assignments.inc(symbol=a.symbol)
-            m.assigned_notional.inc(a.qty * a.price, symbol=a.symbol)
-            if d.discount > 0:
-                m.discount.inc(d.discount, symbol=a.symbol)
-            log.info(
-                "assignment",
-                seq=a.seq,
-                id=a.id,
-                symbol=a.symbol,
-                side=a.side,
-                qty=str(a.qty),
-                price=str(a.price),
-                discount=str(d.discount),
-                orders=[o.client_order_id for o in c.orders],
-            )
-        if d.unhedged is not None:
-            m.unhedged.inc(symbol=d.unhedged)
-            log.error(
-                "assignment_not_hedged",
-                symbol=d.unhedged,
-                remedy="add the contract to engine.symbols (and a venue mapping) or set its "
-                "threshold to 0",
-            )
-        if d.margin_kind is not None:
-            log.warning("margin_event", kind=d.margin_kind)
-        if d.record.kind == "fill":
-            m.fills.inc(venue=EXCHANGE)
-        if d.record.source == "e":
-            for o in c.orders:
-                m.escalations.inc(stage=self.journal.step(o.client_order_id).stage)
-        if self.executor is not None:
-            if d.finish:
-                self.executor.finish(d.finish)
-            self.executor.submit(c, received)
-        if d.wake_monitor:
-            self.monitor_wake.set()
-        m.last_seq.set(self.journal.last_seq)
+    # ---- carrying out decisions (bot.carry) ------------------------------------------
 
     def handle(self, ev: Event) -> None:
         """Process one stream event exactly once."""
-        if self.journal.processed(ev.seq):
-            return
-        received = time.monotonic()
-        inv = self.journal.inventory()
-        self.apply(self.core.on_event(ev, inv, wall_ms(), self.journal.order), received)
-
-    def on_venue_fills(self, fills: list[FillRecord]) -> None:
-        """Fills found on venues (not on the stream): tell the strategy."""
-        for f in fills:
-            self.apply(self.core.on_venue_fill(f, self.journal.inventory(), wall_ms()))
-
-    def on_expired(self, order: OrderRecord) -> None:
-        """An IOC hedge closed with a remainder: escalate it."""
-        step = self.journal.step(order.client_order_id)
-        d = self.core.on_expired(order, step, self.journal.inventory(), wall_ms())
-        if d is None:
-            log.warning(
-                "hedge_not_escalated",
-                client_order_id=order.client_order_id,
-                remaining=str(order.remaining),
-                stage=step.stage,
-            )
-        self.apply(d)
+        self.carry.handle(ev)
 
     def assess(self) -> None:
         """Run the risk monitor now; apply and journal what it decides."""
-        self.apply(self.core.assess(wall_ms(), self.journal.inventory()))
-        if self.core.staleness_ms is not None:
-            self.metrics.staleness.observe(self.core.staleness_ms)
+        self.carry.assess()
 
     # ---- loops -------------------------------------------------------------------------
 
@@ -390,7 +307,7 @@ class Bot:
         interval = (self.strategy.timer_ms() or 1000) / 1000
         while True:
             await asyncio.sleep(interval)
-            self.apply(self.core.on_timer(wall_ms(), self.journal.inventory()))
+            self.carry.apply(self.core.on_timer(wall_ms(), self.journal.inventory()))
 
     async def _market_loop(self) -> None:
         assert self.executor is not None

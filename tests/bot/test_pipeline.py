@@ -1,5 +1,5 @@
 """The daemon's own decision path, without sockets: `Bot.handle` (journal → decider → journal)
-and the timer's `Bot.apply(core.on_timer(...))`, on a bot that is built but not started (no
+and the timer's `Bot.carry.apply(core.on_timer(...))`, on a bot that is built but not started (no
 executor: nothing is sent; market data is set by hand).
 
 It pins what the journal guarantees to the daemon: a crash-and-replay of an assignment gives
@@ -67,7 +67,7 @@ def test_assignments_hedged_once_across_a_replay(tmp_path: Path) -> None:
 
     b = bot(path)  # restart
     assert b.journal.inventory().net(SYM) == D("0.3")  # 1.5 assigned − 1.2 sold
-    b.apply(b.core.on_timer(20, b.journal.inventory()))  # the timer hedges the remainder
+    b.carry.apply(b.core.on_timer(20, b.journal.inventory()))  # the timer hedges the remainder
     assert ids(b.journal)[-1] == ("blp-t1-0", D("-0.3"))
     # a second assignment: hedged net of the 0.3 queued
     b.handle(event(2, "sell", "0.5"))
