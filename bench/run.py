@@ -25,13 +25,14 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 def _benches() -> list[tuple[str, Callable[[], dict[str, Any]]]]:
     import asyncio
 
-    from . import engine, hedge, stream
+    from . import burst, engine, hedge, stream
 
     return [
         ("engine_tick", engine.tick_cost),
         ("engine_crash", engine.crash_wall_time),
         ("stream", lambda: asyncio.run(stream.run())),
         ("hedge", lambda: asyncio.run(hedge.run())),
+        ("burst", lambda: asyncio.run(burst.run())),
     ]
 
 
@@ -49,7 +50,7 @@ def table(results: dict[str, Any]) -> str:
             f"| One-hour {int(c['drop'] * 100)}% crash, {c['accounts']:,} accounts "
             f"({c['liquidations']:,} liquidations) | {c['wall_s']} s | ≤ {c['target_s']} s |"
         )
-    for key in ("stream", "hedge"):
+    for key in ("stream", "hedge", "burst"):
         for row in results.get(key, {}).get("rows", []):
             rows.append(f"| {row[0]} | {row[1]} | {row[2]} |")
     machine = results["machine"]
