@@ -77,11 +77,20 @@ class VenueConfig(_Section):
     sandbox: bool = False
     enabled: bool = True
     rate_limit: bool = True
-    """ccxt's own client-side throttle (`enableRateLimit`): it spaces requests `rate_limit_ms`
-    apart (queued one per event-loop turn or two). Keep it on for a real venue; `false` for a
-    local or loopback venue with no rate limit to respect (the engine's facade, a demo)."""
-    rate_limit_ms: int | None = Field(default=None, gt=0)
-    """The throttle's spacing in ms; default: ccxt's value for the exchange."""
+    """ccxt's own client-side throttle (`enableRateLimit`) on both request lanes (orders;
+    control: risk reads, cancels, reconciliation, REST books): each spaces its requests by
+    their ccxt cost × its `rateLimit`. Keep it on for a real venue; `false` (both lanes
+    unthrottled) for a local or loopback venue with no rate limit to respect."""
+    rate_limit_ms: int | None = Field(default=None, gt=0, le=60_000)
+    """The order lane's ccxt `rateLimit` (ms per cost unit); default: ccxt's value for the
+    exchange. Never faster than (1 − reserved_share) of `weight_per_minute` allows."""
+    weight_per_minute: int = Field(default=2400, gt=0, le=1_000_000_000)
+    """The venue's request budget a minute in ccxt cost units, which for ccxt's binance
+    classes are Binance's request weight: Binance USDⓈ-M's REQUEST_WEIGHT limit is 2400. The
+    two lanes together stay within it."""
+    reserved_share: float = Field(default=0.25, ge=0.01, le=0.99)
+    """The control lane's share of `weight_per_minute` (its `rateLimit` is 60000 /
+    (share × weight) ms: 100 ms at the defaults); the order lane has the rest."""
 
     def credentials(self, name: str, env: Mapping[str, str] | None = None) -> dict[str, SecretStr]:
         """The venue's secrets from the environment (only those configured), by ccxt field;

@@ -311,10 +311,12 @@ class Bot:
 
     async def _market_loop(self) -> None:
         assert self.executor is not None
-        while True:
-            await asyncio.sleep(self.options.market_refresh_ms / 1000)
-            await self.market.refresh(self.executor.venues, self.client)
-            self._update_gauges()
+        await self.market.run(
+            self.executor.venues,
+            self.client,
+            poll_ms=self.options.market_refresh_ms,
+            on_round=self._update_gauges,
+        )
 
     async def _read_account(self) -> None:
         """The exchange account and profile (the BLP API: not on any venue's budget)."""

@@ -1,10 +1,6 @@
 """The daemon's I/O helpers: building venues from the config (`--paper` wraps each in a
-`PaperVenue`), a market-data cache the view is built from, and venue margin summaries.
-
-Market data is cached and refreshed in the background so an assignment is decided on from
-memory (no request between receiving it and sending the hedge); the executor's marketable
-limits carry a slippage cap, so a slightly stale touch costs at most an IOC remainder that the
-next decision hedges.
+`PaperVenue`), venue margin summaries, logging. The market-data cache the view is built from,
+`MarketData`, lives in `blp_client.bot.market_data` (re-exported here).
 """
 
 from __future__ import annotations
@@ -22,9 +18,10 @@ import structlog
 
 from blp_client.bot.config import BotConfig
 from blp_client.bot.exchange_venue import ExchangeVenue
+from blp_client.bot.market_data import MarketData as MarketData
 from blp_client.bot.metrics import BotMetrics
-from blp_client.bot.strategy import EXCHANGE, VenueMargin, VenueMarket
-from blp_client.bot.venues import CcxtVenue, MarketInfo, PaperConfig, PaperVenue, Venue
+from blp_client.bot.strategy import EXCHANGE, VenueMargin
+from blp_client.bot.venues import CcxtVenue, PaperConfig, PaperVenue, Venue
 from blp_client.client import BLPClient
 
 log = structlog.get_logger("blp_client.bot.daemon")
@@ -71,52 +68,6 @@ async def build_venues(
             for n, v in venues.items()
         }
     return venues
-
-
-class MarketData:
-    """Books, marks and size rules per (symbol, venue), refreshed by the daemon's loop."""
-
-    def __init__(self, symbols: list[str], depth: int = 20) -> None:
-        self.symbols = symbols
-        self.depth = depth
-        self.markets: dict[tuple[str, str], VenueMarket] = {}
-        self.info: dict[str, Mapping[str, MarketInfo]] = {}
-        self.errors: dict[str, str] = {}
-
-    async def refresh(self, venues: Mapping[str, Venue], client: BLPClient) -> None:
-        await asyncio.gather(*(self._one(name, v, client) for name, v in venues.items()))
-
-    async def _one(self, name: str, venue: Venue, client: BLPClient) -> None:
-        try:
-            if name not in self.info:
-                self.info[name] = await venue.markets()
-            info = self.info[name]
-            for s in self.symbols:
-                m = info.get(s)
-                if m is None:
-                    continue
-                book = await venue.order_book(s, self.depth)
-                mark = None
-                if name == EXCHANGE:
-                    mark = (await client.market(s)).mark_price
-                self.markets[(s, name)] = VenueMarket(
-                    name,
-                    s,
-                    book.bids,
-                    book.asks,
-                    mark,
-                    m.tick,
-                    m.lot,
-                    m.min_qty,
-                    m.min_notional,
-                    m.taker_fee,
-                    m.maker_fee,
-                    book.timestamp_ms or 0,
-                )
-            self.errors.pop(name, None)
-        except Exception as e:
-            self.errors[name] = f"{type(e).__name__}: {e}"[:300]
-            log.warning("market_data_failed", venue=name, error=self.errors[name])
 
 
 async def venue_margins(

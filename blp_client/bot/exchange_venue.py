@@ -117,6 +117,11 @@ class ExchangeVenue:
         b = await _call(self.client.book(symbol, depth))
         return OrderBook(symbol, tuple(b.bids), tuple(b.asks), b.ts, None)
 
+    async def watch_order_book(self, symbol: str, depth: int = 50) -> OrderBook | None:
+        """None: the BLP API streams no books (its stream is the BLP's own events); the
+        market data polls `order_book`, the engine's BLP REST, on its own cadence."""
+        return None
+
     @staticmethod
     def _order(o: Order) -> VenueOrder:
         return VenueOrder(

@@ -1,6 +1,6 @@
-"""`local_binance`: the unmodified ccxt `binanceusdm` class pointed at the engine's own
-Binance USDⓈ-M facade (`blp_client.engine.binance`), for tests, demos and paper setups that
-want a real ccxt client without the internet."""
+"""`local_binance`: the unmodified ccxt `binanceusdm` class (or its `ccxt.pro` websocket
+variant) pointed at the engine's own Binance USDⓈ-M facade (`blp_client.engine.binance`), for
+tests, demos and paper setups that want a real ccxt client without the internet."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]
+import ccxt.pro as ccxt_pro  # type: ignore[import-untyped]
 
 LOCAL_BINANCE_OPTIONS: dict[str, Any] = {
     # one market type only: USDⓈ-M linear (no spot/coin-M exchangeInfo calls)
@@ -32,15 +33,21 @@ def local_binance(
     secret: str | None = None,
     *,
     timeout_ms: int = 10_000,
-    rate_limit_ms: int | None = None,
+    rate_limit_ms: float | None = None,
     rate_limit: bool = True,
     options: Mapping[str, Any] | None = None,
+    pro: bool = False,
+    ws_url: str | None = None,
 ) -> Any:
-    """An unmodified `ccxt.async_support.binanceusdm` pointed at the engine's venue facade.
+    """An unmodified `ccxt.async_support.binanceusdm` pointed at the engine's venue facade;
+    `pro=True`: `ccxt.pro.binanceusdm`, whose `watch_*` methods use the facade's websocket
+    market streams (`engine.binance.streams`).
 
     Every entry of `urls['api']` (and of the test/demo URL sets, so sandbox mode cannot switch
     to the internet) is rewritten to `url` + the entry's path: fapi paths reach the facade,
-    anything else (sapi, spot, coin-M) gets a local 404. Options: see `LOCAL_BINANCE_OPTIONS`.
+    anything else (sapi, spot, coin-M) gets a local 404. The websocket entries (`urls[...]
+    ['ws']`, ws-api included) go to `ws_url` (default: `url` with ws:// for http://) + their
+    path the same way. Options: see `LOCAL_BINANCE_OPTIONS`.
 
     ccxt picks Binance's USDⓈ-M error table by the request URL's host name (`fapi.binance.com`),
     which a local URL does not have; the linear table is therefore merged into the exchange-wide
@@ -49,6 +56,7 @@ def local_binance(
     `rate_limit=False` turns it off (the facade has no limit a local client must respect).
     """
     base = url.rstrip("/")
+    ws_base = (ws_url or _ws_of(base)).rstrip("/")
     config: dict[str, Any] = {
         "timeout": timeout_ms,
         "enableRateLimit": rate_limit,
@@ -60,11 +68,13 @@ def local_binance(
         config["secret"] = secret
     if rate_limit_ms is not None:
         config["rateLimit"] = rate_limit_ms
-    ex = ccxt_async.binanceusdm(config)
+    ex = (ccxt_pro if pro else ccxt_async).binanceusdm(config)
     for url_set in ("api", "test", "demo"):
         entries = ex.urls.get(url_set)
         if isinstance(entries, dict):
-            ex.urls[url_set] = {k: _localise(v, base) for k, v in entries.items()}
+            ex.urls[url_set] = {
+                k: _localise(v, ws_base if k == "ws" else base) for k, v in entries.items()
+            }
     exc = ex.exceptions
     linear = exc.get("linear", {})
     exc["exact"] = {**exc.get("exact", {}), **linear.get("exact", {})}
@@ -79,3 +89,10 @@ def _localise(value: Any, base: str) -> Any:
     if isinstance(value, dict):
         return {k: _localise(v, base) for k, v in value.items()}
     return value
+
+
+def _ws_of(http_url: str) -> str:
+    """ws://host:port for http://host:port (wss:// for https://)."""
+    if http_url.startswith("https://"):
+        return "wss://" + http_url.removeprefix("https://")
+    return "ws://" + http_url.removeprefix("http://")

@@ -6,9 +6,16 @@
   the linear swaps the venue lists), or an explicit mapping.
 - Amounts are rounded down to the venue's lot, prices to its tick (buys down, sells up), and
   orders under the venue's minimum size/notional are refused before sending, naming the limit.
-- Rate limiting is ccxt's own (`enableRateLimit`; the venue config's `rate_limit = false` turns
-  it off for a loopback venue, `rate_limit_ms` sets its spacing). Network errors, 5xx and 429s
-  are retried with exponential backoff (`ccxt_errors`).
+- Two request lanes, each its own ccxt instance with ccxt's own throttle (`enableRateLimit`):
+  the *order lane* carries only `place_order`; the *control lane* everything else — risk reads
+  (`balance`, `positions`), `cancel_order`, reconciliation (`get_order`, `open_orders`,
+  `trades_since`), REST books and `markets` — so a risk read or a cancel never queues behind
+  new orders. `from_config` spaces them so that together they stay within the venue's weight
+  budget (`lane_rate_limits`); both share one market load and one clock offset. The control
+  lane is a `ccxt.pro` instance when ccxt has one for the exchange: `watch_order_book` streams
+  books over its websocket (the REST snapshot it syncs from goes through that lane's throttle).
+  The venue config's `rate_limit = false` turns both throttles off for a loopback venue.
+  Network errors, 5xx and 429s are retried with exponential backoff (`ccxt_errors`).
 - A placement whose answer never came (timeout, dropped connection, 5xx) is *unknown*: it is
   resolved by looking the order up by its client order id, and only sent again — with the same
   client order id, which the venue refuses to take twice — once the venue says it has no such
@@ -28,6 +35,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]
+import ccxt.pro as ccxt_pro  # type: ignore[import-untyped]
 import structlog
 from ccxt.base import errors as cx  # type: ignore[import-untyped]
 
@@ -76,21 +84,68 @@ from .ccxt_parse import (
 if TYPE_CHECKING:
     from blp_client.bot.config import VenueConfig
 
-__all__ = ["LOCAL_BINANCE_OPTIONS", "CcxtVenue", "default_venue_symbol", "local_binance", "to_dec"]
+__all__ = [
+    "LOCAL_BINANCE_OPTIONS",
+    "CcxtVenue",
+    "default_venue_symbol",
+    "lane_rate_limits",
+    "local_binance",
+    "to_dec",
+]
 
 _log = structlog.get_logger("blp_client.bot.venues")
 
 T = TypeVar("T")
 
+MINUTE_MS = 60_000
+DEFAULT_WEIGHT_PER_MINUTE = 2400  # Binance USDⓈ-M REQUEST_WEIGHT per minute
+DEFAULT_RESERVED_SHARE = 0.25
+
+
+def lane_rate_limits(
+    weight_per_minute: float, reserved_share: float, order_rate_limit_ms: float
+) -> tuple[float, float]:
+    """ccxt `rateLimit`s (ms per cost unit) of the (order lane, control lane).
+
+    ccxt's throttle is a leaky bucket: a request of cost c holds the lane for c · rateLimit ms,
+    so a lane at `rateLimit` r spends at most 60000 / r cost units a minute. ccxt's binance
+    costs are Binance's request weight (`'depth': {'cost': 2, ...}` is weight 2, `balance` 5;
+    its sapi comment spells the same rule: "1 IP => cost = 0.1 => (1000 / (50 * 0.1)) * 60 =
+    12000" a minute), so a budget of W weight a minute is 60000 / W ms per cost unit. The
+    control lane gets `reserved_share` of it; the order lane keeps `order_rate_limit_ms`
+    (ccxt's own value, or a configured one) but is never faster than the rest of the budget:
+
+        control = 60000 / (share · W)
+        order = max(order_rate_limit_ms, 60000 / ((1 − share) · W))
+
+    Binance USDⓈ-M (W = 2400, share 0.25, ccxt's 50 ms): control 100 ms (600 weight/min: a
+    `balance` every 0.5 s), order 50 ms (1200 units/min: an order, cost 4, every 0.2 s).
+    """
+    if weight_per_minute <= 0:
+        raise ValueError("weight_per_minute must be positive")
+    if not 0 < reserved_share < 1:
+        raise ValueError("reserved_share must be between 0 and 1")
+    control = MINUTE_MS / (reserved_share * weight_per_minute)
+    order_floor = MINUTE_MS / ((1 - reserved_share) * weight_per_minute)
+    return max(float(order_rate_limit_ms), order_floor), control
+
+
+def _default_rate_limit(klass: Any) -> float:
+    """ccxt's own `rateLimit` of an exchange class (a throwaway instance: no session, no I/O)."""
+    return float(klass().rateLimit)
+
 
 class CcxtVenue:
-    """A live venue through ccxt. Build with `from_config` (keys from the environment) or wrap
-    an exchange you made (`local_binance(...)` for the engine's facade)."""
+    """A live venue through ccxt. Build with `from_config` (keys from the environment, two
+    lanes) or wrap exchanges you made (`local_binance(...)` for the engine's facade):
+    `exchange` is the order lane, `control` the control lane (default: `exchange` itself, one
+    lane for everything)."""
 
     def __init__(
         self,
         exchange: Any,
         *,
+        control: Any | None = None,
         name: str | None = None,
         symbols: Mapping[str, str] | None = None,
         quote: str = "USDT",
@@ -103,7 +158,8 @@ class CcxtVenue:
         sleep: Sleep = asyncio.sleep,
         seed: int | None = None,
     ) -> None:
-        self.exchange = exchange
+        self.exchange = exchange  # the order lane
+        self.control = control if control is not None else exchange  # the control lane
         self.name = name or str(exchange.id)
         self.quote = quote
         self.max_retries = max_retries
@@ -121,6 +177,13 @@ class CcxtVenue:
     def __repr__(self) -> str:
         return f"CcxtVenue({self.name!r}, exchange={self.exchange.id!r})"
 
+    @property
+    def lanes(self) -> tuple[Any, ...]:
+        """The distinct ccxt instances: (order lane, control lane), or one."""
+        if self.control is self.exchange:
+            return (self.exchange,)
+        return (self.exchange, self.control)
+
     @classmethod
     def from_config(
         cls,
@@ -136,14 +199,20 @@ class CcxtVenue:
         env: Mapping[str, str] | None = None,
         rate_limit: bool | None = None,
         rate_limit_ms: int | None = None,
+        weight_per_minute: float = DEFAULT_WEIGHT_PER_MINUTE,
+        reserved_share: float = DEFAULT_RESERVED_SHARE,
         **kwargs: Any,
     ) -> CcxtVenue:
-        """Build `ccxt.async_support.<ccxt_id>(options)` with keys read from the environment.
+        """Two lanes of `ccxt.async_support.<ccxt_id>(options)` with keys read from the
+        environment: the order lane and the control lane (`ccxt.pro.<ccxt_id>` when ccxt.pro
+        has the exchange, for `watch_order_book`).
 
         `options` is the ccxt constructor config (`{"options": {...}, "timeout": ...}`). The
         reserved key `local_url` (binanceusdm only) builds `local_binance(local_url, ...)` to
-        trade against the engine's own venue facade instead. `rate_limit` / `rate_limit_ms`
-        (when given) set ccxt's own throttle, `enableRateLimit` / `rateLimit`, over `options`.
+        trade against the engine's own venue facade instead (`local_ws_url`: its websocket
+        base, default the same host). `rate_limit=False` turns ccxt's throttle off on both
+        lanes; otherwise `lane_rate_limits(weight_per_minute, reserved_share, r)` spaces them,
+        r being `rate_limit_ms`, else `options["rateLimit"]`, else ccxt's value.
         """
         source = os.environ if env is None else env
         creds: dict[str, str] = {}
@@ -163,26 +232,53 @@ class CcxtVenue:
         if rate_limit_ms is not None:
             config["rateLimit"] = rate_limit_ms
         local_url = config.pop("local_url", None)
-        if local_url is not None:
-            if ccxt_id != "binanceusdm":
-                raise VenueError(f"venue {name}: local_url is only served for binanceusdm")
-            exchange = local_binance(
-                str(local_url),
-                creds.get("apiKey"),
-                creds.get("secret"),
-                timeout_ms=int(config.pop("timeout", 10_000)),
-                rate_limit_ms=config.pop("rateLimit", None),
-                rate_limit=bool(config.pop("enableRateLimit", True)),
-                options=config.pop("options", None),
+        local_ws_url = config.pop("local_ws_url", None)
+        klass = getattr(ccxt_async, ccxt_id, None)
+        if klass is None:
+            raise VenueError(f"venue {name}: ccxt has no exchange {ccxt_id!r}")
+        if local_url is not None and ccxt_id != "binanceusdm":
+            raise VenueError(f"venue {name}: local_url is only served for binanceusdm")
+        throttled = bool(config.get("enableRateLimit", True))
+        order_ms: float | None = None
+        control_ms: float | None = None
+        if throttled:
+            own = config.get("rateLimit")
+            order_ms, control_ms = lane_rate_limits(
+                weight_per_minute,
+                reserved_share,
+                float(own) if own is not None else _default_rate_limit(klass),
             )
-        else:
-            klass = getattr(ccxt_async, ccxt_id, None)
-            if klass is None:
-                raise VenueError(f"venue {name}: ccxt has no exchange {ccxt_id!r}")
-            exchange = klass({**config, **creds})
+
+        def lane(rate_ms: float | None, pro: bool) -> Any:
+            cfg = {**config, **({"rateLimit": rate_ms} if rate_ms is not None else {})}
+            if local_url is not None:
+                return local_binance(
+                    str(local_url),
+                    creds.get("apiKey"),
+                    creds.get("secret"),
+                    timeout_ms=int(cfg.pop("timeout", 10_000)),
+                    rate_limit_ms=cfg.pop("rateLimit", None),
+                    rate_limit=bool(cfg.pop("enableRateLimit", True)),
+                    options=cfg.pop("options", None),
+                    pro=pro,
+                    ws_url=None if local_ws_url is None else str(local_ws_url),
+                )
+            lane_class = getattr(ccxt_pro, ccxt_id, None) if pro else None
+            ex = (lane_class or klass)({**cfg, **creds})
             if sandbox:
-                exchange.set_sandbox_mode(True)
-        return cls(exchange, name=name, symbols=symbols, **kwargs)
+                ex.set_sandbox_mode(True)
+            return ex
+
+        exchange = lane(order_ms, pro=False)
+        control = lane(control_ms, pro=True)
+        _log.info(
+            "venue_lanes",
+            venue=name,
+            order_rate_limit_ms=order_ms,
+            control_rate_limit_ms=control_ms,
+            streams=bool(control.has.get("watchOrderBook")),
+        )
+        return cls(exchange, control=control, name=name, symbols=symbols, **kwargs)
 
     @classmethod
     def from_venue_config(
@@ -211,11 +307,14 @@ class CcxtVenue:
             maker_fee=cfg.maker_fee,
             rate_limit=None if cfg.rate_limit else False,
             rate_limit_ms=cfg.rate_limit_ms,
+            weight_per_minute=cfg.weight_per_minute,
+            reserved_share=cfg.reserved_share,
             **kwargs,
         )
 
     async def close(self) -> None:
-        await self.exchange.close()
+        for ex in self.lanes:
+            await ex.close()
 
     # ---- retries ------------------------------------------------------------------------
 
@@ -235,23 +334,32 @@ class CcxtVenue:
         )
 
     async def _resync_clock(self) -> None:
-        """After a timestamp refusal, re-measure the venue clock offset if ccxt keeps one."""
-        if self.exchange.options.get("adjustForTimeDifference"):
+        """After a timestamp refusal, re-measure the venue clock offset if ccxt keeps one (on
+        the control lane; the order lane takes the same offset)."""
+        if self.control.options.get("adjustForTimeDifference"):
             try:
-                await self.exchange.load_time_difference()
+                await self.control.load_time_difference()
             except cx.BaseError as e:
                 _log.info("venue_clock_resync_failed", venue=self.name, error=type(e).__name__)
+            self._share_clock()
+
+    def _share_clock(self) -> None:
+        if self.control is not self.exchange and "timeDifference" in self.control.options:
+            self.exchange.options["timeDifference"] = self.control.options["timeDifference"]
 
     # ---- markets ------------------------------------------------------------------------
 
     async def markets(self) -> Mapping[str, MarketInfo]:
         if self._markets is None:
-            raw = await self._call("load_markets", lambda: self.exchange.load_markets())
+            raw = await self._call("load_markets", lambda: self.control.load_markets())
+            if self.control is not self.exchange:  # one load for both lanes
+                self.exchange.set_markets_from_exchange(self.control)
+                self._share_clock()
             self._markets = parse_markets(
                 cast(dict[str, Any], raw),
                 quote=self.quote,
                 explicit=self._explicit,
-                precision_mode=self.exchange.precisionMode,
+                precision_mode=self.control.precisionMode,
                 taker_fee=self.taker_fee,
                 maker_fee=self.maker_fee,
             )
@@ -273,15 +381,28 @@ class CcxtVenue:
     async def order_book(self, symbol: str, depth: int = 50) -> OrderBook:
         m = await self.market(symbol)
         raw = await self._call(
-            "fetch_order_book", lambda: self.exchange.fetch_order_book(m.venue_symbol, depth)
+            "fetch_order_book", lambda: self.control.fetch_order_book(m.venue_symbol, depth)
         )
-        return OrderBook(
-            symbol,
-            tuple((dec0(p), dec0(q)) for p, q, *_ in raw["bids"]),
-            tuple((dec0(p), dec0(q)) for p, q, *_ in raw["asks"]),
-            raw.get("timestamp"),
-            raw.get("nonce"),
-        )
+        return _book(symbol, raw, depth)
+
+    @property
+    def streams_books(self) -> bool:
+        """Whether `watch_order_book` streams (the control lane is a ccxt.pro instance)."""
+        return bool(self.control.has.get("watchOrderBook"))
+
+    async def watch_order_book(self, symbol: str, depth: int = 50) -> OrderBook | None:
+        """The next book from the venue's websocket (ccxt.pro `watch_order_book` on the control
+        lane: the first call subscribes and returns the synced book, later ones wait for the
+        next update); None when this venue has no book stream. Stream failures raise
+        `VenueUnavailable` (or the mapped `VenueError`); the caller falls back to REST."""
+        if not self.streams_books:
+            return None
+        m = await self.market(symbol)
+        try:
+            raw = await self.control.watch_order_book(m.venue_symbol, depth)
+        except cx.BaseError as e:
+            raise map_error(e) from e
+        return _book(symbol, raw, depth)
 
     # ---- orders -------------------------------------------------------------------------
 
@@ -343,7 +464,7 @@ class CcxtVenue:
         last: Exception | None = None
         for attempt in range(self.resolve_attempts):
             try:
-                raw = await self.exchange.fetch_order(None, m.venue_symbol, {"clientOrderId": cid})
+                raw = await self.control.fetch_order(None, m.venue_symbol, {"clientOrderId": cid})
                 return parse_order(raw, m, cid)
             except cx.OrderNotFound:
                 return None
@@ -359,7 +480,7 @@ class CcxtVenue:
         try:
             raw = await self._call(
                 "fetch_order",
-                lambda: self.exchange.fetch_order(
+                lambda: self.control.fetch_order(
                     None, m.venue_symbol, {"clientOrderId": client_order_id}
                 ),
             )
@@ -372,7 +493,7 @@ class CcxtVenue:
         try:
             raw = await self._call(
                 "cancel_order",
-                lambda: self.exchange.cancel_order(
+                lambda: self.control.cancel_order(
                     None, m.venue_symbol, {"clientOrderId": client_order_id}
                 ),
             )
@@ -391,7 +512,7 @@ class CcxtVenue:
         if symbol is None:
             try:  # one request for every symbol where the venue allows it
                 raws = await self._call(
-                    "fetch_open_orders", functools.partial(self.exchange.fetch_open_orders, None)
+                    "fetch_open_orders", functools.partial(self.control.fetch_open_orders, None)
                 )
             except VenueError as e:
                 if "symbol" not in str(e).lower():
@@ -409,7 +530,7 @@ class CcxtVenue:
             m = await self.market(s)
             raws = await self._call(
                 "fetch_open_orders",
-                functools.partial(self.exchange.fetch_open_orders, m.venue_symbol),
+                functools.partial(self.control.fetch_open_orders, m.venue_symbol),
             )
             out.extend(parse_order(r, m, r.get("clientOrderId") or "") for r in raws)
         return out
@@ -418,7 +539,7 @@ class CcxtVenue:
 
     async def positions(self) -> list[VenuePosition]:
         await self.markets()
-        raws = await self._call("fetch_positions", lambda: self.exchange.fetch_positions())
+        raws = await self._call("fetch_positions", lambda: self.control.fetch_positions())
         out = []
         for p in raws:
             symbol = self._engine_symbol(p.get("symbol"))
@@ -431,7 +552,7 @@ class CcxtVenue:
 
     async def balance(self) -> Balance:
         await self.markets()
-        raw = await self._call("fetch_balance", lambda: self.exchange.fetch_balance())
+        raw = await self._call("fetch_balance", lambda: self.control.fetch_balance())
         entry = raw.get(self.quote) or {}
         return Balance(
             self.quote,
@@ -452,7 +573,7 @@ class CcxtVenue:
         while True:
             raws = await self._call(
                 "fetch_my_trades",
-                functools.partial(self.exchange.fetch_my_trades, m.venue_symbol, since, 1000),
+                functools.partial(self.control.fetch_my_trades, m.venue_symbol, since, 1000),
             )
             fresh = [t for t in raws if str(t.get("id")) not in seen]
             for t in fresh:
@@ -461,6 +582,17 @@ class CcxtVenue:
             if len(raws) >= 1000 and fresh:
                 since = max(int(t.get("timestamp") or 0) for t in raws)
                 continue
-            if since is None or self.exchange.milliseconds() - since < window:
+            if since is None or self.control.milliseconds() - since < window:
                 return sorted(out, key=lambda f: (f.timestamp_ms, f.trade_id))
             since += window
+
+
+def _book(symbol: str, raw: Mapping[str, Any], depth: int) -> OrderBook:
+    """A ccxt order book (REST or ccxt.pro's) as ours, at most `depth` levels a side."""
+    return OrderBook(
+        symbol,
+        tuple((dec0(p), dec0(q)) for p, q, *_ in raw["bids"][:depth]),
+        tuple((dec0(p), dec0(q)) for p, q, *_ in raw["asks"][:depth]),
+        raw.get("timestamp"),
+        raw.get("nonce"),
+    )

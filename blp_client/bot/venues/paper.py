@@ -1,8 +1,9 @@
 """`PaperVenue`: simulated fills against the real order books of a wrapped venue.
 
-Read-only towards the wrapped venue: it only ever calls `markets()` and `order_book()` there
-(for `CcxtVenue` those are ccxt's public endpoints; no key is needed). Everything else —
-orders, fills, positions, balance, margin — is simulated here, in `Decimal`:
+Read-only towards the wrapped venue: it only ever calls `markets()`, `order_book()` and
+`watch_order_book()` there (for `CcxtVenue` those are ccxt's public endpoints and streams; no
+key is needed). Everything else — orders, fills, positions, balance, margin — is simulated
+here, in `Decimal`:
 
 - a market order walks the opposite side of a freshly fetched book (VWAP), paying the taker
   fee; what the book cannot fill expires;
@@ -150,7 +151,10 @@ class PaperVenue:
         )
 
     async def _fetch(self, symbol: str) -> OrderBook:
-        book = await self.source.order_book(symbol, self.config.book_depth)
+        return self._seen(symbol, await self.source.order_book(symbol, self.config.book_depth))
+
+    def _seen(self, symbol: str, book: OrderBook) -> OrderBook:
+        """Take in a fresh book of the source: marks, and a new snapshot for paper takers."""
         mid = book.mid
         if mid is not None:
             self.account.marks[symbol] = mid
@@ -171,6 +175,16 @@ class PaperVenue:
 
     async def order_book(self, symbol: str, depth: int = 50) -> OrderBook:
         book = await self._fetch(symbol)
+        await self._match_resting(symbol, book)
+        return replace(book, bids=book.bids[:depth], asks=book.asks[:depth])
+
+    async def watch_order_book(self, symbol: str, depth: int = 50) -> OrderBook | None:
+        """The source's next streamed book (None: it has none), taken in like a fetched one:
+        resting paper orders it trades through fill."""
+        book = await self.source.watch_order_book(symbol, max(depth, self.config.book_depth))
+        if book is None:
+            return None
+        book = self._seen(symbol, book)
         await self._match_resting(symbol, book)
         return replace(book, bids=book.bids[:depth], asks=book.asks[:depth])
 

@@ -24,10 +24,15 @@ Leverage (`POST /fapi/v1/leverage`) is kept per account and symbol and caps the 
 notional like Binance's brackets do (`-2027`); the margin check itself is the engine's tiered
 IMR. Funding is not modelled (`lastFundingRate` 0).
 
+The websocket market streams (`/ws`, `/stream`, `/public/...`, `/market/...`: diff and partial
+depth, bookTicker, 24 h tickers, Binance's SUBSCRIBE protocol) are served from the same app, so
+`ccxt.pro.binanceusdm` watches the engine's books; `/fapi/v1/depth`'s `lastUpdateId` and the
+diff stream's update ids are one sequence (see `streams`).
+
 Modules: `facade` (wiring, Python API), `endpoint` (request pipeline, faults, request log),
 `auth` (signing, keys), `errors` (Binance error codes), `params` (typed parameters), `state`
 (bookkeeping beyond the engine), `shapes` (response objects), `market_data`, `orders`,
-`account` (endpoint handlers), `admin` (admin routes).
+`account` (endpoint handlers), `admin` (admin routes), `streams` (websocket market streams).
 """
 
 from .auth import API_KEY_HEADER, DEFAULT_RECV_WINDOW, MAX_RECV_WINDOW

@@ -16,9 +16,10 @@ from .account import AccountHandlers
 from .admin import VenueAdmin
 from .auth import KeyRing, wall_ms
 from .endpoint import Handler, Pipeline, RequestRecord
-from .market_data import MarketData
+from .market_data import MarketData, ticker_24hr
 from .orders import Orders
 from .state import VenueState
+from .streams import BookFeeds, MarketStreams
 
 _log = structlog.get_logger("blp_client.engine.binance")
 
@@ -54,7 +55,11 @@ class BinanceFacade:
         self.keys = KeyRing(self.state.clock_ms)
         self.faults = FaultInjector()
         self.pipeline = Pipeline(self.state, self.keys, self.faults, on_change)
-        self.market_data = MarketData(self.state)
+        self.feeds = BookFeeds(self.state)
+        self.market_data = MarketData(self.state, self.feeds)
+        self.streams = MarketStreams(
+            self.state, self.feeds, lambda inst: ticker_24hr(self.state, inst)
+        )
         self.orders = Orders(self.state, self.faults)
         self.account = AccountHandlers(self.state)
         self.admin = VenueAdmin(self)
@@ -149,3 +154,4 @@ class BinanceFacade:
             r.add_route(method, path, endpoint(h, private=True, mutating=mutating))
         for method, path, ah in self.admin.routes():
             r.add_route(method, path, self.admin.guard(ah))
+        self.streams.add_routes(app)  # websocket market streams: /ws, /stream, /public/...

@@ -7,22 +7,73 @@ Prices come straight from the engine's books, marks and index; the 24 h ticker f
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from ..core.book import Side
+from ..core.instruments import Instrument
 from ..core.num import ZERO, money, price_q
 from .errors import BinanceApiError
 from .params import Call
 from .shapes import JSON, fmt, symbol_info
 from .state import DAY_MS, QUOTE, VenueState
 
+if TYPE_CHECKING:
+    from .streams import BookFeeds
+
 FUNDING_INTERVAL_MS = 28_800_000
 
 
-class MarketData:
-    """Handlers of the unsigned `/fapi` market-data endpoints."""
+def ticker_24hr(st: VenueState, inst: Instrument) -> dict[str, Any]:
+    """One symbol's `/fapi/v1/ticker/24hr` entry (the `@ticker` stream's numbers too)."""
+    now = st.now_ms()
+    stats = st.stats[inst.symbol]
+    stats.trim(st.exchange.now_ms)
+    trades = stats.trades
+    ref = st.reference_price(inst.symbol) or ZERO
+    if trades:
+        last, last_qty = trades[-1][2], trades[-1][3]
+        open_ = trades[0][2]
+        high = max(t[2] for t in trades)
+        low = min(t[2] for t in trades)
+        volume = sum((t[3] for t in trades), ZERO)
+        quote_volume = sum((t[2] * t[3] for t in trades), ZERO)
+        wavg = price_q(quote_volume / volume)
+        first_id, last_id, open_time = trades[0][1], trades[-1][1], trades[0][0]
+    else:
+        last = open_ = high = low = wavg = ref
+        last_qty = volume = quote_volume = ZERO
+        first_id = last_id = -1
+        open_time = now - DAY_MS
+    change = last - open_
+    pct = (change / open_ * 100).quantize(Decimal("0.001")) if open_ else ZERO
+    return {
+        "symbol": st.to_venue[inst.symbol],
+        "priceChange": fmt(change),
+        "priceChangePercent": fmt(pct),
+        "weightedAvgPrice": fmt(wavg),
+        "lastPrice": fmt(last),
+        "lastQty": fmt(last_qty),
+        "openPrice": fmt(open_),
+        "highPrice": fmt(high),
+        "lowPrice": fmt(low),
+        "volume": fmt(volume),
+        "quoteVolume": fmt(money(quote_volume)),
+        "openTime": open_time,
+        "closeTime": now,
+        "firstId": first_id,
+        "lastId": last_id,
+        "count": len(trades),
+    }
 
-    def __init__(self, state: VenueState) -> None:
+
+class MarketData:
+    """Handlers of the unsigned `/fapi` market-data endpoints. Books are read through
+    `feeds` (the market streams' publication, `streams.BookFeeds`): `lastUpdateId` is the
+    update id of the stream event that left the book as answered."""
+
+    def __init__(self, state: VenueState, feeds: BookFeeds) -> None:
         self.state = state
+        self.feeds = feeds
 
     async def ping(self, call: Call) -> JSON:
         return {}
@@ -57,14 +108,13 @@ class MarketData:
         limit = call.integer("limit") or 500
         if not 1 <= limit <= 1000:
             raise BinanceApiError(-4021, "Invalid depth limit.")
-        book = st.exchange.books[inst.symbol]
-        now = st.now_ms()
+        feed = self.feeds.synced(st.to_venue[inst.symbol])
         return {
-            "lastUpdateId": st.update_id(),
-            "E": now,
-            "T": now,
-            "bids": [[fmt(p), fmt(q)] for p, q in book.depth(Side.BUY, limit)],
-            "asks": [[fmt(p), fmt(q)] for p, q in book.depth(Side.SELL, limit)],
+            "lastUpdateId": feed.update_id,
+            "E": st.now_ms(),
+            "T": feed.ts,
+            "bids": [[fmt(p), fmt(q)] for p, q in feed.levels(Side.BUY, limit)],
+            "asks": [[fmt(p), fmt(q)] for p, q in feed.levels(Side.SELL, limit)],
         }
 
     async def book_ticker(self, call: Call) -> JSON:
@@ -72,18 +122,17 @@ class MarketData:
         insts, many = st.insts(call.get("symbol"))
         out = []
         for inst in insts:
-            book = st.exchange.books[inst.symbol]
-            bid = book.depth(Side.BUY, 1)
-            ask = book.depth(Side.SELL, 1)
+            feed = self.feeds.synced(st.to_venue[inst.symbol])
+            bid, ask = feed.top
             out.append(
                 {
                     "symbol": st.to_venue[inst.symbol],
-                    "bidPrice": fmt(bid[0][0]) if bid else "0",
-                    "bidQty": fmt(bid[0][1]) if bid else "0",
-                    "askPrice": fmt(ask[0][0]) if ask else "0",
-                    "askQty": fmt(ask[0][1]) if ask else "0",
+                    "bidPrice": fmt(bid[0]) if bid else "0",
+                    "bidQty": fmt(bid[1]) if bid else "0",
+                    "askPrice": fmt(ask[0]) if ask else "0",
+                    "askQty": fmt(ask[1]) if ask else "0",
                     "time": st.now_ms(),
-                    "lastUpdateId": st.update_id(),
+                    "lastUpdateId": feed.update_id,
                 }
             )
         return out if many else out[0]
@@ -91,49 +140,7 @@ class MarketData:
     async def ticker_24hr(self, call: Call) -> JSON:
         st = self.state
         insts, many = st.insts(call.get("symbol"))
-        now = st.now_ms()
-        out = []
-        for inst in insts:
-            stats = st.stats[inst.symbol]
-            stats.trim(st.exchange.now_ms)
-            trades = stats.trades
-            ref = st.reference_price(inst.symbol) or ZERO
-            if trades:
-                last, last_qty = trades[-1][2], trades[-1][3]
-                open_ = trades[0][2]
-                high = max(t[2] for t in trades)
-                low = min(t[2] for t in trades)
-                volume = sum((t[3] for t in trades), ZERO)
-                quote_volume = sum((t[2] * t[3] for t in trades), ZERO)
-                wavg = price_q(quote_volume / volume)
-                first_id, last_id, open_time = trades[0][1], trades[-1][1], trades[0][0]
-            else:
-                last = open_ = high = low = wavg = ref
-                last_qty = volume = quote_volume = ZERO
-                first_id = last_id = -1
-                open_time = now - DAY_MS
-            change = last - open_
-            pct = (change / open_ * 100).quantize(Decimal("0.001")) if open_ else ZERO
-            out.append(
-                {
-                    "symbol": st.to_venue[inst.symbol],
-                    "priceChange": fmt(change),
-                    "priceChangePercent": fmt(pct),
-                    "weightedAvgPrice": fmt(wavg),
-                    "lastPrice": fmt(last),
-                    "lastQty": fmt(last_qty),
-                    "openPrice": fmt(open_),
-                    "highPrice": fmt(high),
-                    "lowPrice": fmt(low),
-                    "volume": fmt(volume),
-                    "quoteVolume": fmt(money(quote_volume)),
-                    "openTime": open_time,
-                    "closeTime": now,
-                    "firstId": first_id,
-                    "lastId": last_id,
-                    "count": len(trades),
-                }
-            )
+        out = [ticker_24hr(st, inst) for inst in insts]
         return out if many else out[0]
 
     async def ticker_price(self, call: Call) -> JSON:

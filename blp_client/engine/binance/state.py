@@ -94,7 +94,6 @@ class VenueState:
         self.user_trades: dict[int, list[UserTrade]] = {}
         self.stats = {s: TickerStats() for s in exchange.instruments}
         self._realised_seen: dict[int, Decimal] = {}
-        self._book_seq = 0
         # Observe the engine's events as they are emitted (the service drains the list
         # itself): fills of venue accounts by anyone, order closes, 24 h ticker stats.
         self._inner_emit = exchange.emit
@@ -129,10 +128,6 @@ class VenueState:
     def leverage_of(self, account_id: int, symbol: str) -> int:
         return self.leverage.get((account_id, symbol), DEFAULT_LEVERAGE)
 
-    def update_id(self) -> int:
-        # changes whenever any order is added (quotes included), closed or traded
-        return self.exchange._next_order_id + self._book_seq
-
     def sync_clock(self) -> None:
         if self._sync is not None:
             self._sync()
@@ -146,7 +141,6 @@ class VenueState:
     def _observe(self, event: ev.Event) -> None:
         self._inner_emit(event)
         if isinstance(event, ev.Trade):
-            self._book_seq += 1
             self.stats[event.symbol].add(event.ts, event.trade_id, event.price, event.qty)
             taker_side = Side(event.taker_side)
             for acct_id, order_id, fee, maker, side in (
@@ -161,10 +155,11 @@ class VenueState:
             ):
                 if acct_id in self.venue_accounts:
                     self._own_fill(event, acct_id, order_id, fee, maker, side)
-        elif isinstance(event, ev.OrderAccepted | ev.OrderClosed):
-            self._book_seq += 1
-            if event.account_id in self.venue_accounts:
-                self.order_updated[event.order_id] = event.ts
+        elif (
+            isinstance(event, ev.OrderAccepted | ev.OrderClosed)
+            and event.account_id in self.venue_accounts
+        ):
+            self.order_updated[event.order_id] = event.ts
 
     def _own_fill(
         self, event: ev.Trade, acct_id: int, order_id: int, fee: Decimal, maker: bool, side: Side

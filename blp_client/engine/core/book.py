@@ -137,12 +137,18 @@ class _Side:
 
 
 class OrderBook:
-    """Matching for one contract. Accounts, fees and positions are the exchange's business."""
+    """Matching for one contract. Accounts, fees and positions are the exchange's business.
+
+    `version` counts the calls that may have changed the book (rest, remove, a match that
+    filled or expired a maker): it only ever grows, so an observer can tell "unchanged since"
+    with one comparison (the venue facade's update ids are built on it).
+    """
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
         self.bids = _Side(descending=True)
         self.asks = _Side(descending=False)
+        self.version = 0
 
     def best_bid(self) -> Decimal | None:
         keys = self.bids.keys  # hot (every liquidation round): no call into _Side
@@ -156,9 +162,11 @@ class OrderBook:
         return self.bids if side is BUY else self.asks
 
     def rest(self, order: Order) -> None:
+        self.version += 1
         self._side(order.side).add(order)
 
     def remove(self, order: Order) -> None:
+        self.version += 1
         self._side(order.side).remove(order)
 
     def match(self, taker: Order, reducible: Callable[[Order], Decimal]) -> list[Match]:
@@ -205,6 +213,8 @@ class OrderBook:
                 out.append(_new_match(Match, (maker, price, qty, expired)))
             if not queue:
                 book._drop_level(price)
+        if out:
+            self.version += 1
         return out
 
     def depth(self, side: Side, levels: int) -> list[tuple[Decimal, Decimal]]:
