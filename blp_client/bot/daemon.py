@@ -57,8 +57,9 @@ class BotOptions:
     monitor_ms: int = 500
     monitor_min_ms: int = 100
     """Wake-ups of the account reader (one per assignment) closer than this are coalesced."""
-    venue_margin_ms: int = 1000
-    """Each venue's balance and positions are read this often, on its control lane."""
+    venue_margin_ms: int = 500
+    """Each venue's margin (one account read where the venue allows) is read this often, on
+    its control lane."""
     reconcile_ms: int = 2000
     position_reconcile_every: int = 5  # reconcile rounds between position checks
     drain_timeout_s: float = 5.0
@@ -358,8 +359,12 @@ class Bot:
 
     async def _margin_loop(self) -> None:
         """Venue margins on each venue's control lane: never behind new orders."""
+        loop = asyncio.get_running_loop()
+        period = self.options.venue_margin_ms / 1000
+        due = loop.time()
         while True:
-            await asyncio.sleep(self.options.venue_margin_ms / 1000)
+            due = max(due + period, loop.time())  # a fixed cadence, not period + read time
+            await asyncio.sleep(due - loop.time())
             await self._read_margins()
 
     def _watch(self) -> None:

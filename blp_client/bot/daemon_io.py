@@ -80,17 +80,11 @@ async def venue_margins(
         if name == EXCHANGE:
             continue
         try:
-            bal = await v.balance()
-            pos = await v.positions()
+            m = await v.margin()
         except Exception as e:
             log.info("venue_margin_failed", venue=name, error=f"{type(e).__name__}: {e}"[:200])
             continue
-        out[name] = VenueMargin(
-            name,
-            bal.total,
-            sum((p.notional for p in pos), ZERO),
-            sum((p.maintenance_margin or ZERO for p in pos), ZERO),
-        )
+        out[name] = VenueMargin(name, m.equity, m.notional, m.maintenance_margin)
     return out
 
 

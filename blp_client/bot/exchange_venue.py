@@ -20,6 +20,7 @@ from blp_client.bot.venues import (
     Fill,
     InsufficientFunds,
     InvalidOrder,
+    MarginSummary,
     MarketInfo,
     OrderBook,
     OrderNotFound,
@@ -140,6 +141,10 @@ class ExchangeVenue:
             timestamp_ms=o.created_ts,
         )
 
+    async def order_slot(self) -> None:
+        """No slot to wait for: the BLP API's own rate limit is retried by the client."""
+        return None
+
     async def place_order(self, request: OrderRequest) -> VenueOrder:
         tif: Literal["GTC", "IOC"] = (
             "IOC" if request.time_in_force.value in ("IOC", "FOK") else "GTC"
@@ -193,6 +198,9 @@ class ExchangeVenue:
     async def balance(self) -> Balance:
         acct = await _call(self.client.account())
         return Balance("USDT", acct.equity, acct.equity - acct.initial_margin, acct.initial_margin)
+
+    async def margin(self) -> MarginSummary:
+        return MarginSummary.of(await self.balance(), await self.positions())
 
     async def trades_since(self, symbol: str, since_ms: int) -> list[Fill]:
         return []

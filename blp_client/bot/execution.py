@@ -190,9 +190,7 @@ class Executor:
                 for o in self.journal.queued(venue_name, symbol):
                     self._mark(o.client_order_id, OrderState.REJECTED, error="venue not configured")
                 return
-            slot = getattr(venue, "order_slot", None)
-            if slot is not None:
-                await slot()
+            await venue.order_slot()
             if self.lane_blocked(lane):
                 return
             p = plan(self.journal.queued(venue_name, symbol))

@@ -81,7 +81,7 @@ def test_lane_rate_limits_from_the_weight_budget() -> None:
 
 def test_venue_config_budget_keys() -> None:
     cfg = VenueConfig(ccxt_id="binanceusdm")
-    assert (cfg.weight_per_minute, cfg.reserved_share) == (2400, 0.25)
+    assert (cfg.weight_per_minute, cfg.reserved_share) == (2400, 0.4)
     with pytest.raises(ValueError):
         VenueConfig(ccxt_id="binanceusdm", reserved_share=1.0)
     with pytest.raises(ValueError):
@@ -92,7 +92,7 @@ async def test_from_config_builds_two_spaced_lanes(env: VenueEnv) -> None:
     v = lanes_venue(env)
     try:
         assert v.exchange is not v.control
-        assert (v.exchange.rateLimit, v.control.rateLimit) == (50.0, 100.0)
+        assert (v.exchange.rateLimit, v.control.rateLimit) == (50.0, 62.5)
         assert v.exchange.enableRateLimit and v.control.enableRateLimit
         assert isinstance(v.control, ccxt_pro.binanceusdm) and v.streams_books
         assert not isinstance(v.exchange, ccxt_pro.binanceusdm)

@@ -159,6 +159,23 @@ class Balance:
     used: Decimal  # initial margin of positions and open orders
 
 
+@dataclass(frozen=True)
+class MarginSummary:
+    """A venue account at one moment, in quote currency: what the risk monitor needs."""
+
+    equity: Decimal
+    notional: Decimal  # Σ |position| · mark
+    maintenance_margin: Decimal
+
+    @classmethod
+    def of(cls, balance: Balance, positions: list[VenuePosition]) -> MarginSummary:
+        return cls(
+            balance.total,
+            sum((p.notional for p in positions), ZERO),
+            sum((p.maintenance_margin or ZERO for p in positions), ZERO),
+        )
+
+
 # ---- errors ------------------------------------------------------------------------------
 
 
@@ -221,6 +238,12 @@ class Venue(Protocol):
 
     async def place_order(self, request: OrderRequest) -> VenueOrder: ...
 
+    async def order_slot(self) -> None:
+        """Wait until an order would be sent at once (the venue's rate budget has a slot);
+        the executor builds the next order of a lane only then, so what queued meanwhile
+        joins it."""
+        ...
+
     async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder: ...
 
     async def get_order(self, symbol: str, client_order_id: str) -> VenueOrder | None: ...
@@ -230,6 +253,11 @@ class Venue(Protocol):
     async def positions(self) -> list[VenuePosition]: ...
 
     async def balance(self) -> Balance: ...
+
+    async def margin(self) -> MarginSummary:
+        """Equity, position notional and maintenance margin, in as few requests as the venue
+        allows (one account read where it reports all three)."""
+        ...
 
     async def trades_since(self, symbol: str, since_ms: int) -> list[Fill]: ...
 

@@ -37,6 +37,7 @@ from .base import (
     Balance,
     Fill,
     InvalidOrder,
+    MarginSummary,
     MarketInfo,
     OrderBook,
     OrderNotFound,
@@ -293,6 +294,10 @@ class PaperVenue:
 
     # ---- orders -------------------------------------------------------------------------
 
+    async def order_slot(self) -> None:
+        """No rate budget: a paper order is simulated at once."""
+        return None
+
     async def place_order(self, request: OrderRequest) -> VenueOrder:
         if request.reduce_only and self.config.ignore_reduce_only:
             request = replace(request, reduce_only=False)
@@ -432,6 +437,9 @@ class PaperVenue:
 
     async def balance(self) -> Balance:
         return self.account.balance(self.config.currency, self._open())
+
+    async def margin(self) -> MarginSummary:
+        return MarginSummary.of(await self.balance(), await self.positions())
 
     async def trades_since(self, symbol: str, since_ms: int) -> list[Fill]:
         return [f for f in self._fills if f.symbol == symbol and f.timestamp_ms >= since_ms]
