@@ -11,6 +11,7 @@ from decimal import Decimal
 from ..core.book import Side
 from ..core.num import ZERO, money, price_q
 from .errors import BinanceApiError
+from .limits import VenueLimiter
 from .params import Call
 from .shapes import JSON, fmt, symbol_info
 from .state import DAY_MS, QUOTE, VenueState
@@ -21,8 +22,9 @@ FUNDING_INTERVAL_MS = 28_800_000
 class MarketData:
     """Handlers of the unsigned `/fapi` market-data endpoints."""
 
-    def __init__(self, state: VenueState) -> None:
+    def __init__(self, state: VenueState, limiter: VenueLimiter) -> None:
         self.state = state
+        self.limiter = limiter  # exchangeInfo reports its configured limits
 
     async def ping(self, call: Call) -> JSON:
         return {}
@@ -37,15 +39,7 @@ class MarketData:
             "timezone": "UTC",
             "serverTime": st.clock_ms(),
             "futuresType": "U_MARGINED",
-            "rateLimits": [
-                {
-                    "rateLimitType": "REQUEST_WEIGHT",
-                    "interval": "MINUTE",
-                    "intervalNum": 1,
-                    "limit": 2400,
-                },
-                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
-            ],
+            "rateLimits": self.limiter.config.rate_limits(),
             "exchangeFilters": [],
             "assets": [{"asset": QUOTE, "marginAvailable": True, "autoAssetExchange": "-10000"}],
             "symbols": symbols,
