@@ -58,7 +58,7 @@ class VenueLimitsSection(_Section):
     orders_per_10s: int = Field(default=300, ge=1, le=100_000_000)  # per account
     orders_per_minute: int = Field(default=1200, ge=1, le=100_000_000)  # per account
     per: Literal["ip", "key"] = "ip"  # what a client is for the weight limit
-    ban_after: int = Field(default=50, ge=0, le=1_000_000)  # 429s ignored before a 418 ban
+    ban_after: int = Field(default=50, ge=0, le=1_000_000)  # weight 429s ignored, then 418
     ban_ms: int = Field(default=120_000, ge=1_000, le=259_200_000)  # first ban; doubles
     ban_max_ms: int = Field(default=259_200_000, ge=1_000, le=259_200_000)
 

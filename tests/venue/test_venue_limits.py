@@ -153,6 +153,10 @@ def test_limiter_bans_a_client_that_keeps_sending() -> None:
     assert lim.charge("a", 5, 240_000).refused is None
     assert lim.charge("a", 1, 250_000).refused == "weight"
     assert lim.clients["a"].strikes == 0
+    # refused orders are no strikes: the order limits are per account, the ban per IP
+    for _ in range(10):
+        assert lim.charge("c", 0, 300_000, account=1, orders=400).refused == "orders_10s"
+    assert lim.clients["c"].strikes == 0 and lim.clients["c"].bans == 0
     # the second ban doubles, the third is capped by ban_max_ms
     for now, ban in ((250_000, 240_000), (600_000, 300_000)):
         lim.charge("a", 5 - lim.clients["a"].weight.at(now), now)

@@ -13,10 +13,13 @@ Choices where Binance's docs are silent:
 - A refused request (429/418) executes nothing and counts nothing, neither weight nor orders, so
   the used weight never exceeds the limit. With fixed windows this only decides whether a
   lighter request still fits into the rest of a minute that refused a heavier one.
-- A strike is a request refused with 429 before the `Retry-After` of the client's previous 429
-  has passed. More than `ban_after` strikes in a row ban the client (418) for `ban_ms`, doubled
-  with every further ban up to `ban_max_ms` (Binance: "from 2 minutes to 3 days"). A request
-  that arrives once the wait has passed clears the strikes.
+- A strike is a request refused for its weight (429 -1003) before the `Retry-After` of the
+  client's previous weight 429 has passed. More than `ban_after` strikes in a row ban the client
+  (418) for `ban_ms`, doubled with every further ban up to `ban_max_ms` (Binance: "from 2
+  minutes to 3 days"). A request that arrives once the wait has passed clears the strikes.
+  Refused orders (429 -1015) are no strikes: Binance names the ban under its IP limits only,
+  and the order limits are per account (a burst of in-flight orders past 300 per 10 s gets
+  -1015s, not an IP ban).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ class LimitsConfig:
     orders_per_10s: int = 300
     orders_per_minute: int = 1200
     per: Per = "ip"
-    ban_after: int = 50  # strikes (requests refused while told to wait) before a 418 ban
+    ban_after: int = 50  # strikes (weight 429s while told to wait) before a 418 ban
     ban_ms: int = 120_000  # the first ban; each further one doubles it
     ban_max_ms: int = MAX_BAN_MS
 
@@ -208,7 +211,7 @@ class VenueLimiter:
             refusal, wait = "orders_10s", a.orders_10s.wait_s(now)
         elif a is not None and o1m + orders > cfg.orders_per_minute:
             refusal, wait = "orders_1m", a.orders_1m.wait_s(now)
-        if refusal is not None:
+        if refusal == "weight":
             c.strikes = c.strikes + 1 if now < c.retry_at else 0
             c.retry_at = max(c.retry_at, now + wait * 1000)
             if c.strikes > cfg.ban_after:
@@ -216,6 +219,7 @@ class VenueLimiter:
                 ban = min(cfg.ban_max_ms, cfg.ban_ms << min(c.bans - 1, 40))
                 c.banned_until = now + ban
                 return self._refuse("banned", c.banned_until, -(-ban // 1000), used)
+        if refusal is not None:
             return self._refuse(refusal, None, wait, used, o10 if a else None, o1m if a else None)
         if now >= c.retry_at:
             c.strikes = 0
