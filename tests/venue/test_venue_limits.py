@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -19,8 +20,15 @@ import aiohttp
 import pytest
 from ccxt.base import errors as cx
 
+from blp_client.bot.venues import CcxtVenue, OrderRequest, OrderType, Side
 from blp_client.bot.venues.base import RateLimited
-from blp_client.bot.venues.ccxt_errors import Placement, map_error, placement_outcome
+from blp_client.bot.venues.ccxt_errors import (
+    Placement,
+    map_error,
+    placement_outcome,
+    rate_limit_floor,
+    retry_after_s,
+)
 from blp_client.cli import build_parser
 from blp_client.engine.binance.auth import API_KEY_HEADER, sign
 from blp_client.engine.binance.limits import LimitsConfig, VenueLimiter
@@ -28,8 +36,9 @@ from blp_client.engine.binance.weights import COSTS
 from blp_client.engine.config import ConfigError, EngineConfig, load_config, parse_config
 from blp_client.engine.server import start_engine
 
-from .conftest import ADMIN_TOKEN, VenueEnv, venue_env, wall_ms
+from .conftest import ADMIN_TOKEN, BTC, VenueEnv, venue_env, wall_ms
 
+D = Decimal
 SYM = "BTC/USDT:USDT"
 MINUTE = 60_000
 WEIGHT = "X-MBX-USED-WEIGHT-1M"
@@ -493,3 +502,44 @@ async def test_engine_config_and_the_off_switch(tmp_path: Path) -> None:
     args = build_parser().parse_args(["engine", "--venue-api", "binance", "--no-venue-limits"])
     assert args.no_venue_limits is True
     assert build_parser().parse_args(["engine"]).no_venue_limits is False
+
+
+# ---- the bot's side: Retry-After honoured ----------------------------------------------------
+
+
+def test_retry_after_sets_the_backoff_floor() -> None:
+    assert (rate_limit_floor(0), rate_limit_floor(1)) == (0.0, 1.0)
+    assert rate_limit_floor(0, 7.0) == 7.0 and rate_limit_floor(3, 0.5) == 1.0
+    assert rate_limit_floor(0, 3600.0) == 60.0  # a ban is not waited out inside one call
+
+    class Ex:
+        def __init__(self, headers: dict[str, str]) -> None:
+            self.last_response_headers = headers
+
+    assert retry_after_s(Ex({"retry-after": "12"})) == 12.0
+    assert retry_after_s(Ex({"Retry-After": "soon"})) == 0.0 and retry_after_s(object()) == 0.0
+
+
+async def test_ccxt_venue_retries_a_refused_order_after_retry_after(clock: Clock) -> None:
+    """The bot's venue sleeps what the 429 said (here the sleep moves the server clock), so its
+    one retry lands in the next 10 s window instead of collecting more refusals."""
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.offset += int(seconds * 1000)
+
+    async with venue_env(clock, LimitsConfig(orders_per_10s=2)) as env:
+        # a wide recvWindow: ccxt's clock does not jump with the server's
+        venue = CcxtVenue(env.ccxt(options={"recvWindow": 60_000}), sleep=sleep, seed=1)
+        try:
+            for i in range(3):
+                req = OrderRequest(
+                    BTC, Side.BUY, D("0.001"), f"ra-{i}", OrderType.LIMIT, D("40000")
+                )
+                await venue.place_order(req)
+        finally:
+            await venue.close()
+        assert len(slept) == 1 and 1.0 <= slept[0] <= 10.0 and slept[0] == int(slept[0])
+        assert len(env.orders_with_cid("ra-2")) == 1
+        assert env.facade.limiter.served()["orders_10s"] == 1

@@ -7,8 +7,8 @@
 - Amounts are rounded down to the venue's lot, prices to its tick (buys down, sells up), and
   orders under the venue's minimum size/notional are refused before sending, naming the limit.
 - Rate limiting is ccxt's own (`enableRateLimit`; the venue config's `rate_limit = false` turns
-  it off for a loopback venue, `rate_limit_ms` sets its spacing). Network errors, 5xx and 429s
-  are retried with exponential backoff (`ccxt_errors`).
+  it off, `rate_limit_ms` sets its spacing). Network errors, 5xx and 429s are retried with
+  exponential backoff, after a 429 no sooner than its `Retry-After` (`ccxt_errors`).
 - A placement whose answer never came (timeout, dropped connection, 5xx) is *unknown*: it is
   resolved by looking the order up by its client order id, and only sent again — with the same
   client order id, which the venue refuses to take twice — once the venue says it has no such
@@ -61,6 +61,7 @@ from .ccxt_errors import (
     map_error,
     placement_outcome,
     rate_limit_floor,
+    retry_after_s,
 )
 from .ccxt_parse import (
     dec0,
@@ -232,6 +233,7 @@ class CcxtVenue:
             backoff=self._backoff,
             sleep=self._sleep,
             resync_clock=self._resync_clock,
+            retry_after=lambda: retry_after_s(self.exchange),
         )
 
     async def _resync_clock(self) -> None:
@@ -323,7 +325,10 @@ class CcxtVenue:
                         "venue_order_refused_retry", error=type(e).__name__, attempt=attempt + 1
                     )
                     if attempt < self.max_retries:
-                        await self._sleep(self._backoff(attempt, rate_limit_floor(attempt)))
+                        wait = (
+                            retry_after_s(self.exchange) if isinstance(e, RATE_LIMIT_ERRORS) else 0
+                        )
+                        await self._sleep(self._backoff(attempt, rate_limit_floor(attempt, wait)))
                     continue
             # timeout, dropped connection, 5xx, duplicate id: it may have landed; _resolve
             # finds it, raises OrderStateUnknown when it cannot tell, or None: not placed
