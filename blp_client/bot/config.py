@@ -78,8 +78,9 @@ class VenueConfig(_Section):
     enabled: bool = True
     rate_limit: bool = True
     """ccxt's own client-side throttle (`enableRateLimit`): it spaces requests `rate_limit_ms`
-    apart (queued one per event-loop turn or two). Keep it on for a real venue; `false` for a
-    local or loopback venue with no rate limit to respect (the engine's facade, a demo)."""
+    apart (queued one per event-loop turn or two). Keep it on for a real venue; `false` saves
+    its delay on a local venue (the engine's facade, a demo), which still enforces Binance's
+    rate limits: a run must stay under them."""
     rate_limit_ms: int | None = Field(default=None, gt=0)
     """The throttle's spacing in ms; default: ccxt's value for the exchange."""
 
