@@ -209,6 +209,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
                 speed=args.speed,
                 venue_api=args.venue_api,
                 admin_token=args.admin_token,
+                venue_limits=not args.no_venue_limits,
             )
         )
         loop = asyncio.get_running_loop()
@@ -286,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, default=1.0, help="scenario seconds per real second")
     p.add_argument("--venue-api", choices=("binance",), help="also serve a venue API")
     p.add_argument("--admin-token", help="admin token (default: generated and printed)")
+    p.add_argument(
+        "--no-venue-limits",
+        action="store_true",
+        help="serve the venue API without Binance's rate limits (config: venue_limits.enabled)",
+    )
     p.set_defaults(func=cmd_engine)
 
     p = sub.add_parser("bot", help="run the hedging bot daemon")

@@ -79,8 +79,9 @@ class VenueConfig(_Section):
     rate_limit: bool = True
     """ccxt's own client-side throttle (`enableRateLimit`) on both request lanes (orders;
     control: risk reads, cancels, reconciliation, REST books): each spaces its requests by
-    their ccxt cost × its `rateLimit`. Keep it on for a real venue; `false` (both lanes
-    unthrottled) for a local or loopback venue with no rate limit to respect."""
+    their ccxt cost × its `rateLimit`. Keep it on for a real venue, and for the local one,
+    which enforces Binance's limits too; `false` (both lanes unthrottled) only for a bench
+    of the raw path."""
     rate_limit_ms: int | None = Field(default=None, gt=0, le=60_000)
     """The order lane's ccxt `rateLimit` (ms per cost unit); default: ccxt's value for the
     exchange. Never faster than (1 − reserved_share) of `weight_per_minute` allows."""

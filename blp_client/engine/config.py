@@ -10,9 +10,9 @@ from __future__ import annotations
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from .core import ExchangeConfig, ProgramConfig, WaterfallConfig, default_instruments
@@ -48,6 +48,25 @@ class AuthSection(_Section):
 class RateLimitSection(_Section):
     per_second: float = Field(default=100.0, gt=0)  # sustained requests per second per key
     burst: int = Field(default=200, ge=1)  # bucket size
+
+
+class VenueLimitsSection(_Section):
+    """The Binance venue's rate limits (`binance/limits.py`); Binance USDⓈ-M's by default."""
+
+    enabled: bool = True
+    request_weight_per_minute: int = Field(default=2400, ge=1, le=100_000_000)  # per client
+    orders_per_10s: int = Field(default=300, ge=1, le=100_000_000)  # per account
+    orders_per_minute: int = Field(default=1200, ge=1, le=100_000_000)  # per account
+    per: Literal["ip", "key"] = "ip"  # what a client is for the weight limit
+    ban_after: int = Field(default=50, ge=0, le=1_000_000)  # weight 429s ignored, then 418
+    ban_ms: int = Field(default=120_000, ge=1_000, le=259_200_000)  # first ban; doubles
+    ban_max_ms: int = Field(default=259_200_000, ge=1_000, le=259_200_000)
+
+    @model_validator(mode="after")
+    def _ban_range(self) -> VenueLimitsSection:
+        if self.ban_ms > self.ban_max_ms:
+            raise ValueError("ban_ms must not exceed ban_max_ms")
+        return self
 
 
 class StreamSection(_Section):
@@ -87,6 +106,7 @@ class EngineConfig(_Section):
     auth: AuthSection = AuthSection()
     rate_limit: RateLimitSection = RateLimitSection()
     stream: StreamSection = StreamSection()
+    venue_limits: VenueLimitsSection = VenueLimitsSection()
     blps: list[BLPSection] = Field(default_factory=list)
 
     def exchange_config(self) -> ExchangeConfig:

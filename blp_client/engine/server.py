@@ -250,9 +250,14 @@ def build_app(service: EngineService, venue_api: str | None = None) -> web.Appli
         if venue_api != "binance":
             raise ValueError(f"venue_api: unknown venue API {venue_api!r} (known: binance)")
         from .binance import BinanceFacade
+        from .binance.limits import LimitsConfig
 
         facade = BinanceFacade(
-            service.exchange, now_ms=service.now_ms, on_change=service.publish, sync=service.tick
+            service.exchange,
+            now_ms=service.now_ms,
+            on_change=service.publish,
+            sync=service.tick,
+            limits=LimitsConfig(**service.config.venue_limits.model_dump()),
         )
         facade.add_routes(app)
     return app
@@ -321,9 +326,14 @@ async def start_engine(
     config: EngineConfig | None = None,
     scenario_seed: int = 0,
     scenario_accounts: int = 1000,
+    venue_limits: bool = True,
 ) -> RunningEngine:
-    """Start the engine in this event loop; `port=0` picks a free port (see `.url`)."""
+    """Start the engine in this event loop; `port=0` picks a free port (see `.url`).
+    `venue_limits=False` turns the venue's rate limits off whatever the config says."""
     cfg = config if config is not None else load_config(config_path)
+    if not venue_limits:
+        off = cfg.venue_limits.model_copy(update={"enabled": False})
+        cfg = cfg.model_copy(update={"venue_limits": off})
     service = EngineService(
         cfg, data_dir=data_dir, clock=clock, speed=speed, admin_token=admin_token
     )
@@ -356,11 +366,13 @@ async def serve(
     speed: float = 1.0,
     venue_api: str | None = None,
     admin_token: str | None = None,
+    venue_limits: bool = True,
 ) -> None:
     """Run the engine until cancelled (`blp engine`), printing its URL and admin token."""
     engine = await start_engine(
         host=host, port=port, config_path=config_path, data_dir=data_dir, clock=clock,
         scenario=scenario, speed=speed, venue_api=venue_api, admin_token=admin_token,
+        venue_limits=venue_limits,
     )  # fmt: skip
     print(f"BLP engine listening on {engine.url}  (stream {engine.ws_url})", flush=True)
     print(f"admin token: {engine.admin_token}", flush=True)

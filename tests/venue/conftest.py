@@ -3,8 +3,9 @@ sockets), and the unmodified ccxt `binanceusdm` class pointed at it."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from blp_client.bot.venues import local_binance
 from blp_client.engine.binance import BinanceFacade
+from blp_client.engine.binance.limits import LimitsConfig
 from blp_client.engine.core import AccountKind, Exchange
 
 D = Decimal
@@ -73,8 +75,12 @@ class VenueEnv:
         ]
 
 
-@pytest.fixture
-async def env() -> AsyncIterator[VenueEnv]:
+@contextlib.asynccontextmanager
+async def venue_env(
+    clock_ms: Callable[[], int] | None = None, limits: LimitsConfig | None = None
+) -> AsyncIterator[VenueEnv]:
+    """The fresh engine + facade + server of `env`; `clock_ms` is the facade's server clock
+    (signing window, rate-limit windows), `limits` its rate limits (default: Binance's)."""
     x = Exchange(seed=1, now_ms=wall_ms())
     mm = x.open_account(AccountKind.MARKET_MAKER, D(100_000_000))
     trader = x.open_account(AccountKind.TRADER, D(100_000))
@@ -84,7 +90,14 @@ async def env() -> AsyncIterator[VenueEnv]:
     x.replace_quotes(mm, ETH, ETH_BIDS, ETH_ASKS)
     x.advance(wall_ms())
     changes: list[int] = []
-    facade = BinanceFacade(x, wall_ms, lambda: changes.append(1), admin_token=ADMIN_TOKEN)
+    facade = BinanceFacade(
+        x,
+        wall_ms,
+        lambda: changes.append(1),
+        admin_token=ADMIN_TOKEN,
+        clock_ms=clock_ms,
+        limits=limits,
+    )
     key, secret = facade.add_api_key(trader)
     app = web.Application()
     facade.add_routes(app)
@@ -94,6 +107,12 @@ async def env() -> AsyncIterator[VenueEnv]:
         yield VenueEnv(x, facade, server, mm, trader, key, secret, changes)
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[VenueEnv]:
+    async with venue_env() as e:
+        yield e
 
 
 @pytest.fixture

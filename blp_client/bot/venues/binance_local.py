@@ -53,7 +53,8 @@ def local_binance(
     which a local URL does not have; the linear table is therefore merged into the exchange-wide
     one, exactly the lookup ccxt does for the real host (so -2019 raises `InsufficientFunds`,
     -4164 `InvalidOrder`, ...). `rate_limit_ms` scales ccxt's own throttle for loopback tests;
-    `rate_limit=False` turns it off (the facade has no limit a local client must respect).
+    `rate_limit=False` turns it off (the facade enforces Binance's rate limits unless the
+    engine runs with them off, so a client without the throttle must stay under them).
     """
     base = url.rstrip("/")
     ws_base = (ws_url or _ws_of(base)).rstrip("/")

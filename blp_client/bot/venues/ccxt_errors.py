@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from ccxt.base import errors as cx  # type: ignore[import-untyped]
@@ -94,9 +94,27 @@ def backoff_delay(
     return max(floor, base * (0.5 + rng.random() / 2))
 
 
-def rate_limit_floor(attempt: int) -> float:
-    """After a 429, wait at least a second from the second retry on (Retry-After: 1)."""
-    return 1.0 if attempt else 0.0
+MAX_RETRY_AFTER_S = 60.0  # a minute window's longest wait; a ban's longer one is not waited out
+
+
+def rate_limit_floor(attempt: int, retry_after: float = 0.0) -> float:
+    """After a 429, wait at least what its `Retry-After` says (up to a minute), and at least a
+    second from the second retry on: a fixed-window venue refuses everything before then."""
+    return max(1.0 if attempt else 0.0, min(retry_after, MAX_RETRY_AFTER_S))
+
+
+def retry_after_s(exchange: Any) -> float:
+    """The `Retry-After` of a ccxt exchange's last answer in seconds (0 without one). ccxt's
+    exceptions carry no headers; read right where the error is caught, the last answer is the
+    refused one (another request's answer in between has no `Retry-After`: plain backoff)."""
+    headers = getattr(exchange, "last_response_headers", None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                return 0.0
+    return 0.0
 
 
 async def call_with_retries(
@@ -108,15 +126,17 @@ async def call_with_retries(
     backoff: Callable[[int, float], float],
     sleep: Sleep,
     resync_clock: Callable[[], Awaitable[None]],
+    retry_after: Callable[[], float] = lambda: 0.0,
 ) -> T:
-    """Run an idempotent request, retrying transient failures with backoff; raise
-    `RateLimited`/`VenueUnavailable` when retries run out, `map_error` for the rest."""
+    """Run an idempotent request, retrying transient failures with backoff (after a 429 no
+    sooner than `retry_after()` says); raise `RateLimited`/`VenueUnavailable` when retries run
+    out, `map_error` for the rest."""
     for attempt in range(max_retries + 1):
         try:
             return await fn()
         except RATE_LIMIT_ERRORS as e:
             err: Exception = e
-            wait = backoff(attempt, rate_limit_floor(attempt))
+            wait = backoff(attempt, rate_limit_floor(attempt, retry_after()))
         except TRANSIENT_ERRORS as e:
             err = e
             wait = backoff(attempt, 0.0)

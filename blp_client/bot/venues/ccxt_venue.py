@@ -15,7 +15,9 @@
   lane is a `ccxt.pro` instance when ccxt has one for the exchange: `watch_order_book` streams
   books over its websocket (the REST snapshot it syncs from goes through that lane's throttle).
   The venue config's `rate_limit = false` turns both throttles off for a loopback venue.
-  Network errors, 5xx and 429s are retried with exponential backoff (`ccxt_errors`).
+  Network errors, 5xx and 429s are retried with exponential backoff, after a 429 no sooner
+  than its `Retry-After` (`ccxt_errors`). ccxt's throttle debt is repaid while a lane is idle
+  (`_settle`), so `order_slot()` tells the executor when an order would go out at once.
 - A placement whose answer never came (timeout, dropped connection, 5xx) is *unknown*: it is
   resolved by looking the order up by its client order id, and only sent again — with the same
   client order id, which the venue refuses to take twice — once the venue says it has no such
@@ -71,6 +73,7 @@ from .ccxt_errors import (
     map_error,
     placement_outcome,
     rate_limit_floor,
+    retry_after_s,
 )
 from .ccxt_parse import (
     dec0,
@@ -121,7 +124,8 @@ def lane_rate_limits(
         order = max(order_rate_limit_ms, 60000 / ((1 − share) · W))
 
     Binance USDⓈ-M (W = 2400, share 0.4, ccxt's 50 ms): control 62.5 ms (960 weight/min: an
-    account read, weight 5, every 0.31 s), order 50 ms (1200 units/min: an order, cost 4, every 0.2 s).
+    account read, weight 5, every 0.31 s), order 50 ms (1200 units/min: an order, cost 4,
+    every 0.2 s).
     """
     if weight_per_minute <= 0:
         raise ValueError("weight_per_minute must be positive")
@@ -361,6 +365,7 @@ class CcxtVenue:
                 backoff=self._backoff,
                 sleep=self._sleep,
                 resync_clock=self._resync_clock,
+                retry_after=lambda: retry_after_s(self.control),
             )
         finally:
             self._settle(self.control)
@@ -477,7 +482,10 @@ class CcxtVenue:
                         "venue_order_refused_retry", error=type(e).__name__, attempt=attempt + 1
                     )
                     if attempt < self.max_retries:
-                        await self._sleep(self._backoff(attempt, rate_limit_floor(attempt)))
+                        wait = (
+                            retry_after_s(self.exchange) if isinstance(e, RATE_LIMIT_ERRORS) else 0
+                        )
+                        await self._sleep(self._backoff(attempt, rate_limit_floor(attempt, wait)))
                     continue
             # timeout, dropped connection, 5xx, duplicate id: it may have landed; _resolve
             # finds it, raises OrderStateUnknown when it cannot tell, or None: not placed

@@ -1,5 +1,5 @@
-"""Admin routes of the venue under `/admin/v1/venue/...`: API keys, fault switches and the
-request log, guarded by `X-ADMIN-TOKEN` when an admin token is set.
+"""Admin routes of the venue under `/admin/v1/venue/...`: API keys, fault switches, rate limits
+and the request log, guarded by `X-ADMIN-TOKEN` when an admin token is set.
 
 They call the facade's Python API (`add_api_key`, `set_faults`, ...), so tests and the HTTP
 admin act the same way; errors answer `{"code", "message"}` like the engine's own admin API.
@@ -21,6 +21,7 @@ from ..core.exchange import ExchangeError
 from ..core.ledger import AccountKind
 from ..core.num import dec
 from ..faults import FaultConfig
+from .limits import LimitsConfig
 
 if TYPE_CHECKING:
     from .facade import BinanceFacade
@@ -67,6 +68,9 @@ class VenueAdmin:
             ("PUT", "/admin/v1/venue/faults", self.put_faults),
             ("DELETE", "/admin/v1/venue/faults", self.clear_faults),
             ("POST", "/admin/v1/venue/faults/burst", self.burst),
+            ("GET", "/admin/v1/venue/limits", self.get_limits),
+            ("PUT", "/admin/v1/venue/limits", self.put_limits),
+            ("DELETE", "/admin/v1/venue/limits", self.reset_limits),
             ("GET", "/admin/v1/venue/requests", self.requests),
             ("DELETE", "/admin/v1/venue/requests", self.clear_requests),
         ]
@@ -99,6 +103,8 @@ class VenueAdmin:
                 "accounts": sorted(f.state.venue_accounts),
                 "faults": f.faults.config.to_dict(),
                 "fault_counts": f.faults.counts,
+                "limits_enabled": f.limiter.config.enabled,
+                "limits_served": f.limiter.served(),
                 "requests": len(f.request_log),
             }
         )
@@ -133,6 +139,19 @@ class VenueAdmin:
         data = await json_body(request)
         faults.start_burst(data.get("length", faults.config.burst_429_length))
         return web.json_response({"burst_left": faults.burst_left})
+
+    async def get_limits(self, request: web.Request) -> web.Response:
+        return web.json_response(self.facade.limits_state())
+
+    async def put_limits(self, request: web.Request) -> web.Response:
+        f = self.facade
+        f.set_limits(LimitsConfig.from_mapping(await json_body(request), f.limiter.config))
+        return web.json_response(f.limits_state())
+
+    async def reset_limits(self, request: web.Request) -> web.Response:
+        """Forget usage, strikes, bans and the 429/418 counts (the limits stay)."""
+        self.facade.limiter.reset()
+        return web.json_response(self.facade.limits_state())
 
     async def requests(self, request: web.Request) -> web.Response:
         return web.json_response([asdict(r) for r in self.facade.request_log])

@@ -53,6 +53,9 @@ class KeyRing:
         self.clock_ms = clock_ms
         self._keys: dict[str, Credentials] = {}
 
+    def __contains__(self, api_key: str) -> bool:
+        return api_key in self._keys
+
     def add(self, account_id: int, api_key: str | None, api_secret: str | None) -> tuple[str, str]:
         key = api_key or secrets.token_hex(32)
         secret = api_secret or secrets.token_hex(32)

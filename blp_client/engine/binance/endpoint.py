@@ -1,14 +1,19 @@
 """The request pipeline every `/fapi` endpoint runs through: injected faults (latency, 429/418
-bursts, gateway 5xx, lost responses), parameter parsing, signature check, the handler, the
-Binance error body, and one `RequestRecord` per request.
+bursts, gateway 5xx, lost responses), parameter parsing, signature check, the venue's rate
+limits, the handler, the Binance error body, and one `RequestRecord` per request.
 
 Faults act where a real network or venue would: 429s and 5xx before anything is done, a lost
-response after the order was executed (so clients must resolve it by client order id).
+response after the order was executed (so clients must resolve it by client order id). The
+rate limits (`limits`, `weights`) charge every request once, after the signature check has told
+whose account it is (a failed check still costs its weight) and before the handler does any
+work; a refused request gets 429/418 with `Retry-After` and Binance's body, and every answer
+carries the used weight, order placements also the order counts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,8 +26,10 @@ from aiohttp import web
 from ..faults import FaultInjector
 from .auth import API_KEY_HEADER, KeyRing
 from .errors import BinanceApiError
+from .limits import VenueLimiter, Verdict
 from .params import Call
 from .state import VenueState
+from .weights import request_cost
 
 _log = structlog.get_logger("blp_client.engine.binance")
 
@@ -37,6 +44,48 @@ _GATEWAY_HTML = "<html><body><h1>503 Service Unavailable</h1></body></html>"
 
 
 REQUEST_LOG_SIZE = 100_000  # requests kept for GET /admin/v1/venue/requests
+
+WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
+ORDERS_10S_HEADER = "X-MBX-ORDER-COUNT-10S"
+ORDERS_1M_HEADER = "X-MBX-ORDER-COUNT-1M"
+
+
+def limit_headers(verdict: Verdict) -> dict[str, str]:
+    """The usage headers of an answer (order counts only where orders were counted)."""
+    headers = {WEIGHT_HEADER: str(verdict.used_weight)}
+    if verdict.orders_10s is not None and verdict.orders_1m is not None:
+        headers[ORDERS_10S_HEADER] = str(verdict.orders_10s)
+        headers[ORDERS_1M_HEADER] = str(verdict.orders_1m)
+    if verdict.refused is not None:
+        headers["Retry-After"] = str(verdict.retry_after_s)
+    return headers
+
+
+def refusal_error(verdict: Verdict, ip: str, limiter: VenueLimiter) -> BinanceApiError:
+    """Binance's answer to a request the limits refused."""
+    cfg = limiter.config
+    match verdict.refused:
+        case "banned":
+            msg = (
+                f"Way too many requests; IP({ip}) banned until {verdict.banned_until_ms}. "
+                "Please use the websocket for live updates to avoid bans."
+            )
+            return BinanceApiError(-1003, msg, 418)
+        case "weight":
+            msg = (
+                f"Too many requests; current limit of IP({ip}) request weight per minute is "
+                f"{cfg.request_weight_per_minute}. Please use WebSocket Streams for live updates"
+                " to avoid polling the API."
+            )
+            return BinanceApiError(-1003, msg, 429)
+        case _:
+            limit, per = (
+                (cfg.orders_per_10s, "TEN_SECONDS")
+                if verdict.refused == "orders_10s"
+                else (cfg.orders_per_minute, "MINUTE")
+            )
+            msg = f"Too many new orders; current limit is {limit} orders per {per}."
+            return BinanceApiError(-1015, msg, 429)
 
 
 @dataclass(frozen=True)
@@ -62,11 +111,13 @@ class Pipeline:
         keys: KeyRing,
         faults: FaultInjector,
         on_change: Callable[[], None],
+        limiter: VenueLimiter | None = None,
     ) -> None:
         self.state = state
         self.keys = keys
         self.faults = faults
         self.on_change = on_change
+        self.limiter = limiter or VenueLimiter()
         # the newest requests only: a long-running engine must not grow without bound
         self.request_log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
         self._seq = 0
@@ -112,14 +163,12 @@ class Pipeline:
                 self._log(request, private, signed, None, failed, "server_error")
                 return web.Response(status=failed, text=_GATEWAY_HTML, content_type="text/html")
             account_id: int | None = None
+            headers: dict[str, str] = {}
             try:
-                raw_query = request.raw_path.partition("?")[2]
-                body = await request.text() if request.can_read_body else ""
-                params = dict(parse_qsl(raw_query, keep_blank_values=True))
-                params.update(parse_qsl(body, keep_blank_values=True))
-                if private:
-                    account_id = self.keys.authenticate(request.headers, params, raw_query, body)
-                call = Call(request, params, account_id)
+                call, refused = await self._admit(request, private, headers)
+                account_id = call.account_id
+                if refused is not None:
+                    raise refused
                 if mutating:
                     self.state.sync_clock()
                     try:
@@ -131,22 +180,68 @@ class Pipeline:
                 fault = call.fault or fault
             except BinanceApiError as e:
                 self._log(request, private, signed, account_id, e.status, fault)
-                return web.json_response({"code": e.code, "msg": e.msg}, status=e.status)
+                return web.json_response(
+                    {"code": e.code, "msg": e.msg}, status=e.status, headers=headers
+                )
             if mutating and request.path == "/fapi/v1/order" and faults.lose_response():
                 self._log(request, private, signed, account_id, 200, "lost_response")
-                return await self._lose(request, data)
+                return await self._lose(request, data, headers)
             self._log(request, private, signed, account_id, 200, fault)
-            return web.json_response(data)
+            return web.json_response(data, headers=headers)
 
         return run
 
-    async def _lose(self, request: web.Request, data: Any) -> web.StreamResponse:
+    async def _admit(
+        self, request: web.Request, private: bool, headers: dict[str, str]
+    ) -> tuple[Call, BinanceApiError | None]:
+        """The parsed call and why it is refused (bad signature, limits), or None; the limits'
+        headers go into `headers`. A failed signature check still costs the request's weight,
+        but counts no order."""
+        raw_query = request.raw_path.partition("?")[2]
+        body = await request.text() if request.can_read_body else ""
+        params = dict(parse_qsl(raw_query, keep_blank_values=True))
+        params.update(parse_qsl(body, keep_blank_values=True))
+        account_id: int | None = None
+        refused: BinanceApiError | None = None
+        if private:
+            try:
+                account_id = self.keys.authenticate(request.headers, params, raw_query, body)
+            except BinanceApiError as e:
+                refused = e
+        verdict = self._charge(request, params, account_id)
+        if verdict is not None:
+            headers.update(limit_headers(verdict))
+            if verdict.refused is not None:
+                refused = refusal_error(verdict, request.remote or "unknown", self.limiter)
+        return Call(request, params, account_id), refused
+
+    def _charge(
+        self, request: web.Request, params: dict[str, str], account_id: int | None
+    ) -> Verdict | None:
+        """The limits' verdict on this request (None: limits off). The client is the IP, or
+        with `per = "key"` a registered API key (an unknown one counts for its IP), named by a
+        hash so usage reports show no keys."""
+        limiter = self.limiter
+        if not limiter.config.enabled:
+            return None
+        weight, orders = request_cost(request.method, request.path, params)
+        client = request.remote or "unknown"
+        if limiter.config.per == "key":
+            key = request.headers.get(API_KEY_HEADER, "")
+            if key in self.keys:
+                client = "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+        now = self.state.clock_ms()
+        return limiter.charge(client, weight, now, account_id, orders)
+
+    async def _lose(
+        self, request: web.Request, data: Any, headers: dict[str, str]
+    ) -> web.StreamResponse:
         """The order was executed; its answer is dropped (disconnect) or stalled."""
         config = self.faults.config
         _log.info("venue_response_lost", path=request.path, mode=config.lost_mode)
         if config.lost_mode == "stall":
             await asyncio.sleep(config.stall_ms / 1000.0)
-            return web.json_response(data)
+            return web.json_response(data, headers=headers)
         if request.transport is not None:
             request.transport.close()
         raise asyncio.CancelledError()

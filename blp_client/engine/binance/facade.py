@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -16,6 +17,7 @@ from .account import AccountHandlers
 from .admin import VenueAdmin
 from .auth import KeyRing, wall_ms
 from .endpoint import Handler, Pipeline, RequestRecord
+from .limits import LimitsConfig, VenueLimiter
 from .market_data import MarketData, ticker_24hr
 from .orders import Orders
 from .state import VenueState
@@ -32,7 +34,8 @@ class BinanceFacade:
     a service that owns the clock and a scenario passes its own tick); `on_change()` is called
     after every mutating request so the owning service can drain engine events. `clock_ms()`
     (default: wall time) is the server clock of `/fapi/v1/time` and of the
-    `timestamp`/`recvWindow` check.
+    `timestamp`/`recvWindow` check, and the clock of the rate limits' windows. `limits`
+    (default: Binance's, on) are the venue's rate limits (`limits.py`).
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class BinanceFacade:
         *,
         clock_ms: Callable[[], int] | None = None,
         sync: Callable[[], None] | None = None,
+        limits: LimitsConfig | None = None,
     ) -> None:
         self.exchange = exchange
         self.on_change = on_change
@@ -54,9 +58,10 @@ class BinanceFacade:
         self.state = VenueState(exchange, now_ms, clock_ms or wall_ms, sync)
         self.keys = KeyRing(self.state.clock_ms)
         self.faults = FaultInjector()
-        self.pipeline = Pipeline(self.state, self.keys, self.faults, on_change)
+        self.limiter = VenueLimiter(limits)
+        self.pipeline = Pipeline(self.state, self.keys, self.faults, on_change, self.limiter)
         self.feeds = BookFeeds(self.state)
-        self.market_data = MarketData(self.state, self.feeds)
+        self.market_data = MarketData(self.state, self.feeds, self.limiter)
         self.streams = MarketStreams(
             self.state, self.feeds, lambda inst: ticker_24hr(self.state, inst)
         )
@@ -106,6 +111,22 @@ class BinanceFacade:
     def set_faults(self, config: FaultConfig) -> None:
         self.faults.configure(config)
         _log.info("venue_faults_set", **config.to_dict())
+
+    def set_limits(self, config: LimitsConfig) -> None:
+        """New rate limits; usage in the current windows, strikes and bans are kept."""
+        self.limiter.configure(config)
+        _log.info("venue_limits_set", **config.to_dict())
+
+    def limits_state(self) -> dict[str, Any]:
+        """The limits, current usage per client and account, and the 429/418 answers given."""
+        limiter = self.limiter
+        now = self.state.clock_ms()
+        return {
+            "config": limiter.config.to_dict(),
+            "now_ms": now,
+            **limiter.usage(now),
+            "served": limiter.served(),
+        }
 
     def clear_request_log(self) -> None:
         self.request_log.clear()

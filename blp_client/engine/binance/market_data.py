@@ -13,6 +13,7 @@ from ..core.book import Side
 from ..core.instruments import Instrument
 from ..core.num import ZERO, money, price_q
 from .errors import BinanceApiError
+from .limits import VenueLimiter
 from .params import Call
 from .shapes import JSON, fmt, symbol_info
 from .state import DAY_MS, QUOTE, VenueState
@@ -71,9 +72,10 @@ class MarketData:
     `feeds` (the market streams' publication, `streams.BookFeeds`): `lastUpdateId` is the
     update id of the stream event that left the book as answered."""
 
-    def __init__(self, state: VenueState, feeds: BookFeeds) -> None:
+    def __init__(self, state: VenueState, feeds: BookFeeds, limiter: VenueLimiter) -> None:
         self.state = state
         self.feeds = feeds
+        self.limiter = limiter  # exchangeInfo reports its configured limits
 
     async def ping(self, call: Call) -> JSON:
         return {}
@@ -88,15 +90,7 @@ class MarketData:
             "timezone": "UTC",
             "serverTime": st.clock_ms(),
             "futuresType": "U_MARGINED",
-            "rateLimits": [
-                {
-                    "rateLimitType": "REQUEST_WEIGHT",
-                    "interval": "MINUTE",
-                    "intervalNum": 1,
-                    "limit": 2400,
-                },
-                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
-            ],
+            "rateLimits": self.limiter.config.rate_limits(),
             "exchangeFilters": [],
             "assets": [{"asset": QUOTE, "marginAvailable": True, "autoAssetExchange": "-10000"}],
             "symbols": symbols,
