@@ -160,7 +160,8 @@ class Stack:
             'ccxt_id = "binanceusdm"',
             'api_key_env = "E2E_VENUE_KEY"',
             'api_secret_env = "E2E_VENUE_SECRET"',
-            f"options = {toml({'local_url': self.url, 'rateLimit': 1, 'timeout': 3000})}",
+            # ccxt's default throttle (and the venue's Binance limits): as a desk runs it
+            f"options = {toml({'local_url': self.url, 'timeout': 3000})}",
             "[strategy]",
             f"class = {toml(strategy)}",
             f"params = {toml(params)}",
