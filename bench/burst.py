@@ -161,12 +161,21 @@ async def run() -> dict[str, Any]:
             await engine.stop()
     flat_ms = round(done_ms - last_ts, 1)
     stale = _quantiles(staleness) if staleness else {"p99": None, "n": 0}
+    served = limits.get("served", {})
+    used = sum(c.get("used_weight_1m", 0) for c in limits.get("clients", {}).values())
+    cfg = limits.get("config", {})
+    budget = (
+        f"the IP used {used} of {cfg.get('request_weight_per_minute', '?')} weight that minute "
+        f"and the venue answered {served.get('429', '?')} × 429, {served.get('418', '?')} × 418; "
+        "ccxt's order lane allows an order (cost 4) per 200 ms, 5 a second"
+    )
     return {
         "assignments": assigned,
         "orders": orders,
         "flat_after_last_ms": flat_ms,
         "staleness_ms": stale,
         "venue_limits": limits,
+        "budget": budget,
         "targets": {
             "orders": TARGET_ORDERS,
             "ms": TARGET_MS,
@@ -176,7 +185,7 @@ async def run() -> dict[str, Any]:
             [
                 f"Crash burst: {assigned} assignments in 1 s, one contract, venue limits and "
                 "ccxt's default throttle on: hedge orders / last assignment → net within a lot",
-                f"{orders} orders, {flat_ms} ms",
+                f"{orders} orders, {flat_ms} ms ({budget})",
                 f"≤ {TARGET_ORDERS} orders, ≤ {TARGET_MS} ms",
             ],
             [
