@@ -226,25 +226,7 @@ class Journal(JournalLanes):
                 error=None,
                 reason=intent.reason,
             )
-            db.execute(
-                f"INSERT INTO orders({ORDER_COLS}) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '0', NULL, '0', ?, ?, NULL, ?)",
-                (
-                    o.client_order_id,
-                    decision,
-                    n,
-                    o.venue,
-                    o.symbol,
-                    str(o.qty),
-                    None if o.limit_price is None else str(o.limit_price),
-                    o.tif,
-                    int(o.reduce_only),
-                    o.state.value,
-                    now_ms,
-                    now_ms,
-                    o.reason,
-                ),
-            )
+            self._insert_order(o)
             self._hook("order")
             step = (steps or {}).get(n)
             if step is None and isinstance(intent, Hedge | FlipOnExchange):

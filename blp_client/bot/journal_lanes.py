@@ -10,7 +10,7 @@ from dataclasses import replace
 from blp_client.bot.books import ZERO
 from blp_client.bot.core.escalation import Step
 from blp_client.bot.core.netting import NetPlan
-from blp_client.bot.journal_schema import ORDER_COLS, JournalError, OrderRecord, OrderState
+from blp_client.bot.journal_schema import JournalError, OrderRecord, OrderState
 from blp_client.bot.journal_store import JournalStore
 
 
@@ -100,25 +100,7 @@ class JournalLanes(JournalStore):
                 error=None,
                 reason=f"netted {len(plan.joined)} orders",
             )
-            db.execute(
-                f"INSERT INTO orders({ORDER_COLS}) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '0', NULL, '0', ?, ?, NULL, ?)",
-                (
-                    o.client_order_id,
-                    decision,
-                    0,
-                    o.venue,
-                    o.symbol,
-                    str(o.qty),
-                    None if o.limit_price is None else str(o.limit_price),
-                    o.tif,
-                    int(o.reduce_only),
-                    o.state.value,
-                    now_ms,
-                    now_ms,
-                    o.reason,
-                ),
-            )
+            self._insert_order(o)
             self._set_step(cid, best)
             self._hook("netted")
             return self._staged(o)

@@ -186,3 +186,25 @@ class JournalStore:
 
     def client_order_id(self, decision: str, n: int) -> str:
         return f"{self.prefix}-{decision}-{n}"
+
+    def _insert_order(self, o: OrderRecord) -> None:
+        """Write a new (pending) order row in the current transaction."""
+        self._db.execute(
+            f"INSERT INTO orders({ORDER_COLS}) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '0', NULL, '0', ?, ?, NULL, ?)",
+            (
+                o.client_order_id,
+                o.decision,
+                o.n,
+                o.venue,
+                o.symbol,
+                str(o.qty),
+                None if o.limit_price is None else str(o.limit_price),
+                o.tif,
+                int(o.reduce_only),
+                o.state.value,
+                o.created_ms,
+                o.updated_ms,
+                o.reason,
+            ),
+        )

@@ -270,3 +270,37 @@ def test_killed_mid_transaction_is_all_or_nothing(tmp_path: Path, point: str) ->
             assert again is not None
         assert [o.client_order_id for o in j.orders()] == ["blp-1-0", "blp-1-1"]
         assert j.inventory().net(SYM) == 0
+
+
+def test_netting_replaces_the_queue_atomically(tmp_path: Path) -> None:
+    from blp_client.bot.core.netting import plan
+
+    path = tmp_path / "j.sqlite"
+
+    def crash(point: str) -> None:
+        if point == "netted":
+            raise RuntimeError("killed")
+
+    with Journal(path, fault_hook=crash) as j:
+        j.record_decision(
+            now_ms=1,
+            intents=[
+                Hedge(SYM, "b", D("-0.5"), D("99")),
+                Hedge(SYM, "b", D("-0.2"), D("98")),
+                Hedge(SYM, "b", D("0.1"), D("101")),
+            ],
+        )
+        p = plan(j.queued("b", SYM))
+        assert p is not None and p.qty == D("-0.6")
+        with pytest.raises(RuntimeError):
+            j.net_orders(p, now_ms=2)  # dies inside: the queue is as it was
+        assert [o.qty for o in j.queued("b", SYM)] == [D("-0.5"), D("-0.2"), D("0.1")]
+    with Journal(path) as j:
+        assert [o.qty for o in j.queued("b", SYM)] == [D("-0.5"), D("-0.2"), D("0.1")]
+        netted = j.net_orders(plan(j.queued("b", SYM)), now_ms=3)  # type: ignore[arg-type]
+        assert netted is not None and netted.client_order_id == "blp-n1-0"
+        assert (netted.qty, netted.limit_price) == (D("-0.6"), D("98"))  # the newest sell cap
+        assert [o.client_order_id for o in j.queued("b", SYM)] == ["blp-n1-0"]
+        assert j.inventory().get(SYM, "b").in_flight == D("-0.6")  # counted once, not twice
+        joined = [o.client_order_id for o in j.orders(states=[OrderState.CANCELLED])]
+        assert j.netted_into(joined) == dict.fromkeys(joined, "blp-n1-0")
