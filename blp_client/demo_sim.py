@@ -70,9 +70,8 @@ def bot_config(url: str, journal: Path, status_port: int | None) -> BotConfig:
                     "ccxt_id": "binanceusdm",
                     "api_key_env": ENV_KEYS[2],
                     "api_secret_env": ENV_KEYS[3],
+                    # ccxt's own throttle on (its default), as against Binance itself
                     "options": {"local_url": url, "timeout": 5000},
-                    # the local facade has no limit to respect; ccxt's throttle queued bursts
-                    "rate_limit": False,
                 }
             },
             "strategy": {
