@@ -153,7 +153,7 @@ def _report_dir_usable(directory: Path | None, command: str) -> bool:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The engine, the venue and the bot in one process through a crash; see demo.py."""
+    """The engine and its venue (a child process) and the bot through a crash; see demo.py."""
     from .demo import DemoError, DemoOptions, main_sync
     from .demo_view import LiveView, summary, text_report, write_html
     from .engine.simulate import to_json

@@ -1,11 +1,16 @@
 """`blp demo`: the whole product on one machine, with no configuration.
 
-In this process: the engine on 127.0.0.1 (ephemeral port, real clock sped up so one engine hour
-of a crash takes about a minute) with the BLP program, several thousand leveraged accounts, two
-simulated BLPs, the Binance-compatible venue; our BLP registered through the admin API; and the
-bot (`run_bot`) hedging every assignment with `ImmediateHedge` through the unmodified ccxt
-`binanceusdm` class pointed at that venue. Meanwhile a second process simulates the same market
-with and without BLPs, for the clawback figures. The result is one JSON-able dict
+The engine runs in a child process of its own (`python -m blp_client.demo_engine`), as a remote
+exchange would: on 127.0.0.1 (ephemeral port, real clock sped up so one engine hour of a crash
+takes about a minute) with the BLP program, several thousand leveraged accounts, two simulated
+BLPs and the Binance-compatible venue, its Binance rate limits on. This process registers our
+BLP and a venue key through the engine's admin API and runs the bot (`run_bot`), hedging every
+assignment with `ImmediateHedge` through the unmodified ccxt `binanceusdm` class (its own
+throttle on) pointed at that venue. Everything the demo knows of the engine comes over HTTP: the
+admin API (scenario status, timeline points, the live report, accounts, orders, the BLP's log)
+and the venue's public `exchangeInfo`. Meanwhile a second child simulates the same market with
+and without BLPs, for the clawback figures. Both children exit when their stdin (a pipe from
+this process) closes, so neither outlives the demo. The result is one JSON-able dict
 (`run_demo`); `demo_view` renders it for people.
 """
 
@@ -13,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import pickle
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +34,7 @@ from typing import Any
 import aiohttp
 import structlog
 
+from .bot.config import BotConfig
 from .bot.daemon import Bot, BotOptions, run_bot
 from .bot.daemon_io import configure_logging
 from .demo_sim import (
@@ -38,20 +45,14 @@ from .demo_sim import (
     SYMBOLS,
     VENUE_COLLATERAL,
     bot_config,
-    engine_config,
-    install_scenario,
-    sim_config,
-    start_moving,
 )
 from .engine.admin_client import AdminError, admin_request
-from .engine.core import Exchange
-from .engine.market import Scenario
-from .engine.server import RunningEngine, start_engine
-from .engine.simulate import report as sim_report
-from .engine.simulate import sample
 
 D = Decimal
 ZERO = D(0)
+ENGINE_READY_S = 120.0  # the engine child builds the market (5,000 accounts: a few seconds)
+CHILD_GRACE_S = 10.0  # a child's clean stop after its stdin closed, before SIGTERM
+LIQUIDATION_KINDS = ("liquidation_started", "taken_over")
 
 
 class DemoError(RuntimeError):
@@ -87,6 +88,142 @@ class DemoOptions:
         return SCENARIO_SECONDS / self.seconds
 
 
+# ---- the child processes -------------------------------------------------------------------
+
+
+def _child_env() -> dict[str, str]:
+    """The environment of a child: this package first on its path (a source checkout runs)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
+    }
+
+
+async def _end_child(proc: asyncio.subprocess.Process, grace_s: float = CHILD_GRACE_S) -> None:
+    """Stop a child and reap it: close its stdin (end of file: it stops by itself), then
+    SIGTERM, then SIGKILL. Nothing is left running when this returns."""
+    if proc.stdin is not None and not proc.stdin.is_closing():
+        proc.stdin.close()
+    for step in (None, "terminate", "kill"):
+        if proc.returncode is not None:
+            return
+        if step is not None:
+            with contextlib.suppress(ProcessLookupError):
+                getattr(proc, step)()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), grace_s if step is None else 5.0)
+    await proc.wait()
+
+
+@dataclass(frozen=True)
+class EngineProcess:
+    """The engine child as its startup line describes it."""
+
+    url: str
+    admin_token: str
+    port: int
+    pid: int
+
+
+@contextlib.asynccontextmanager
+async def engine_process(
+    opts: DemoOptions, tmp: Path, log_file: Path
+) -> AsyncIterator[EngineProcess]:
+    """`python -m blp_client.demo_engine` for `opts`, logging to `log_file` (stderr too, so a
+    crash's traceback lands there), stopped when the block ends however it ends."""
+    with log_file.open("ab") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "blp_client.demo_engine",
+            "--accounts", str(opts.accounts), "--seed", str(opts.seed),
+            "--drop", str(opts.drop), "--speed", repr(opts.speed),
+            "--data-dir", str(tmp / "engine"), "--log-file", str(log_file),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
+            env=_child_env(),
+        )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), ENGINE_READY_S)
+        except TimeoutError:
+            raise DemoError(f"the engine was not ready within {ENGINE_READY_S:.0f} s") from None
+        if not line:
+            raise DemoError(f"the engine exited before it was ready (exit {await proc.wait()})")
+        try:
+            info = json.loads(line)
+            ready = EngineProcess(
+                info["url"], info["admin_token"], int(info["port"]), int(info["pid"])
+            )
+        except (ValueError, KeyError, TypeError) as e:
+            raise DemoError(f"the engine's startup line is not understood: {line[:300]!r}") from e
+        yield ready
+    finally:
+        await _end_child(proc)
+
+
+async def _simulate_in_child(opts: DemoOptions) -> dict[str, Any]:
+    """`simulate_compare` in a child process (the other core), its result pickled back."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "blp_client.demo_sim",
+        str(opts.accounts),
+        str(opts.seed),
+        str(opts.drop),
+        stdin=asyncio.subprocess.PIPE,  # held open: the child exits when it closes
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_child_env(),
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        out, err = await asyncio.gather(proc.stdout.read(), proc.stderr.read())
+        await proc.wait()
+    finally:
+        await _end_child(proc, grace_s=5.0)
+    if proc.returncode != 0:
+        raise DemoError(f"the simulated comparison failed: {err.decode()[-2000:]}")
+    if not out:
+        raise DemoError("the simulated comparison printed nothing")
+    result: dict[str, Any] = pickle.loads(out)  # our own child's output
+    return result
+
+
+def _tail(path: Path, n: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+# ---- the engine over HTTP ------------------------------------------------------------------
+
+
+class EngineClient:
+    """What the demo asks the engine: its admin API and the venue's public endpoints."""
+
+    def __init__(self, session: aiohttp.ClientSession, engine: EngineProcess) -> None:
+        self.session, self.url, self.token = session, engine.url, engine.admin_token
+
+    async def get(self, path: str) -> Any:
+        return await admin_request(self.session, self.url, self.token, "GET", path)
+
+    async def post(self, path: str, body: Any = None) -> Any:
+        return await admin_request(self.session, self.url, self.token, "POST", path, body)
+
+    async def delete(self, path: str) -> Any:
+        return await admin_request(self.session, self.url, self.token, "DELETE", path)
+
+    async def venue_limits(self) -> bool:
+        """Whether the venue announces Binance's rate limits (`exchangeInfo.rateLimits`), which
+        it enforces unless the engine was started with them off."""
+        async with self.session.get(f"{self.url}/fapi/v1/exchangeInfo") as r:
+            if r.status != 200:
+                raise DemoError(f"venue exchangeInfo: HTTP {r.status}: {await r.text()}")
+            info = await r.json()
+        return bool(info.get("rateLimits"))
+
+
 # ---- the live run --------------------------------------------------------------------------
 
 
@@ -99,7 +236,7 @@ class Tracker:
     max_net_notional: Decimal = ZERO
     max_use: tuple[Decimal, Decimal] = (ZERO, ZERO)
 
-    def net(self, bot: Bot, marks: dict[str, Decimal]) -> None:
+    def net(self, bot: Bot, marks: Mapping[str, Decimal]) -> None:
         inv = bot.journal.inventory()
         total = ZERO
         for s in SYMBOLS:
@@ -138,18 +275,13 @@ async def run_demo(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGINT, abort.set)
         try:
-            engine = await start_engine(
-                port=0,
-                config=engine_config(),
-                venue_api="binance",
-                data_dir=tmp / "engine",
-                speed=opts.speed,
-            )
-            try:
+            async with engine_process(opts, tmp, log_file) as engine:
+                print(f"engine: {engine.url} (pid {engine.pid})", file=sys.stderr, flush=True)
                 live = await _live(engine, opts, tmp, abort, on_tick)
-            finally:
-                await engine.stop()
             live["simulated"] = await sim
+        except aiohttp.ClientError as e:
+            msg = f"the engine stopped answering: {type(e).__name__}: {e}"
+            raise DemoError(f"{msg}\n--- last log lines ---\n{_tail(log_file)}") from e
         except (DemoError, AdminError) as e:  # an admin call the demo makes was refused
             raise DemoError(f"{e}\n--- last log lines ---\n{_tail(log_file)}") from e
         finally:
@@ -165,64 +297,19 @@ async def run_demo(
         return live
 
 
-async def _simulate_in_child(opts: DemoOptions) -> dict[str, Any]:
-    """`simulate_compare` in a child process (the other core), its result pickled back."""
-    root = str(Path(__file__).resolve().parent.parent)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "blp_client.demo_sim",
-        str(opts.accounts),
-        str(opts.seed),
-        str(opts.drop),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    try:
-        out, err = await proc.communicate()
-    except asyncio.CancelledError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
-        raise
-    if proc.returncode != 0:
-        raise DemoError(f"the simulated comparison failed: {err.decode()[-2000:]}")
-    if not out:
-        raise DemoError("the simulated comparison printed nothing")
-    result: dict[str, Any] = pickle.loads(out)  # our own child's output
-    return result
-
-
-def _tail(path: Path, n: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8").splitlines()[-n:])
-    except OSError:
-        return ""
-
-
 async def _live(
-    engine: RunningEngine,
+    engine: EngineProcess,
     opts: DemoOptions,
     tmp: Path,
     abort: asyncio.Event,
     on_tick: Callable[[Snapshot], None] | None,
 ) -> dict[str, Any]:
-    svc, x = engine.service, engine.service.exchange
-    sc = install_scenario(engine, seed=opts.seed, accounts=opts.accounts, drop=opts.drop)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-
-        async def admin(path: str, body: dict[str, Any]) -> dict[str, Any]:
-            data: dict[str, Any] = await admin_request(
-                session, engine.url, engine.admin_token, "POST", path, body
-            )
-            return data
-
-        ours = await admin(
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        eng = EngineClient(session, engine)
+        stats = await eng.get("/stats")
+        if stats.get("pid") != engine.pid:
+            raise DemoError(f"{engine.url} is served by pid {stats.get('pid')}, not {engine.pid}")
+        ours = await eng.post(
             "/blps",
             {
                 "name": OUR_NAME,
@@ -232,17 +319,76 @@ async def _live(
                 "max_position_notional": {s: str(OUR_BLP.threshold) for s in SYMBOLS},
             },
         )
-        venue = await admin("/venue/keys", {"collateral": str(VENUE_COLLATERAL)})
-    blp_key, our_id, venue_id = ours["api_key"], int(ours["account_id"]), int(venue["account_id"])
-    sc.blps[OUR_NAME] = our_id  # in the live report's BLP table
-    env = dict(
-        zip(
-            ENV_KEYS,
-            (blp_key, ours["api_secret"], venue["api_key"], venue["api_secret"]),
-            strict=True,
+        venue = await eng.post("/venue/keys", {"collateral": str(VENUE_COLLATERAL)})
+        our_id, venue_id = int(ours["account_id"]), int(venue["account_id"])
+        venue_limits = await eng.venue_limits()
+        env = dict(
+            zip(
+                ENV_KEYS,
+                (ours["api_key"], ours["api_secret"], venue["api_key"], venue["api_secret"]),
+                strict=True,
+            )
         )
-    )
-    config = bot_config(engine.url, tmp / "bot.sqlite", opts.status_port)
+        config = bot_config(engine.url, tmp / "bot.sqlite", opts.status_port)
+        run = await _run_bot(eng, config, env, our_id, opts, abort, on_tick)
+        # the engine's side, after the bot stopped
+        hedges = await eng.get(f"/accounts/{venue_id}/orders?limit=0")
+        flips = await eng.get(f"/accounts/{our_id}/orders?limit=0")
+        blp = await eng.get(f"/blps/{our_id}")
+        accounts = [await eng.get(f"/accounts/{a}") for a in (our_id, venue_id)]
+        live_report = await eng.get("/scenario/report")
+        status = await eng.get("/scenario")
+    final: dict[str, Any] = run.pop("final_status")
+    real_net = {s: ZERO for s in SYMBOLS}
+    for acct in accounts:
+        for p in acct["positions"]:
+            if p["symbol"] in real_net:
+                real_net[p["symbol"]] += D(p["qty"])
+    assignments = int(blp["events"].get("assignment", 0))
+    sent = int(hedges["count"]) + int(flips["count"])
+    margin_kinds = {e.get("kind") for e in final.get("margin_events", [])}
+    program = final.get("program") or {}
+    in_program = program.get("in_program_fraction")
+    return {
+        **run,
+        "final_status": final,
+        "engine_seconds": round(status["engine_seconds"]),
+        "engine_pid": engine.pid,
+        "demo_pid": os.getpid(),
+        "real_net": real_net,
+        "hedge_orders": hedges["count"],
+        "exchange_orders": flips["count"],
+        "duplicate_client_ids": hedges["duplicate_client_order_ids"],
+        "live_report": live_report,
+        "engine_assignments": assignments,
+        "venue_limits": venue_limits,
+        "ccxt_throttle": ccxt_throttle(config),
+        "orders_per_assignment": sent / assignments if assignments else None,
+        "in_program_fraction": (
+            float(in_program) if in_program is not None else run["in_program_sampled"]
+        ),
+        "blp_liquidated": bool(margin_kinds & set(LIQUIDATION_KINDS))
+        or bool(blp["liquidated"])
+        or accounts[0]["liquidation_state"] != "none",
+    }
+
+
+def ccxt_throttle(config: BotConfig) -> bool:
+    """Whether every enabled venue client of the bot had ccxt's throttle on."""
+    venues = [v for v in config.venues.values() if v.enabled]
+    return bool(venues) and all(v.rate_limit for v in venues)
+
+
+async def _run_bot(
+    eng: EngineClient,
+    config: BotConfig,
+    env: dict[str, str],
+    our_id: int,
+    opts: DemoOptions,
+    abort: asyncio.Event,
+    on_tick: Callable[[Snapshot], None] | None,
+) -> dict[str, Any]:
+    """The bot through the crash, then until it has caught up; the bot stopped at the end."""
     stop = asyncio.Event()
     started: asyncio.Future[Bot] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
@@ -261,16 +407,26 @@ async def _live(
         bot = started.result()
         if bot.status_page is not None:
             print(f"live status page: {bot.status_page.url}", file=sys.stderr, flush=True)
-        start_moving(engine)
+        lots = await _lots(bot)
+        await eng.post("/scenario/resume")
         tracker = Tracker(time.monotonic(), {})
-        timeline: list[dict[str, Any]] = [sample(x, sc)]
+        first = await eng.get("/scenario/sample")
+        timeline: list[dict[str, Any]] = [first]
+        marks = {s: D(v) for s, v in first["mark"].items()}
         series: list[dict[str, Any]] = []
+        headroom: list[tuple[float, bool | None]] = []  # (engine s, in the program) in the crash
+        scenario: dict[str, Any] = await eng.get("/scenario")
 
-        def tick(phase: str) -> None:
+        async def tick(phase: str) -> None:
+            nonlocal marks
             st = bot.status()
             tracker.use(st)
-            t = engine_seconds(x, sc)
-            timeline.append(sample(x, sc))
+            t = float(scenario["engine_seconds"])
+            point = await eng.get("/scenario/sample")
+            timeline.append(point)
+            marks = {s: D(v) for s, v in point["mark"].items()}
+            if phase == "crash":
+                headroom.append((t, in_program(st, SYMBOLS)))
             series.append(
                 {
                     "t": t,
@@ -288,47 +444,49 @@ async def _live(
                         "wall": time.monotonic() - tracker.started,
                         "speed": opts.speed,
                         "status": st,
-                        "index": dict(x.index),
+                        "index": point["index"],
                         "max_net": tracker.max_net,
                     }
                 )
 
-        async def follow(until: Callable[[], bool], phase: str, limit: float) -> bool:
+        async def follow(until: Callable[[], Awaitable[bool]], phase: str, limit: float) -> bool:
+            nonlocal scenario
             deadline, next_tick = time.monotonic() + limit, 0.0
-            while not until():
+            while True:
+                scenario = await eng.get("/scenario")
+                if await until():
+                    return True
                 if task.done():
                     raise DemoError("the bot stopped unexpectedly")
                 if abort.is_set() or time.monotonic() > deadline:
                     return False
-                tracker.net(bot, dict(x.marks))
+                tracker.net(bot, marks)
                 if time.monotonic() >= next_tick:
-                    tick(phase)
+                    await tick(phase)
                     next_tick = time.monotonic() + opts.sample_s
                 await asyncio.sleep(0.1)
-            return True
 
-        run = svc.scenario
-        assert run is not None
-        await follow(lambda: run.done, "crash", opts.seconds * 3 + 60)
-        run.running = False
-        settled = await follow(
-            lambda: _caught_up(bot, svc.last_seq(blp_key), x), "settling", opts.settle_timeout_s
-        )
-        tick("done")
+        async def crash_over() -> bool:
+            return bool(scenario["done"])
+
+        async def caught_up() -> bool:
+            last_seq = int((await eng.get(f"/blps/{our_id}"))["last_seq"])
+            return _caught_up(bot, last_seq, lots)
+
+        await follow(crash_over, "crash", opts.seconds * 3 + 60)
+        crash_end = min(float(scenario["engine_seconds"]), float(SCENARIO_SECONDS))
+        await eng.delete("/scenario")  # (already stopped when done; else cut short here)
+        settled = await follow(caught_up, "settling", opts.settle_timeout_s)
+        await tick("done")
     finally:
         stop.set()
         if not started.done():
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    final = bot.final_status or {}
-    hedges = [o for o in x.orders.values() if o.account_id == venue_id]
-    venue_cids = [o.client_order_id for o in hedges if o.client_order_id]
-    real_net = {s: x.account(our_id).qty(s) + x.account(venue_id).qty(s) for s in SYMBOLS}
     return {
-        "final_status": final,
+        "final_status": bot.final_status or {},
         "settled": settled,
-        "engine_seconds": round(engine_seconds(x, sc)),
         "wall_seconds": round(time.monotonic() - tracker.started, 1),
         "speed": opts.speed,
         "options": opts,
@@ -337,26 +495,46 @@ async def _live(
         "max_net": tracker.max_net,
         "max_net_notional": tracker.max_net_notional,
         "max_use": tracker.max_use,
-        "real_net": real_net,
-        "hedge_orders": len(hedges),
-        "duplicate_client_ids": len(venue_cids) - len(set(venue_cids)),
-        "live_report": sim_report(x, sc, sim_config(opts.accounts, opts.seed, opts.drop)),
-        "engine_assignments": len(svc.log.read_type(blp_key, "assignment", 0, 10_000_000)),
+        "in_program_sampled": time_in_program(headroom, crash_end),
     }
 
 
-def engine_seconds(x: Exchange, sc: Scenario) -> float:
-    """Engine seconds since the crash started moving."""
-    return (x.now_ms - sc.start_ms) / 1000
+async def _lots(bot: Bot) -> dict[str, Decimal]:
+    """Each hedged contract's lot on the exchange (from the BLP API's markets)."""
+    markets = await bot.client.markets()
+    return {mk.symbol: mk.lot for mk in markets if mk.symbol in SYMBOLS}
 
 
-def _caught_up(bot: Bot, last_seq: int, x: Exchange) -> bool:
+def in_program(status: Mapping[str, Any], symbols: Iterable[str]) -> bool | None:
+    """Whether the status shows threshold headroom > 0 on every contract (None: no profile
+    read yet)."""
+    head = (status.get("capacity") or {}).get("threshold_headroom")
+    if not head:
+        return None
+    return all(D(str(head.get(s, "0"))) > 0 for s in symbols)
+
+
+def time_in_program(samples: list[tuple[float, bool | None]], end: float) -> float | None:
+    """The engine-time-weighted share of [first sample, `end`] in the program: each sample's
+    state holds until the next one (or `end`); unknown stretches (None) are left out."""
+    inside = total = 0.0
+    for i, (t, ok) in enumerate(samples):
+        nxt = samples[i + 1][0] if i + 1 < len(samples) else end
+        span = max(0.0, min(nxt, end) - t)
+        if ok is None:
+            continue
+        total += span
+        inside += span if ok else 0.0
+    return inside / total if total > 0 else None
+
+
+def _caught_up(bot: Bot, last_seq: int, lots: Mapping[str, Decimal]) -> bool:
     """Every event processed, nothing open or pending, and hedged within a lot."""
     j = bot.journal
     if j.last_seq < last_seq or j.open_orders() or j.pending_actions():
         return False
     inv = j.inventory()
-    return all(abs(inv.net(s)) <= x.instruments[s].lot for s in SYMBOLS)
+    return all(abs(inv.net(s)) <= lots[s] for s in SYMBOLS)
 
 
 def main_sync(

@@ -1,23 +1,26 @@
 """The demo's set-up: its market, BLPs, engine and bot configuration, and the market's simulated
 twin (`simulate_compare`: the same crash with and without BLPs), run in a child process so it
 uses the other core while the live part runs (`python -m blp_client.demo_sim ACCOUNTS SEED
-DROP` pickles the result)."""
+DROP` pickles the result; it exits when its stdin closes, i.e. when the demo is gone)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pickle
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from .bot.config import BotConfig
 from .engine import simulate
-from .engine.config import EngineConfig, RateLimitSection
+from .engine.config import EngineConfig
 from .engine.market import DEFAULT_BLPS, BLPSpec, Scenario, build_scenario
 from .engine.server import RunningEngine
-from .engine.service import RunningScenario
 from .engine.simulate import SimulationConfig
 
 D = Decimal
@@ -46,12 +49,11 @@ def simulate_compare(accounts: int, seed: int, drop: float) -> dict[str, Any]:
 
 
 def engine_config() -> EngineConfig:
-    # one process serves the bot's polling and hedges: a generous per-key request rate
-    return EngineConfig(
-        instruments=list(SYMBOLS),
-        tick_ms=20,
-        rate_limit=RateLimitSection(per_second=2000.0, burst=5000),
-    )
+    # The BLP API's per-key limit stays at its default (100 requests/s, burst 200): the bot's
+    # polling of it (books and marks every 250 ms, profile and account every 500 ms,
+    # reconciliation every second) is ~25 requests/s. The venue's Binance limits are the
+    # venue's own (on by default); the bot's ccxt client throttles itself for them.
+    return EngineConfig(instruments=list(SYMBOLS), tick_ms=20)
 
 
 def bot_config(url: str, journal: Path, status_port: int | None) -> BotConfig:
@@ -68,9 +70,8 @@ def bot_config(url: str, journal: Path, status_port: int | None) -> BotConfig:
                     "ccxt_id": "binanceusdm",
                     "api_key_env": ENV_KEYS[2],
                     "api_secret_env": ENV_KEYS[3],
+                    # ccxt's own throttle on (its default), as against Binance itself
                     "options": {"local_url": url, "timeout": 5000},
-                    # the local facade has no limit to respect; ccxt's throttle queued bursts
-                    "rate_limit": False,
                 }
             },
             "strategy": {
@@ -93,36 +94,43 @@ def bot_config(url: str, journal: Path, status_port: int | None) -> BotConfig:
 
 
 def install_scenario(engine: RunningEngine, *, seed: int, accounts: int, drop: float) -> Scenario:
-    """The crash market with the two simulated BLPs, built but not yet moving."""
+    """The crash market with the two simulated BLPs, built but held: `POST
+    /admin/v1/scenario/resume` starts it (the setup time is not part of the hour)."""
     svc = engine.service
-    x = svc.exchange
     sc = build_scenario(
         "crash",
-        x,
+        svc.exchange,
         seed=seed,
         accounts=accounts,
         blps=OTHER_BLPS,
         seconds=SCENARIO_SECONDS,
         drop=drop,
     )
-    svc.scenario = RunningScenario("crash", sc, x.now_ms, x.now_ms + 1000, running=False)
-    svc.settle()
+    svc.hold_scenario("crash", sc, sim_config(accounts, seed, drop))
     return sc
 
 
-def start_moving(engine: RunningEngine) -> None:
-    """Engine second 0 of the crash is now (the setup time is not part of the hour)."""
-    svc = engine.service
-    run = svc.scenario
-    assert run is not None
-    now = svc.exchange.now_ms
-    run.scenario.start_ms, run.started_ms, run.next_step_ms = now, now, now + 1000
-    run.running = True
+def on_stdin_eof(callback: Callable[[], None]) -> None:
+    """The parent-death check of the demo's children: their stdin is a pipe from the demo, so
+    end of file there means the demo is gone (exited, killed or cancelled). `callback` runs
+    then, on a daemon thread."""
+
+    def watch() -> None:
+        with (
+            contextlib.suppress(OSError, ValueError),
+            open(sys.stdin.fileno(), "rb", buffering=0, closefd=False) as f,
+        ):
+            while f.read(4096):
+                pass
+        callback()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _child_main(argv: list[str]) -> int:
     """`python -m blp_client.demo_sim ACCOUNTS SEED DROP`: the comparison, pickled on stdout."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    on_stdin_eof(lambda: os._exit(1))  # the demo is gone: nobody waits for the result
     result = simulate_compare(int(argv[0]), int(argv[1]), float(argv[2]))
     sys.stdout.buffer.write(pickle.dumps(result))
     return 0

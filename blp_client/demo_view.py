@@ -36,6 +36,18 @@ def _ms(v: Any) -> str:
     return "-" if v is None else f"{float(v):.1f} ms"
 
 
+def _round(v: float | None, digits: int) -> float | None:
+    return None if v is None else round(v, digits)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def _on(v: bool) -> str:
+    return "on" if v else "OFF"
+
+
 def _net(net: dict[str, Any]) -> str:
     return "  ".join(f"{s} {_d(q):+.3f}" for s, q in sorted(net.items())) or "flat"
 
@@ -125,6 +137,8 @@ def summary(live: dict[str, Any]) -> dict[str, Any]:
         "assigned_notional": str(_d(a.get("notional"))),
         "discount_captured": str(discount),
         "hedge_orders": live["hedge_orders"],
+        "exchange_orders": live["exchange_orders"],
+        "orders_per_assignment": _round(live["orders_per_assignment"], 4),
         "hedge_fills": int(st.get("fills", {}).get("count", 0)),
         "duplicate_client_ids": live["duplicate_client_ids"],
         "hedge_costs": {
@@ -146,6 +160,12 @@ def summary(live: dict[str, Any]) -> dict[str, Any]:
             c for c in st.get("threshold_history", []) if c.get("reason") != "registered"
         ],
         "risk_state_end": st.get("risk", {}).get("state"),
+        "in_program_fraction": _round(live["in_program_fraction"], 4),
+        "blp_liquidated": live["blp_liquidated"],
+        "venue_limits": live["venue_limits"],
+        "ccxt_throttle": live["ccxt_throttle"],
+        "engine_pid": live["engine_pid"],
+        "demo_pid": live["demo_pid"],
         "hedge_latency_ms": {
             "p50": lat.get("p50"),
             "p99": lat.get("p99"),
@@ -176,6 +196,10 @@ def text_report(s: dict[str, Any], live: dict[str, Any]) -> str:
         f"  discount captured    {money(s['discount_captured'])} USDT",
         f"  hedge orders         {s['hedge_orders']:,} ({s['hedge_fills']:,} fills), "
         f"duplicate client ids {s['duplicate_client_ids']}",
+        "  orders / assignment  "
+        + ("-" if s["orders_per_assignment"] is None else f"{s['orders_per_assignment']:.2f}")
+        + f" ({s['hedge_orders']:,} on the venue + {s['exchange_orders']:,} on the exchange,"
+        f" {s['assignments_at_engine']:,} assignments)",
         f"  hedge costs          {money(cost['total'])} USDT (fees {money(cost['fees'])}, "
         f"slippage and moves {money(cost['slippage_and_moves'])})",
         f"  PnL                  {money(s['pnl'])} USDT",
@@ -191,8 +215,13 @@ def text_report(s: dict[str, Any], live: dict[str, Any]) -> str:
             for c in thr[-5:]
         ),
         f"  risk state at end    {s['risk_state_end']}",
+        f"  in the program       {_pct(s['in_program_fraction'])} of the crash (threshold"
+        " headroom > 0 on every contract)",
+        f"  BLP liquidated       {'YES' if s['blp_liquidated'] else 'no'}",
         f"  hedge latency        p50 {_ms(lat['p50'])}, p99 {_ms(lat['p99'])} "
         f"(assignment received -> hedge acknowledged, {lat['count']} hedges)",
+        f"  conditions           engine in its own process (pid {s['engine_pid']}), venue"
+        f" rate limits {_on(s['venue_limits'])}, ccxt throttle {_on(s['ccxt_throttle'])}",
         "",
         "Other BLPs in this run: "
         + ", ".join(

@@ -433,6 +433,34 @@ class ScenarioStatus(Response):
     running: bool
     started_ms: int | None
     done: bool
+    seconds: int | None = None  # the scenario's length in engine seconds
+    engine_seconds: float | None = None  # engine time since its second 0 (later after a pause)
+    now_ms: int | None = None  # the engine's time
+
+
+class AdminBLP(Response):
+    """Admin: one registered BLP as the engine sees it (its event log and liquidation)."""
+
+    account_id: int
+    name: str | None
+    api_key: str
+    opted_in: bool
+    last_seq: int  # of its event log
+    events: dict[str, int]  # logged events by type (assignment, profile, margin, fill, ...)
+    liquidated: bool  # ever taken into liquidation
+    liquidation_state: str  # its account's now: none | reducing
+
+
+class AccountOrders(Response):
+    """Admin: the orders an account placed on the engine's book (through the BLP API or the
+    venue facade; the engine's own liquidation orders are not orders of the account)."""
+
+    account_id: int
+    count: int  # orders matching `status`
+    open: int
+    client_order_ids: int  # distinct client order ids among them
+    duplicate_client_order_ids: int  # orders whose client id an earlier one already used
+    orders: list[Order]  # the last `limit` of them, oldest first
 
 
 class Deposit(Request):
@@ -465,3 +493,4 @@ class EngineStats(Response):
     blps: int
     accounts: int
     stream: dict[str, int]  # connections, slow_consumer_closes, events_logged
+    pid: int | None = None  # the engine's process id

@@ -1,14 +1,19 @@
-"""The admin API under `/admin/v1`, guarded by the `X-ADMIN-TOKEN` header: accounts, BLP
-registration, index prices, the manual clock, scenarios, forced liquidations and counters."""
+"""The admin API under `/admin/v1`, guarded by the `X-ADMIN-TOKEN` header: accounts (and the
+orders they placed), BLP registration (and each BLP's log summary), index prices, the manual
+clock, scenarios (status, resume, the live timeline point and report), forced liquidations and
+counters."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
 from .. import models as m
 from ..errors import Conflict, ValidationError
-from .http import json_response, parse_body, path_int
+from .http import json_response, parse_body, path_int, query_int
 from .service import EngineService
+from .simulate import to_json
 from .stream import SERVICE_KEY
 from .wire import account_model, market_model
 
@@ -44,6 +49,16 @@ async def get_account(request: web.Request) -> web.Response:
     return json_response(account_model(svc.exchange, path_int(request, "account_id")))
 
 
+async def account_orders(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    aid = path_int(request, "account_id")
+    status = request.query.get("status", "all")
+    if status not in ("open", "all"):
+        raise ValidationError(f"status: must be 'open' or 'all', got {status!r}")
+    limit = query_int(request, "limit", 1000, 0, 100_000)
+    return json_response(svc.account_orders(aid, status, limit))
+
+
 async def deposit(request: web.Request) -> web.Response:
     svc = _svc(request)
     aid = path_int(request, "account_id")
@@ -69,6 +84,10 @@ async def list_blps(request: web.Request) -> web.Response:
     return json_response(m.CredentialsList(blps=_svc(request).credentials()))
 
 
+async def get_blp(request: web.Request) -> web.Response:
+    return json_response(_svc(request).blp_summary(path_int(request, "account_id")))
+
+
 async def set_index(request: web.Request) -> web.Response:
     svc = _svc(request)
     req = parse_body(m.SetIndex, await request.text())
@@ -92,6 +111,23 @@ async def stop_scenario(request: web.Request) -> web.Response:
     return json_response(_svc(request).stop_scenario())
 
 
+async def resume_scenario(request: web.Request) -> web.Response:
+    return json_response(_svc(request).resume_scenario())
+
+
+def _plain_json(data: Any) -> web.Response:
+    """A report dict as JSON (decimals as strings, as `blp simulate --json` writes them)."""
+    return web.Response(text=to_json(data), content_type="application/json")
+
+
+async def scenario_sample(request: web.Request) -> web.Response:
+    return _plain_json(_svc(request).scenario_sample())
+
+
+async def scenario_report(request: web.Request) -> web.Response:
+    return _plain_json(_svc(request).scenario_report())
+
+
 async def stats(request: web.Request) -> web.Response:
     return json_response(_svc(request).stats())
 
@@ -107,12 +143,17 @@ def add_admin_routes(app: web.Application, prefix: str = "/admin/v1") -> None:
     app.router.add_post(f"{prefix}/clock/advance", advance_clock)
     app.router.add_post(f"{prefix}/accounts", create_accounts)
     app.router.add_get(f"{prefix}/accounts/{{account_id}}", get_account)
+    app.router.add_get(f"{prefix}/accounts/{{account_id}}/orders", account_orders)
     app.router.add_post(f"{prefix}/accounts/{{account_id}}/deposit", deposit)
     app.router.add_post(f"{prefix}/blps", register_blp)
     app.router.add_get(f"{prefix}/blps", list_blps)
+    app.router.add_get(f"{prefix}/blps/{{account_id}}", get_blp)
     app.router.add_post(f"{prefix}/index", set_index)
     app.router.add_post(f"{prefix}/scenario", start_scenario)
     app.router.add_get(f"{prefix}/scenario", get_scenario)
     app.router.add_delete(f"{prefix}/scenario", stop_scenario)
+    app.router.add_post(f"{prefix}/scenario/resume", resume_scenario)
+    app.router.add_get(f"{prefix}/scenario/sample", scenario_sample)
+    app.router.add_get(f"{prefix}/scenario/report", scenario_report)
     app.router.add_get(f"{prefix}/stats", stats)
     app.router.add_post(f"{prefix}/liquidations/force", force_liquidations)

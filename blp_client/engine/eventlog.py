@@ -143,6 +143,13 @@ class EventLog:
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
+    def count_types(self, blp: str) -> dict[str, int]:
+        """{event type: how many} of one BLP's log."""
+        rows = self.db.execute(
+            "SELECT type, COUNT(*) FROM events WHERE blp = ? GROUP BY type ORDER BY type", (blp,)
+        )
+        return {str(t): int(n) for t, n in rows}
+
     # ---- BLP registry --------------------------------------------------------------------
 
     def save_blp(self, rec: BLPRecord) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import secrets
 import time
 from collections import deque
@@ -25,13 +26,16 @@ import structlog
 
 from .. import models as m
 from ..auth import Verifier, new_credentials
-from ..errors import Conflict, RateLimited, ValidationError
+from ..errors import Conflict, NotFound, RateLimited, ValidationError
 from .config import EngineConfig
 from .core import AccountKind, Exchange
 from .core import events as ev
 from .eventlog import BLPRecord, EventLog, LogRow
 from .market import SCENARIOS, Scenario, build_scenario
-from .wire import PendingEvent, protocol_events, render
+from .simulate import SimulationConfig
+from .simulate import report as scenario_report
+from .simulate import sample as scenario_sample
+from .wire import PendingEvent, order_model, protocol_events, render
 
 log = structlog.get_logger("blp.engine")
 
@@ -120,6 +124,11 @@ class RunningScenario:
     next_step_ms: int
     running: bool = True
     done: bool = False
+    config: SimulationConfig | None = None
+    """What its report names (scenario, seed, accounts, seconds, drop)."""
+    paused_ms: int | None = None
+    """Engine time it stopped at (or was built at, held): a resume shifts its clock by the
+    pause, so the scenario continues where it stopped."""
 
 
 class EngineService:
@@ -424,23 +433,128 @@ class EngineService:
             self.secrets[key] = secret
             self.log.save_blp(rec)
         now = self.exchange.now_ms
-        self.scenario = RunningScenario(req.name, sc, now, now + 1000)
+        cfg = SimulationConfig(req.name, req.accounts, req.seed, sc.seconds)
+        self.scenario = RunningScenario(req.name, sc, now, now + 1000, config=cfg)
         log.info("scenario_started", name=req.name, seed=req.seed, accounts=req.accounts)
         self.settle()
         return self.scenario_status()
 
+    def hold_scenario(self, name: str, scenario: Scenario, config: SimulationConfig) -> None:
+        """Install a scenario built on this exchange (by Python, not the admin API) without
+        moving it: `resume_scenario` (`POST /admin/v1/scenario/resume`) makes its second 0
+        the engine's time then."""
+        if self.scenario is not None and self.scenario.running:
+            raise Conflict("a scenario is already running: stop it first", "scenario_running")
+        now = self.exchange.now_ms
+        self.scenario = RunningScenario(
+            name, scenario, now, now + 1000, running=False, config=config, paused_ms=now
+        )
+        self.settle()
+
     def stop_scenario(self) -> m.ScenarioStatus:
-        if self.scenario is not None:
-            self.scenario.running = False
-            log.info("scenario_stopped", name=self.scenario.name)
+        sc = self.scenario
+        if sc is not None:
+            if sc.running:
+                self.tick()  # the seconds due up to now run first
+                sc.paused_ms = self.exchange.now_ms
+            sc.running = False
+            log.info("scenario_stopped", name=sc.name)
         return self.scenario_status()
+
+    def resume_scenario(self) -> m.ScenarioStatus:
+        """Run a stopped (or held) scenario on from where it stopped."""
+        sc = self._current_scenario()
+        if sc.done:
+            raise Conflict("the scenario is done: start a new one", "scenario_done")
+        if sc.running:
+            raise Conflict("the scenario is already running", "scenario_running")
+        self.tick()
+        now = self.exchange.now_ms
+        shift = now - (sc.paused_ms if sc.paused_ms is not None else now)
+        sc.scenario.start_ms += shift
+        sc.started_ms += shift
+        sc.next_step_ms += shift
+        sc.running, sc.paused_ms = True, None
+        log.info("scenario_resumed", name=sc.name, paused_ms=shift)
+        self.settle()
+        return self.scenario_status()
+
+    def _current_scenario(self) -> RunningScenario:
+        if self.scenario is None:
+            raise Conflict("no scenario: start one with POST /admin/v1/scenario", "no_scenario")
+        return self.scenario
 
     def scenario_status(self) -> m.ScenarioStatus:
         sc = self.scenario
+        now = self.exchange.now_ms
         if sc is None:
-            return m.ScenarioStatus(name=None, running=False, started_ms=None, done=False)
+            return m.ScenarioStatus(
+                name=None, running=False, started_ms=None, done=False, now_ms=now
+            )
         return m.ScenarioStatus(
-            name=sc.name, running=sc.running, started_ms=sc.started_ms, done=sc.done
+            name=sc.name,
+            running=sc.running,
+            started_ms=sc.started_ms,
+            done=sc.done,
+            seconds=sc.scenario.seconds,
+            engine_seconds=(now - sc.scenario.start_ms) / 1000,
+            now_ms=now,
+        )
+
+    def scenario_sample(self) -> dict[str, Any]:
+        """The scenario's timeline point now (`simulate.sample`)."""
+        return scenario_sample(self.exchange, self._current_scenario().scenario)
+
+    def scenario_report(self) -> dict[str, Any]:
+        """`simulate.report` of the scenario so far; its BLP table lists the scenario's BLPs
+        and every BLP registered on the engine (by name)."""
+        sc = self._current_scenario()
+        names = dict(sc.scenario.blps)
+        known = set(names.values())
+        for rec in self.blps.values():
+            if rec.account_id in known:
+                continue
+            name = rec.name or rec.api_key
+            names[f"{name} ({rec.account_id})" if name in names else name] = rec.account_id
+            known.add(rec.account_id)
+        cfg = sc.config or SimulationConfig(sc.name, seconds=sc.scenario.seconds)
+        return scenario_report(self.exchange, sc.scenario, cfg, names)
+
+    def blp_summary(self, account_id: int) -> m.AdminBLP:
+        key = self.keys.get(account_id)
+        blp = self.exchange.blps.get(account_id)
+        if key is None or blp is None or key not in self.blps:
+            raise NotFound(f"account_id: {account_id} is not a registered BLP", "not_a_blp")
+        rec = self.blps[key]
+        return m.AdminBLP(
+            account_id=account_id,
+            name=rec.name,
+            api_key=key,
+            opted_in=blp.opted_in,
+            last_seq=self.last_seq(key),
+            events=self.log.count_types(key),
+            liquidated=self.exchange.stats.blp(account_id).liquidated,
+            liquidation_state=self.exchange.account(account_id).liquidation.value,
+        )
+
+    def account_orders(self, account_id: int, status: str, limit: int) -> m.AccountOrders:
+        x = self.exchange
+        x.account(account_id)  # unknown -> 404
+        if status == "open":
+            orders = [x.orders[o] for o in sorted(x.open_orders.get(account_id, ()))]
+        else:
+            orders = sorted(
+                (o for o in x.orders.values() if o.account_id == account_id), key=lambda o: o.id
+            )
+        cids = [o.client_order_id for o in orders if o.client_order_id is not None]
+        distinct = len(set(cids))
+        return m.AccountOrders(
+            account_id=account_id,
+            count=len(orders),
+            open=sum(1 for o in orders if o.is_open),
+            client_order_ids=distinct,
+            duplicate_client_order_ids=len(cids) - distinct,
+            orders=[order_model(o) for o in orders[-limit:]] if limit else [],
         )
 
     def stats(self) -> m.EngineStats:
@@ -477,6 +591,7 @@ class EngineService:
                 **self.counters,
                 "subscribers": sum(len(s) for s in self.subscribers.values()),
             },
+            pid=os.getpid(),
         )
 
     def credentials(self) -> list[m.Credentials]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -132,10 +132,16 @@ def fund_equity(x: Exchange) -> Decimal:
     return money(x.margin(x.insurance_fund.id).equity)
 
 
-def report(x: Exchange, scenario: Scenario, cfg: SimulationConfig) -> dict[str, Any]:
+def report(
+    x: Exchange,
+    scenario: Scenario,
+    cfg: SimulationConfig,
+    blps_by_name: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """The run's report; its BLP table lists `blps_by_name` (default: the scenario's BLPs)."""
     s = x.stats
     blps: dict[str, Any] = {}
-    for name, aid in scenario.blps.items():
+    for name, aid in (scenario.blps if blps_by_name is None else blps_by_name).items():
         b = s.blp(aid)
         snap = x.margin(aid)
         acct = x.account(aid)

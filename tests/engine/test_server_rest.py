@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -252,3 +253,90 @@ async def test_the_spliced_event_page_has_every_field_of_the_model(api: Api) -> 
     page = await api.ok(b, "GET", "/api/v1/events")
     assert set(page) == set(m.EventPage.model_fields)
     assert m.EventPage.model_validate(page).last_seq == 1
+
+
+async def test_admin_account_orders_and_blp_summary(api: Api) -> None:
+    await api.set_index(price="50000")
+    maker, taker = await api.register_blp(name="maker"), await api.register_blp()
+    for i, price in enumerate(("50010", "50020")):
+        await api.ok(maker, "POST", "/api/v1/orders", {
+            "symbol": "BTC-PERP", "side": "sell", "qty": "0.1", "price": price,
+            "client_order_id": f"m-{i}",
+        })  # fmt: skip
+    await api.ok(taker, "POST", "/api/v1/orders", {
+        "symbol": "BTC-PERP", "side": "buy", "type": "market", "qty": "0.1",
+    })  # fmt: skip
+    got = m.AccountOrders.model_validate(
+        await api.admin_ok("GET", f"/accounts/{maker.account_id}/orders")
+    )
+    assert (got.count, got.open, got.client_order_ids, got.duplicate_client_order_ids) == (
+        2, 1, 2, 0,
+    )  # fmt: skip
+    assert [o.client_order_id for o in got.orders] == ["m-0", "m-1"]
+    assert [o.status for o in got.orders] == ["filled", "new"]
+    last = m.AccountOrders.model_validate(
+        await api.admin_ok("GET", f"/accounts/{maker.account_id}/orders?status=open&limit=0")
+    )
+    assert (last.count, last.open, last.orders) == (1, 1, [])
+    taken = m.AccountOrders.model_validate(
+        await api.admin_ok("GET", f"/accounts/{taker.account_id}/orders?limit=1")
+    )
+    assert (taken.count, taken.client_order_ids, len(taken.orders)) == (1, 0, 1)
+
+    blp = m.AdminBLP.model_validate(await api.admin_ok("GET", f"/blps/{maker.account_id}"))
+    assert (blp.name, blp.api_key, blp.opted_in) == ("maker", maker.key, True)
+    assert blp.events == {"fill": 1, "profile": 1}
+    assert blp.last_seq == 2
+    assert (blp.liquidated, blp.liquidation_state) == (False, "none")
+
+    # bad input: 4xx with the field named, never a 5xx
+    for path, status, field in (
+        (f"/accounts/{maker.account_id}/orders?status=closed", 400, "status"),
+        (f"/accounts/{maker.account_id}/orders?limit=-1", 400, "limit"),
+        (f"/accounts/{maker.account_id}/orders?limit=x", 400, "limit"),
+        ("/accounts/999999/orders", 404, "999999"),
+        ("/accounts/abc/orders", 404, "account_id"),
+        ("/blps/abc", 404, "account_id"),
+        (f"/blps/{api.engine.service.house}", 404, "account_id"),
+    ):
+        code, err = await api.admin("GET", path)
+        assert code == status and field in err["message"], (path, code, err)
+    code, err = await api.admin("GET", f"/blps/{maker.account_id}", token="wrong")
+    assert (code, err["code"]) == (401, "invalid_admin_token")
+    stats = m.EngineStats.model_validate(await api.admin_ok("GET", "/stats"))
+    assert stats.pid == os.getpid()  # this engine runs in the test's process
+
+
+async def test_scenario_resume_sample_report(api: Api) -> None:
+    for path in ("/scenario/sample", "/scenario/report"):
+        code, err = await api.admin("GET", path)
+        assert (code, err["code"]) == (409, "no_scenario")
+    code, err = await api.admin("POST", "/scenario/resume")
+    assert (code, err["code"]) == (409, "no_scenario")
+    ours = await api.register_blp(name="ours")
+    started = m.ScenarioStatus.model_validate(
+        await api.admin_ok("POST", "/scenario", {"name": "crash", "seed": 1, "accounts": 50})
+    )
+    assert started.seconds == 3600 and started.engine_seconds == 0
+    await api.admin_ok("POST", "/clock/advance", {"ms": 5000})
+    code, err = await api.admin("POST", "/scenario/resume")
+    assert (code, err["code"]) == (409, "scenario_running")
+    stopped = m.ScenarioStatus.model_validate(await api.admin_ok("DELETE", "/scenario"))
+    assert not stopped.running and stopped.engine_seconds == 5
+    sample = await api.admin_ok("GET", "/scenario/sample")
+    assert sample["t"] == 5 and set(sample["index"]) == {"BTC-PERP", "ETH-PERP"}
+    assert isinstance(sample["insurance_fund"], str)  # decimals as strings
+    # a pause of 10 s: the scenario resumes at its second 5, not 15
+    await api.admin_ok("POST", "/clock/advance", {"ms": 10_000})
+    resumed = m.ScenarioStatus.model_validate(await api.admin_ok("POST", "/scenario/resume"))
+    assert resumed.running and resumed.engine_seconds == 5
+    assert resumed.started_ms == started.started_ms + 10_000  # type: ignore[operator]
+    await api.admin_ok("POST", "/clock/advance", {"ms": 2000})
+    assert (await api.admin_ok("GET", "/scenario/sample"))["t"] == 7
+    report = await api.admin_ok("GET", "/scenario/report")
+    assert (report["scenario"], report["seed"], report["accounts"]) == ("crash", 1, 50)
+    # the scenario's BLPs and the one registered through the admin API
+    assert sorted(report["blps"]) == ["blp-a", "blp-b", "blp-c", "ours"]
+    assert report["blps"]["ours"]["liquidated"] is False
+    assert isinstance(report["adl_notional"], str)
+    assert report["blps"]["ours"]["assignments"] >= 0 and ours.account_id > 0
