@@ -8,7 +8,8 @@ empty here; the daemon records them from the stream.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from decimal import Decimal
 from typing import Literal, TypeVar
 
@@ -141,9 +142,10 @@ class ExchangeVenue:
             timestamp_ms=o.created_ts,
         )
 
-    async def order_slot(self) -> None:
+    @contextlib.asynccontextmanager
+    async def order_slot(self) -> AsyncIterator[None]:
         """No slot to wait for: the BLP API's own rate limit is retried by the client."""
-        return None
+        yield
 
     async def place_order(self, request: OrderRequest) -> VenueOrder:
         tif: Literal["GTC", "IOC"] = (

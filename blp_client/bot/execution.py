@@ -182,7 +182,9 @@ class Executor:
 
     async def _drain(self, lane: Lane) -> None:
         """Send the lane's queue, one (netted) order at a time, each once the venue's rate
-        budget has a slot: what queues while waiting joins that order."""
+        budget has a slot: what queues while waiting joins that order. The slot is held until
+        the order is answered, so the venue's other lanes (other contracts) take their turns
+        and no order is sized long before it leaves."""
         venue_name, symbol = lane
         while not self.lane_blocked(lane) and self.journal.queued(venue_name, symbol):
             venue = self.venues.get(venue_name)
@@ -190,32 +192,32 @@ class Executor:
                 for o in self.journal.queued(venue_name, symbol):
                     self._mark(o.client_order_id, OrderState.REJECTED, error="venue not configured")
                 return
-            await venue.order_slot()
-            if self.lane_blocked(lane):
-                return
-            p = plan(self.journal.queued(venue_name, symbol))
-            if p is None:
-                return
-            order = p.send
-            if order is None:
-                order = self.journal.net_orders(p, now_ms=self.clock())
-                self.netted += len(p.joined)
-                self.metrics.netted.inc(len(p.joined), venue=venue_name)
-                covered = [d for o in p.joined for d in self._cover(o)]
-                log.info(
-                    "orders_netted",
-                    venue=venue_name,
-                    symbol=symbol,
-                    joined=len(p.joined),
-                    qty=str(p.qty),
-                    client_order_id=None if order is None else order.client_order_id,
-                )
+            async with venue.order_slot():
+                if self.lane_blocked(lane):
+                    return
+                p = plan(self.journal.queued(venue_name, symbol))
+                if p is None:
+                    return
+                order = p.send
                 if order is None:
-                    for d in covered:
-                        self._received.pop(d, None)
-                    continue
-                self._covers[order.client_order_id] = covered
-            await self.send(order)
+                    order = self.journal.net_orders(p, now_ms=self.clock())
+                    self.netted += len(p.joined)
+                    self.metrics.netted.inc(len(p.joined), venue=venue_name)
+                    covered = [d for o in p.joined for d in self._cover(o)]
+                    log.info(
+                        "orders_netted",
+                        venue=venue_name,
+                        symbol=symbol,
+                        joined=len(p.joined),
+                        qty=str(p.qty),
+                        client_order_id=None if order is None else order.client_order_id,
+                    )
+                    if order is None:
+                        for d in covered:
+                            self._received.pop(d, None)
+                        continue
+                    self._covers[order.client_order_id] = covered
+                await self.send(order)
 
     def _cover(self, order: OrderRecord) -> list[str]:
         """The decisions an order stands for (itself, or those netted into it)."""

@@ -8,6 +8,7 @@ library's, so the executor does not depend on ccxt.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -238,10 +239,10 @@ class Venue(Protocol):
 
     async def place_order(self, request: OrderRequest) -> VenueOrder: ...
 
-    async def order_slot(self) -> None:
-        """Wait until an order would be sent at once (the venue's rate budget has a slot);
-        the executor builds the next order of a lane only then, so what queued meanwhile
-        joins it."""
+    def order_slot(self) -> AbstractAsyncContextManager[None]:
+        """Entered once an order would be sent at once (the venue's rate budget has a slot),
+        held while the caller sends it: the executor builds a lane's next order only then,
+        so what queued meanwhile joins it."""
         ...
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder: ...

@@ -29,10 +29,11 @@ Parsing of ccxt's structures is in `ccxt_parse`, `local_binance` in `binance_loc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -180,6 +181,7 @@ class CcxtVenue:
         self._markets: dict[str, MarketInfo] | None = None
         self._by_venue: dict[str, str] = {}
         self._settling: set[asyncio.Task[None]] = set()
+        self._order_gate = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"CcxtVenue({self.name!r}, exchange={self.exchange.id!r})"
@@ -342,11 +344,16 @@ class CcxtVenue:
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
-    async def order_slot(self) -> None:
-        """Until the order lane's throttle would send an order at once: an order built after
-        this (the executor nets what queued meanwhile) goes out without waiting."""
-        if getattr(self.exchange, "enableRateLimit", False):
-            await self.exchange.throttle(0)
+    @contextlib.asynccontextmanager
+    async def order_slot(self) -> AsyncIterator[None]:
+        """The order lane, once its throttle would send an order at once, held until the
+        caller is done: an order built inside (the executor nets what queued meanwhile) goes
+        out without waiting, and lanes of other contracts on this venue take turns instead of
+        all passing the throttle together and then queueing inside ccxt."""
+        async with self._order_gate:
+            if getattr(self.exchange, "enableRateLimit", False):
+                await self.exchange.throttle(0)
+            yield
 
     # ---- retries ------------------------------------------------------------------------
 

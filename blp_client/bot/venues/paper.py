@@ -24,9 +24,10 @@ here, in `Decimal`:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -294,9 +295,10 @@ class PaperVenue:
 
     # ---- orders -------------------------------------------------------------------------
 
-    async def order_slot(self) -> None:
+    @contextlib.asynccontextmanager
+    async def order_slot(self) -> AsyncIterator[None]:
         """No rate budget: a paper order is simulated at once."""
-        return None
+        yield
 
     async def place_order(self, request: OrderRequest) -> VenueOrder:
         if request.reduce_only and self.config.ignore_reduce_only:
