@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from .demo_sim import OUR_NAME
+from .demo_sim import OUR_BLP, OUR_NAME, VENUE_COLLATERAL
 from .engine.simulate import compare_text, saving
 
 D = Decimal
@@ -109,6 +109,25 @@ class LiveView:
 # ---- the result ----------------------------------------------------------------------------
 
 
+def _equity(st: dict[str, Any]) -> dict[str, str | None]:
+    """Where the desk's equity sits at the end: the exchange account against its collateral,
+    the hedge venue against its deposit (flat in net, a crash moves equity from one to the
+    other)."""
+    risk = st.get("risk") or {}
+    venue = ((st.get("venues") or {}).get("binance") or {}).get("margin") or {}
+    ex_end, venue_end = risk.get("exchange_equity"), venue.get("equity")
+    return {
+        "exchange_start": str(OUR_BLP.collateral),
+        "exchange_end": None if ex_end is None else str(_d(ex_end).quantize(D("0.01"))),
+        "exchange_leverage_end": None
+        if risk.get("exchange_leverage") is None
+        else str(_d(risk["exchange_leverage"]).quantize(D("0.01"))),
+        "venue_change": None
+        if venue_end is None
+        else str((_d(venue_end) - VENUE_COLLATERAL).quantize(D("0.01"))),
+    }
+
+
 def summary(live: dict[str, Any]) -> dict[str, Any]:
     """The demo's report as JSON-able data (decimals as strings)."""
     st = live["final_status"]
@@ -162,6 +181,7 @@ def summary(live: dict[str, Any]) -> dict[str, Any]:
         "risk_state_end": st.get("risk", {}).get("state"),
         "in_program_fraction": _round(live["in_program_fraction"], 4),
         "blp_liquidated": live["blp_liquidated"],
+        "equity": _equity(st),
         "venue_limits": live["venue_limits"],
         "ccxt_throttle": live["ccxt_throttle"],
         "engine_pid": live["engine_pid"],
