@@ -306,24 +306,26 @@ class Executor:
         if t.resend:
             await self.send(cur)
             return
-        if t.state is not None:
-            cur = self._mark(cid, t.state, venue_order_id=t.venue_order_id, error=t.error) or cur
         if t.wake:
             self._wake.set()
         new: list[FillRecord] = []
-        if t.totals is not None:
-            fill, recorded = self.journal.record_order_fill(
-                cid,
-                filled=t.totals.filled,
-                avg_price=t.totals.avg_price,
-                fees=t.totals.fees,
-                ts=t.totals.ts,
-                now_ms=self.clock(),
-            )
-            if fill is not None:
-                new.append(fill)
-                self.metrics.fills.inc(venue=venue_name)
-            cur = recorded or cur
+        with self.journal.transaction():  # the new state and the fills it reports, together
+            if t.state is not None:
+                marked = self._mark(cid, t.state, venue_order_id=t.venue_order_id, error=t.error)
+                cur = marked or cur
+            if t.totals is not None:
+                fill, recorded = self.journal.record_order_fill(
+                    cid,
+                    filled=t.totals.filled,
+                    avg_price=t.totals.avg_price,
+                    fees=t.totals.fees,
+                    ts=t.totals.ts,
+                    now_ms=self.clock(),
+                )
+                if fill is not None:
+                    new.append(fill)
+                    self.metrics.fills.inc(venue=venue_name)
+                cur = recorded or cur
         done = True
         if t.awaiting is not None:
             self._awaiting[cid] = (venue_name, t.awaiting)

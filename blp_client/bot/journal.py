@@ -39,8 +39,6 @@ from blp_client.bot.journal_schema import (
 )
 from blp_client.bot.risk import Denied
 from blp_client.bot.strategy import (
-    FlipOnExchange,
-    Hedge,
     Holding,
     Intent,
     Inventory,
@@ -228,9 +226,7 @@ class Journal(JournalLanes):
             )
             self._insert_order(o)
             self._hook("order")
-            step = (steps or {}).get(n)
-            if step is None and isinstance(intent, Hedge | FlipOnExchange):
-                step = Step(0, intent.slippage_bps or ZERO, (intent.venue,), "strategy")
+            step = (steps or {}).get(n)  # a strategy's own order: derived from its intent
             if step is not None:
                 self._set_step(o.client_order_id, step)
             orders.append(self._staged(o))

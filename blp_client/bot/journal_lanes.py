@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
+from decimal import Decimal
 
 from blp_client.bot.books import ZERO
 from blp_client.bot.core.escalation import Step
@@ -23,12 +24,23 @@ class JournalLanes(JournalStore):
         )
 
     def step(self, client_order_id: str) -> Step:
-        """Where an order stands in its escalation (a strategy's own order: attempt 0)."""
+        """Where an order stands in its escalation. A strategy's own order has no row: it is
+        attempt 0 at its intent's price cap, on its own venue."""
         with self._lock:
             row = self._db.execute(
                 "SELECT body FROM steps WHERE client_order_id = ?", (client_order_id,)
             ).fetchone()
-        return Step() if row is None else Step.from_json(json.loads(row[0]))
+            if row is not None:
+                return Step.from_json(json.loads(row[0]))
+            found = self._db.execute(
+                "SELECT i.body, o.venue FROM orders o JOIN intents i "
+                "ON i.decision = o.decision AND i.n = o.n WHERE o.client_order_id = ?",
+                (client_order_id,),
+            ).fetchone()
+        if found is None:
+            return Step()
+        cap = json.loads(found[0]).get("slippage_bps")
+        return Step(0, Decimal(str(cap)) if cap is not None else ZERO, (found[1],), "strategy")
 
     def queued(self, venue: str, symbol: str) -> list[OrderRecord]:
         """A lane's pending (journaled, never sent) orders, oldest first."""

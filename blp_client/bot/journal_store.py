@@ -76,6 +76,7 @@ class JournalStore:
         self._staged_orders: dict[str, OrderRecord] = {}
         self._staged_pos: dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]] = {}
         self._staged_last_seq: int | None = None
+        self._in_tx = False
 
     # ---- plumbing ----------------------------------------------------------------------
 
@@ -106,6 +107,20 @@ class JournalStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; a `_tx` inside another joins it (commits with the outer one)."""
+        with self._lock:
+            if self._in_tx:
+                yield self._db
+                return
+            self._in_tx = True
+            try:
+                with self._outer_tx() as db:
+                    yield db
+            finally:
+                self._in_tx = False
+
+    @contextmanager
+    def _outer_tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             self._unstage()
@@ -208,3 +223,9 @@ class JournalStore:
                 o.reason,
             ),
         )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Several journal writes as one transaction (each write inside joins it)."""
+        with self._tx():
+            yield

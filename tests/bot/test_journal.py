@@ -304,3 +304,20 @@ def test_netting_replaces_the_queue_atomically(tmp_path: Path) -> None:
         assert j.inventory().get(SYM, "b").in_flight == D("-0.6")  # counted once, not twice
         joined = [o.client_order_id for o in j.orders(states=[OrderState.CANCELLED])]
         assert j.netted_into(joined) == dict.fromkeys(joined, "blp-n1-0")
+
+
+def test_a_strategy_orders_escalation_step_comes_from_its_intent(tmp_path: Path) -> None:
+    from blp_client.bot.core.escalation import Step
+
+    with Journal(tmp_path / "j.sqlite") as j:
+        c = j.record_decision(
+            now_ms=1, intents=[Hedge(SYM, "b", D("-0.5"), D("99"), "IOC", D("20"))]
+        )
+        assert j.step(c.orders[0].client_order_id) == Step(0, D("20"), ("b",), "strategy")
+        e = j.record_decision(
+            now_ms=2,
+            intents=[Hedge(SYM, "c", D("-0.1"), D("98"), "IOC", D("75"))],
+            steps={0: Step(2, D("75"), ("b", "c"), "spill")},
+            source="e",
+        )
+        assert j.step(e.orders[0].client_order_id) == Step(2, D("75"), ("b", "c"), "spill")
