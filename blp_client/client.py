@@ -32,8 +32,9 @@ from yarl import URL
 
 from .auth import Timestamps, signed_headers
 from .errors import (
+    ConnectionFailed,
+    InvalidRequest,
     StreamError,
-    ValidationError,
     error_from_response,
     field_error,
 )
@@ -63,17 +64,19 @@ DecLike = Decimal | str | int
 _log = structlog.get_logger("blp_client.client")
 
 _RETRY_STATUSES = frozenset({502, 503, 504})
+# transport failures after which a GET is sent again (others, e.g. a bad URL, are not transient)
+_RETRY_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError, TimeoutError)
 
 # ---- the client ------------------------------------------------------------------------
 
 
 def _dec(value: DecLike) -> str:
     if isinstance(value, float):
-        raise ValidationError("decimals must be Decimal, str or int, not float", "invalid_decimal")
+        raise InvalidRequest("decimals must be Decimal, str or int, not float", "invalid_decimal")
     try:
         return format(Decimal(value), "f")
     except InvalidOperation:
-        raise ValidationError(f"{value!r} is not a decimal number", "invalid_decimal") from None
+        raise InvalidRequest(f"{value!r} is not a decimal number", "invalid_decimal") from None
 
 
 class BLPClient:
@@ -82,7 +85,8 @@ class BLPClient:
     `url` is the engine's base URL (`http://127.0.0.1:8080`). REST calls raise the typed errors
     of `blp_client.errors` for error responses; GETs are retried `retries` times (backoff with
     jitter) on a transport failure or a 502/503/504, other methods never (a resent order could
-    be placed twice); transport failures then surface as `aiohttp.ClientError`/`TimeoutError`.
+    be placed twice); a transport failure then raises `ConnectionFailed` (the aiohttp or
+    timeout exception chained as its cause), so callers never handle aiohttp's exceptions.
     The stream methods retry transport failures forever and raise only `AuthError` (the key was
     refused) or `StreamError` (the server broke the protocol).
     """
@@ -199,9 +203,9 @@ class BLPClient:
                     status = resp.status
                     retry_after = resp.headers.get("Retry-After")
                     reason = resp.reason
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-                if attempt == attempts:
-                    raise
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                if attempt == attempts or not isinstance(exc, _RETRY_ERRORS):
+                    raise ConnectionFailed.of(exc, f"{method} {path}") from exc
                 _log.info("rest.retry", method=method, path=path, error=type(exc).__name__)
                 await asyncio.sleep(backoff.next_delay())
                 continue
@@ -353,7 +357,7 @@ def _seg(symbol: str) -> str:
 
 
 def _build(model: type[ModelT], **fields: Any) -> ModelT:
-    """Validate a request locally; a bad field is a `ValidationError` naming it, before sending."""
+    """Validate a request locally; a bad field is an `InvalidRequest` naming it, before sending."""
     try:
         return model.model_validate({k: v for k, v in fields.items() if v is not None})
     except pydantic.ValidationError as exc:

@@ -25,7 +25,7 @@ import structlog
 
 from .. import models as m
 from ..auth import Verifier, new_credentials
-from ..errors import Conflict, RateLimited, ValidationError
+from ..errors import Conflict, InvalidRequest, RateLimited
 from .config import EngineConfig
 from .core import AccountKind, Exchange
 from .core import events as ev
@@ -65,7 +65,7 @@ class EngineClock:
         if self.mode != "manual":
             raise Conflict("the engine runs on the real clock", "clock_not_manual")
         if now_ms < self._manual_now:
-            raise ValidationError(
+            raise InvalidRequest(
                 f"to_ms: {now_ms} is before the engine time {self._manual_now}", "time_went_back"
             )
         self._manual_now = now_ms
@@ -347,9 +347,9 @@ class EngineService:
         for i, p in enumerate(req.positions):
             inst = x.instruments.get(p.symbol)
             if inst is None:
-                raise ValidationError(f"positions.{i}.symbol: unknown symbol {p.symbol!r}")
+                raise InvalidRequest(f"positions.{i}.symbol: unknown symbol {p.symbol!r}")
             if p.qty == 0 or not inst.is_lot_multiple(abs(p.qty)):
-                raise ValidationError(
+                raise InvalidRequest(
                     f"positions.{i}.qty: must be a non-zero multiple of {inst.lot}"
                 )
         ids = []
@@ -369,13 +369,13 @@ class EngineService:
         x = self.exchange
         inst = x.instruments.get(req.symbol)
         if inst is None:
-            raise ValidationError(f"symbol: unknown symbol {req.symbol!r}", "unknown_symbol")
+            raise InvalidRequest(f"symbol: unknown symbol {req.symbol!r}", "unknown_symbol")
         mark = x.marks.get(req.symbol)
         if mark is None:
             raise Conflict(f"{req.symbol} has no index price yet: set one first", "no_price")
         qty = req.qty if req.qty is not None else inst.lot
         if not inst.is_lot_multiple(qty):
-            raise ValidationError(f"qty: must be a multiple of {inst.lot}", "invalid_qty")
+            raise InvalidRequest(f"qty: must be a multiple of {inst.lot}", "invalid_qty")
         before = self.counters["events_logged"]
         assigned = self.assignments
         ids = []
@@ -405,7 +405,7 @@ class EngineService:
 
     def start_scenario(self, req: m.ScenarioStart) -> m.ScenarioStatus:
         if req.name not in SCENARIOS:
-            raise ValidationError(f"name: unknown scenario {req.name!r}: one of {SCENARIOS}")
+            raise InvalidRequest(f"name: unknown scenario {req.name!r}: one of {SCENARIOS}")
         if self.scenario is not None and self.scenario.running:
             raise Conflict("a scenario is already running: stop it first", "scenario_running")
         known = set(self.exchange.blps)
