@@ -27,9 +27,9 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 import pydantic
-import structlog
 from yarl import URL
 
+from ._log import get_logger
 from .auth import Timestamps, signed_headers
 from .errors import (
     ConnectionFailed,
@@ -61,7 +61,7 @@ __all__ = ["BLPClient"]
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 DecLike = Decimal | str | int
 
-_log = structlog.get_logger("blp_client.client")
+_log = get_logger("blp_client.client")
 
 _RETRY_STATUSES = frozenset({502, 503, 504})
 # transport failures after which a GET is sent again (others, e.g. a bad URL, are not transient)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pydantic
-import structlog
 
+from ._log import get_logger
 from .auth import STREAM_PATH, sign_stream
 from .errors import (
     CLOSE_AUTH_FAILED,
@@ -46,7 +46,7 @@ from .sequencing import Backoff, SeqTracker
 if TYPE_CHECKING:
     from .client import BLPClient
 
-_log = structlog.get_logger("blp_client.client")
+_log = get_logger("blp_client.stream")
 
 _EVENT_CLASSES: frozenset[type] = frozenset(EVENT_CLASSES)
 _EVENT_TYPES = frozenset(cls.model_fields["type"].default for cls in EVENT_CLASSES)
@@ -167,7 +167,7 @@ class EventStream:
                         await ws.send_str(_pong(parsed.ts))
                         continue
                     elif kind is StreamErrorMessage:
-                        log.warning("stream.server_error", code=parsed.code, message=parsed.message)
+                        log.warning("stream.server_error", code=parsed.code, detail=parsed.message)
                         continue
                     else:
                         continue  # pong, late control messages

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
-import structlog
+from .._log import get_logger
 
-_log = structlog.get_logger("blp_client.testing.proxy")
+_log = get_logger("blp_client.testing.proxy")
 
 _CHUNK = 16384
 
