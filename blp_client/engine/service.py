@@ -90,26 +90,36 @@ class TokenBucket:
 
 @dataclass(eq=False)
 class Subscriber:
-    """One stream connection's live feed: a bounded buffer of event texts."""
+    """One stream connection's live feed: a buffer of event texts, bounded in events
+    (`limit`) and in bytes (`limit_bytes`)."""
 
     blp: str
     limit: int
     after_seq: int  # deliver only events with a larger seq
     on_overflow: Callable[[], None]
+    limit_bytes: int = 8 << 20
     buf: deque[str] = field(default_factory=deque)
+    buf_bytes: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
 
     def push(self, seq: int, msg: str) -> None:
         if self.overflowed or seq <= self.after_seq:
             return
-        if len(self.buf) >= self.limit:
+        if len(self.buf) >= self.limit or self.buf_bytes + len(msg) > self.limit_bytes:
             self.overflowed = True
             self.buf.clear()
+            self.buf_bytes = 0
             self.on_overflow()
             return
         self.buf.append(msg)
+        self.buf_bytes += len(msg)
         self.wake.set()
+
+    def pop(self) -> str:
+        msg = self.buf.popleft()
+        self.buf_bytes -= len(msg)
+        return msg
 
 
 @dataclass
@@ -254,7 +264,10 @@ class EngineService:
         """Register a live subscriber; returns it and the BLP's last seq at this instant
         (events up to it are in the log; later ones reach the subscriber's buffer)."""
         last = self.last_seq(blp)
-        sub = Subscriber(blp, self.config.stream.send_buffer, max(after_seq, last), on_overflow)
+        cfg = self.config.stream
+        sub = Subscriber(
+            blp, cfg.send_buffer, max(after_seq, last), on_overflow, cfg.send_buffer_bytes
+        )
         self.subscribers.setdefault(blp, set()).add(sub)
         return sub, last
 
