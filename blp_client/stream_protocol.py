@@ -26,9 +26,9 @@ silence, handshake timeout, malformed message, unfillable gap — and every auth
 than a refused key or signature (`auth_timeout`, `stale_timestamp`, `replayed_request`, …:
 they pass with a fresh timestamp) — reconnects with backoff and resubscribes from the last
 delivered seq. A refused key or signature is `AuthError`; an `error` in answer to the
-subscribe, a 4002 or 1009 close, a refused WebSocket upgrade (HTTP 4xx other than 408/429), a
-server log other than the caller's (`log_changed`) or one that ends before our seq
-(`server_behind`) is `StreamError`.
+subscribe, a `bad_request` error, a 4002 or 1009 close, a refused WebSocket upgrade (HTTP 4xx
+other than 408/429), a server log other than the caller's (`log_changed`) or one that ends
+before our seq (`server_behind`) is `StreamError`.
 """
 
 from __future__ import annotations
@@ -315,6 +315,8 @@ class ClientStreamProtocol:
         if self.state is State.AUTHENTICATING:
             if msg.code in AUTH_REFUSED_CODES:
                 return self._fail(AuthError(msg.message, msg.code))
+            if msg.code == "bad_request":  # our message was malformed: retrying cannot help
+                return self._fail(StreamError(msg.message, "bad_stream_request"))
             # not a verdict on the credentials (too slow, clock, replay): try again
             return self._reconnect("auth_" + msg.code, detail=msg.message[:200])
         if self.state is State.SUBSCRIBING:

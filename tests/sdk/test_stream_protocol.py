@@ -143,6 +143,14 @@ def test_a_transient_auth_refusal_reconnects_with_backoff(code: str) -> None:
     assert p.state is State.STREAMING
 
 
+def test_a_malformed_auth_refused_by_the_server_is_fatal() -> None:
+    p = new()
+    p.connection_made(1, now=0.0)
+    [fail] = p.receive(error("bad_request", "invalid auth: timestamp: Field required"))
+    assert isinstance(fail, Fail) and isinstance(fail.error, StreamError)
+    assert fail.error.code == "bad_stream_request" and p.stats["reconnects"] == 0
+
+
 def test_a_4001_close_without_an_error_is_fatal() -> None:
     p = new()
     p.connection_made(1, now=0.0)
