@@ -110,7 +110,7 @@ class Send:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per event, and a frozen __init__ costs twice as much
 class Deliver:
     event: Event
 
@@ -276,14 +276,11 @@ class ClientStreamProtocol:
             return self._unparsed(data)
         kind = type(msg)
         if kind in _EVENT_CLASSES and self.state is _STREAMING:
-            seq = msg.seq
-            tracker = self._tracker
-            if tracker.is_next(seq):  # the hot path
-                tracker.last = seq
+            if self._tracker.advance(msg.seq):  # the hot path: the next seq, nothing held
                 if self._backoff.attempt:
                     self._backoff.reset()
                 return [Deliver(msg)]
-            return self._push(seq, msg)
+            return self._push(msg.seq, msg)
         if self.state in (State.CLOSING, State.IDLE, State.FAILED):
             return []  # what was in flight when we gave up on this connection
         if kind is Ping:
