@@ -5,6 +5,7 @@ The public names load lazily, so importing the engine core does not pull in aioh
 
 from __future__ import annotations
 
+import warnings
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,8 @@ _EXPORTS = {
     "BLPError": "blp_client.errors",
     "AuthError": "blp_client.errors",
     "Conflict": "blp_client.errors",
-    "ValidationError": "blp_client.errors",
+    "ConnectionFailed": "blp_client.errors",
+    "InvalidRequest": "blp_client.errors",
     "NotFound": "blp_client.errors",
     "Forbidden": "blp_client.errors",
     "RateLimited": "blp_client.errors",
@@ -38,10 +40,12 @@ __all__ = [
     "BLPClient",
     "BLPError",
     "Conflict",
+    "ConnectionFailed",
     "FillReceived",
     "FlipOnExchange",
     "Forbidden",
     "Hedge",
+    "InvalidRequest",
     "NotFound",
     "RateLimited",
     "RiskChanged",
@@ -51,7 +55,6 @@ __all__ = [
     "StrategyParams",
     "StreamError",
     "Timer",
-    "ValidationError",
     "View",
     "__version__",
 ]
@@ -74,16 +77,29 @@ if TYPE_CHECKING:
         AuthError,
         BLPError,
         Conflict,
+        ConnectionFailed,
         Forbidden,
+        InvalidRequest,
         NotFound,
         RateLimited,
         ServerError,
         StreamError,
-        ValidationError,
     )
 
 
+_DEPRECATED = {"ValidationError": "InvalidRequest"}  # old name -> new name
+
+
 def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        new = _DEPRECATED[name]
+        warnings.warn(
+            f"blp_client.{name} is deprecated: use blp_client.{new} (it is not pydantic's "
+            f"ValidationError)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        name = new
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'blp_client' has no attribute {name!r}")

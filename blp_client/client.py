@@ -10,8 +10,9 @@ async with BLPClient(url, key, secret) as client:
 The stream survives a bad network: it reconnects with exponential backoff and full jitter, sends
 `ping`s and treats a connection on which nothing arrives for `heartbeat_timeout` seconds as dead,
 resubscribes from the last seq it delivered, fills a gap from the REST history, drops duplicates
-and delivers strictly in seq order. The ordering rules live in `SeqTracker` (no I/O) so they are
-unit tested on their own.
+and delivers strictly in seq order. Its rules live in `ClientStreamProtocol` (stream_protocol.py,
+sans I/O: unit tested with hand-made message sequences); `stream.py` is the asyncio glue, given
+`StreamSettings` and this client's `event_history` for gaps (it does not import this module).
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 import pydantic
-import structlog
 from yarl import URL
 
-from .auth import Timestamps, signed_headers
+from ._log import get_logger
+from .auth import STREAM_PATH, Timestamps, signed_headers
 from .errors import (
+    ConnectionFailed,
+    InvalidRequest,
     StreamError,
-    ValidationError,
     error_from_response,
     field_error,
 )
@@ -54,26 +56,29 @@ from .models import (
 )
 from .sequencing import Backoff
 from .stream import EventStream
+from .stream_protocol import Connected, StreamSettings
 
 __all__ = ["BLPClient"]
 
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 DecLike = Decimal | str | int
 
-_log = structlog.get_logger("blp_client.client")
+_log = get_logger("blp_client.client")
 
 _RETRY_STATUSES = frozenset({502, 503, 504})
+# transport failures after which a GET is sent again (others, e.g. a bad URL, are not transient)
+_RETRY_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError, TimeoutError)
 
 # ---- the client ------------------------------------------------------------------------
 
 
 def _dec(value: DecLike) -> str:
     if isinstance(value, float):
-        raise ValidationError("decimals must be Decimal, str or int, not float", "invalid_decimal")
+        raise InvalidRequest("decimals must be Decimal, str or int, not float", "invalid_decimal")
     try:
         return format(Decimal(value), "f")
     except InvalidOperation:
-        raise ValidationError(f"{value!r} is not a decimal number", "invalid_decimal") from None
+        raise InvalidRequest(f"{value!r} is not a decimal number", "invalid_decimal") from None
 
 
 class BLPClient:
@@ -82,7 +87,8 @@ class BLPClient:
     `url` is the engine's base URL (`http://127.0.0.1:8080`). REST calls raise the typed errors
     of `blp_client.errors` for error responses; GETs are retried `retries` times (backoff with
     jitter) on a transport failure or a 502/503/504, other methods never (a resent order could
-    be placed twice); transport failures then surface as `aiohttp.ClientError`/`TimeoutError`.
+    be placed twice); a transport failure then raises `ConnectionFailed` (the aiohttp or
+    timeout exception chained as its cause), so callers never handle aiohttp's exceptions.
     The stream methods retry transport failures forever and raise only `AuthError` (the key was
     refused) or `StreamError` (the server broke the protocol).
     """
@@ -115,7 +121,18 @@ class BLPClient:
         self.heartbeat_timeout = heartbeat_timeout
         self._reconnect_base = reconnect_base
         self._reconnect_max = reconnect_max
-        self._history_page = history_page
+        ws_base = self._base.with_scheme("wss" if self._base.scheme == "https" else "ws")
+        self._stream_settings = StreamSettings(
+            url=str(ws_base.with_path(self._prefix + STREAM_PATH)),
+            key=key,
+            secret=secret,
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_timeout=heartbeat_timeout,
+            handshake_timeout=timeout,
+            reconnect_base=reconnect_base,
+            reconnect_max=reconnect_max,
+            history_page=history_page,
+        )
         self._retries = max(0, retries)
         self._rng = rng or random.Random()
         self._ts = Timestamps()
@@ -199,9 +216,9 @@ class BLPClient:
                     status = resp.status
                     retry_after = resp.headers.get("Retry-After")
                     reason = resp.reason
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
-                if attempt == attempts:
-                    raise
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                if attempt == attempts or not isinstance(exc, _RETRY_ERRORS):
+                    raise ConnectionFailed.of(exc, f"{method} {path}") from exc
                 _log.info("rest.retry", method=method, path=path, error=type(exc).__name__)
                 await asyncio.sleep(backoff.next_delay())
                 continue
@@ -321,6 +338,20 @@ class BLPClient:
 
     # -- the stream
 
+    def _stream(self) -> EventStream:
+        return EventStream(
+            self._stream_settings,
+            self.session,
+            self.event_history,
+            timestamps=self._ts,  # one strictly increasing clock for every signature
+            rng=self._rng,
+            stats=self.stats,
+            on_connected=self._connected,
+        )
+
+    def _connected(self, connected: Connected) -> None:
+        self.log_id = connected.log_id
+
     def assignments(
         self, from_seq: int = 0, *, log_id: str | None = None
     ) -> AsyncGenerator[Assignment, None]:
@@ -330,19 +361,18 @@ class BLPClient:
         Close it when you stop early: `async with contextlib.aclosing(client.assignments()) as s`.
         Pass the `log_id` your `from_seq` came from (`client.log_id`, saved with it): if the
         server's event log is another one, the stream raises `StreamError("log_changed")`
-        instead of silently skipping the new log's first seqs.
+        instead of silently skipping the new log's first seqs. Raises only `AuthError` (the
+        key or signature was refused) and `StreamError`; everything else reconnects.
         """
-        stream = EventStream(self, log_id)
-        return stream.run(from_seq, assignments_only=True)  # type: ignore[return-value]
+        return self._stream().assignments(from_seq, log_id)
 
     def events(
         self, from_seq: int = 0, *, log_id: str | None = None
     ) -> AsyncGenerator[Event, None]:
         """Every event of this BLP with `seq > from_seq` (assignment, profile, margin, fill),
         then live ones, exactly once and strictly in seq order (each seq is the last + 1).
-        `log_id` as for `assignments`."""
-        stream = EventStream(self, log_id)
-        return stream.run(from_seq, assignments_only=False)  # type: ignore[return-value]
+        `log_id` and errors as for `assignments`."""
+        return self._stream().events(from_seq, log_id)
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -353,7 +383,7 @@ def _seg(symbol: str) -> str:
 
 
 def _build(model: type[ModelT], **fields: Any) -> ModelT:
-    """Validate a request locally; a bad field is a `ValidationError` naming it, before sending."""
+    """Validate a request locally; a bad field is an `InvalidRequest` naming it, before sending."""
     try:
         return model.model_validate({k: v for k, v in fields.items() if v is not None})
     except pydantic.ValidationError as exc:

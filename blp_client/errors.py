@@ -27,11 +27,17 @@ class BLPError(Exception):
         return f"{self.code}: {self.message}"
 
 
-class ValidationError(BLPError):
-    """400: the request is malformed; the message names the field."""
+class InvalidRequest(BLPError):
+    """400: the request is malformed; the message names the field. (Not pydantic's
+    `ValidationError`: this is the API's answer, or the SDK's own check before sending.)"""
 
     status = 400
     default_code = "invalid_request"
+
+
+# Deprecated: the 0.1 name of `InvalidRequest`, which shadowed pydantic's `ValidationError`.
+# Kept (outside `__all__`) for code written against 0.1; `blp_client.ValidationError` warns.
+ValidationError = InvalidRequest
 
 
 class AuthError(BLPError):
@@ -87,8 +93,27 @@ class StreamError(BLPError):
     default_code = "stream_error"
 
 
+class ConnectionFailed(BLPError):
+    """No answer from the server: it could not be reached, the connection broke or the
+    request timed out (after the SDK's own retries). The transport's exception is chained as
+    `__cause__`; `code` is `timeout` or `connection_failed`. For a request other than GET the
+    engine may or may not have carried it out (an order may have been placed: look it up by
+    its `client_order_id`)."""
+
+    status = 0
+    default_code = "connection_failed"
+
+    @classmethod
+    def of(cls, exc: BaseException, what: str) -> ConnectionFailed:
+        """The SDK's error for transport exception `exc` while doing `what` (chain it with
+        `raise ConnectionFailed.of(exc, what) from exc`)."""
+        code = "timeout" if isinstance(exc, TimeoutError) else "connection_failed"
+        detail = str(exc) or type(exc).__name__
+        return cls(f"{what}: {type(exc).__name__}: {detail}"[:500], code)
+
+
 _BY_STATUS: dict[int, type[BLPError]] = {
-    400: ValidationError,
+    400: InvalidRequest,
     401: AuthError,
     403: Forbidden,
     404: NotFound,
@@ -116,13 +141,14 @@ def error_from_response(status: int, body: Any, headers: dict[str, str] | None =
 
 # WebSocket close codes of /api/v1/stream (documented in docs/protocol.md).
 CLOSE_GOING_AWAY = 1001  # the engine is shutting down: reconnect later
-CLOSE_AUTH_FAILED = 4001  # auth refused or not sent in time: do not retry with the same key
+CLOSE_TOO_BIG = 1009  # a client message larger than the server's limit
+CLOSE_AUTH_FAILED = 4001  # auth refused or not sent in time (the `error` before it says which)
 CLOSE_BAD_REQUEST = 4002  # malformed or unexpected message
 CLOSE_SLOW_CONSUMER = 4008  # the client fell behind the per-connection bound: resume
 CLOSE_IDLE = 4010  # nothing heard from the client within the idle timeout: reconnect
 
 
-def field_error(e: pydantic.ValidationError) -> ValidationError:
+def field_error(e: pydantic.ValidationError) -> InvalidRequest:
     """A pydantic error as ours: every failing field as `field.path: reason`, joined by `; `
     (used by the engine for request bodies and by the client for what it checks locally)."""
     parts = []
@@ -130,7 +156,7 @@ def field_error(e: pydantic.ValidationError) -> ValidationError:
         loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
         msg = str(err["msg"]).removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}" if loc else msg)
-    return ValidationError("; ".join(parts), "invalid_request")
+    return InvalidRequest("; ".join(parts), "invalid_request")
 
 
 __all__ = [
@@ -139,15 +165,17 @@ __all__ = [
     "CLOSE_GOING_AWAY",
     "CLOSE_IDLE",
     "CLOSE_SLOW_CONSUMER",
+    "CLOSE_TOO_BIG",
     "AuthError",
     "BLPError",
     "Conflict",
+    "ConnectionFailed",
     "Forbidden",
+    "InvalidRequest",
     "NotFound",
     "RateLimited",
     "ServerError",
     "StreamError",
-    "ValidationError",
     "error_from_response",
     "field_error",
 ]

@@ -41,6 +41,14 @@ class SeqTracker(Generic[T]):
         """`seq` directly follows the last delivered one and nothing is held: deliver it."""
         return seq == self.last + 1 and not self._pending
 
+    def advance(self, seq: int) -> bool:
+        """`is_next(seq)`, and if so take it as delivered (`last = seq`): the hot path's one
+        call per in-order item; anything else goes through `push`."""
+        if seq == self.last + 1 and not self._pending:
+            self.last = seq
+            return True
+        return False
+
     def push(self, seq: int, item: T) -> list[T]:
         if seq <= self.last or seq in self._pending:
             self.duplicates += 1

@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Mapping
 from decimal import Decimal
 from typing import Literal, TypeVar
 
-import aiohttp
-
 from blp_client.bot.strategy import EXCHANGE
 from blp_client.bot.venues import (
     Balance,
@@ -37,12 +35,11 @@ from blp_client.bot.venues import (
     VenueUnavailable,
 )
 from blp_client.client import BLPClient
-from blp_client.errors import BLPError
+from blp_client.errors import BLPError, ConnectionFailed
 from blp_client.models import Order
 
 ZERO = Decimal(0)
 T = TypeVar("T")
-_NET = (aiohttp.ClientError, OSError, TimeoutError)
 
 _STATUS = {
     "new": OrderStatus.OPEN,
@@ -59,10 +56,10 @@ async def _call(aw: Awaitable[T]) -> T:
     """Map SDK and transport errors to the venue protocol's."""
     try:
         return await aw
+    except ConnectionFailed as e:
+        raise VenueUnavailable(f"exchange: {e}") from e
     except BLPError as e:
         raise _venue_error(e) from e
-    except _NET as e:
-        raise VenueUnavailable(f"exchange: {type(e).__name__}: {e}") from e
 
 
 def _venue_error(e: BLPError) -> VenueError:
@@ -162,17 +159,17 @@ class ExchangeVenue:
                 reduce_only=request.reduce_only,
                 client_order_id=request.client_order_id,
             )
+        except ConnectionFailed as e:  # sent, answer lost: resolve by client id
+            found = await self.get_order(request.symbol, request.client_order_id)
+            if found is None:
+                raise OrderStateUnknown(f"exchange: {e}", request.client_order_id) from e
+            return found
         except BLPError as e:
             if "duplicate" in str(e.code):
                 found = await self.get_order(request.symbol, request.client_order_id)
                 if found is not None:
                     return found
             raise _venue_error(e) from e
-        except _NET as e:  # sent, answer lost: resolve by client id
-            found = await self.get_order(request.symbol, request.client_order_id)
-            if found is None:
-                raise OrderStateUnknown(f"exchange: {e}", request.client_order_id) from e
-            return found
         return self._order(o)
 
     async def get_order(self, symbol: str, client_order_id: str) -> VenueOrder | None:

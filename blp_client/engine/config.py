@@ -70,7 +70,14 @@ class VenueLimitsSection(_Section):
 
 
 class StreamSection(_Section):
-    send_buffer: int = Field(default=10_000, ge=1)  # live events queued per connection
+    # a connection's live buffer: events waiting to be written (the feed is paused or behind);
+    # past either bound the connection is closed 4008 (the client resumes from its last seq)
+    send_buffer: int = Field(default=10_000, ge=1)  # events
+    send_buffer_bytes: int = Field(default=8 << 20, ge=1024)  # bytes of their JSON texts
+    # bytes of events written but not yet confirmed by the client's pongs: at this much the
+    # feed pauses (a ping goes out every quarter of it), whatever the kernel buffers hold
+    send_window_bytes: int = Field(default=1 << 20, ge=4096)
+    max_message_bytes: int = Field(default=1 << 16, ge=1024, le=1 << 24)  # client frames: 1009
     ping_interval_s: float = Field(default=10.0, gt=0)
     idle_timeout_s: float = Field(default=60.0, gt=0)  # nothing heard from the client: 4010
     auth_timeout_s: float = Field(default=10.0, gt=0)

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from .. import models as m
 from ..auth import HEADER_ADMIN_TOKEN, HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, STREAM_PATH
-from ..errors import CLOSE_GOING_AWAY, AuthError, Forbidden, NotFound, ValidationError
+from ..errors import CLOSE_GOING_AWAY, AuthError, Forbidden, InvalidRequest, NotFound
 from .admin import add_admin_routes
 from .config import EngineConfig, load_config
 from .core.book import Order
@@ -176,7 +176,7 @@ async def place_order(request: web.Request) -> web.Response:
     svc, rec = _svc(request), _blp(request)
     req = parse_body(m.OrderRequest, await request.text())
     if req.symbol not in svc.exchange.instruments:
-        raise ValidationError(f"symbol: unknown symbol {req.symbol!r}", "unknown_symbol")
+        raise InvalidRequest(f"symbol: unknown symbol {req.symbol!r}", "unknown_symbol")
     try:
         order = svc.exchange.place_order(
             rec.account_id, req.symbol, req.side, req.qty,
@@ -208,7 +208,7 @@ async def list_orders(request: web.Request) -> web.Response:
     status = request.query.get("status", "open")
     cid = request.query.get("client_order_id")
     if status not in ("open", "all"):
-        raise ValidationError(f"status: must be 'open' or 'all', got {status!r}")
+        raise InvalidRequest(f"status: must be 'open' or 'all', got {status!r}")
     if cid is not None:
         oid = x.client_ids.get(rec.account_id, {}).get(cid)
         orders = [x.orders[oid]] if oid is not None and oid in x.orders else []

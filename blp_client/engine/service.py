@@ -26,7 +26,7 @@ import structlog
 
 from .. import models as m
 from ..auth import Verifier, new_credentials
-from ..errors import Conflict, NotFound, RateLimited, ValidationError
+from ..errors import Conflict, InvalidRequest, NotFound, RateLimited
 from .config import EngineConfig
 from .core import AccountKind, Exchange
 from .core import events as ev
@@ -69,7 +69,7 @@ class EngineClock:
         if self.mode != "manual":
             raise Conflict("the engine runs on the real clock", "clock_not_manual")
         if now_ms < self._manual_now:
-            raise ValidationError(
+            raise InvalidRequest(
                 f"to_ms: {now_ms} is before the engine time {self._manual_now}", "time_went_back"
             )
         self._manual_now = now_ms
@@ -94,26 +94,36 @@ class TokenBucket:
 
 @dataclass(eq=False)
 class Subscriber:
-    """One stream connection's live feed: a bounded buffer of event texts."""
+    """One stream connection's live feed: a buffer of event texts, bounded in events
+    (`limit`) and in bytes (`limit_bytes`)."""
 
     blp: str
     limit: int
     after_seq: int  # deliver only events with a larger seq
     on_overflow: Callable[[], None]
+    limit_bytes: int = 8 << 20
     buf: deque[str] = field(default_factory=deque)
+    buf_bytes: int = 0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
 
     def push(self, seq: int, msg: str) -> None:
         if self.overflowed or seq <= self.after_seq:
             return
-        if len(self.buf) >= self.limit:
+        if len(self.buf) >= self.limit or self.buf_bytes + len(msg) > self.limit_bytes:
             self.overflowed = True
             self.buf.clear()
+            self.buf_bytes = 0
             self.on_overflow()
             return
         self.buf.append(msg)
+        self.buf_bytes += len(msg)
         self.wake.set()
+
+    def pop(self) -> str:
+        msg = self.buf.popleft()
+        self.buf_bytes -= len(msg)
+        return msg
 
 
 @dataclass
@@ -263,7 +273,10 @@ class EngineService:
         """Register a live subscriber; returns it and the BLP's last seq at this instant
         (events up to it are in the log; later ones reach the subscriber's buffer)."""
         last = self.last_seq(blp)
-        sub = Subscriber(blp, self.config.stream.send_buffer, max(after_seq, last), on_overflow)
+        cfg = self.config.stream
+        sub = Subscriber(
+            blp, cfg.send_buffer, max(after_seq, last), on_overflow, cfg.send_buffer_bytes
+        )
         self.subscribers.setdefault(blp, set()).add(sub)
         return sub, last
 
@@ -356,9 +369,9 @@ class EngineService:
         for i, p in enumerate(req.positions):
             inst = x.instruments.get(p.symbol)
             if inst is None:
-                raise ValidationError(f"positions.{i}.symbol: unknown symbol {p.symbol!r}")
+                raise InvalidRequest(f"positions.{i}.symbol: unknown symbol {p.symbol!r}")
             if p.qty == 0 or not inst.is_lot_multiple(abs(p.qty)):
-                raise ValidationError(
+                raise InvalidRequest(
                     f"positions.{i}.qty: must be a non-zero multiple of {inst.lot}"
                 )
         ids = []
@@ -378,13 +391,13 @@ class EngineService:
         x = self.exchange
         inst = x.instruments.get(req.symbol)
         if inst is None:
-            raise ValidationError(f"symbol: unknown symbol {req.symbol!r}", "unknown_symbol")
+            raise InvalidRequest(f"symbol: unknown symbol {req.symbol!r}", "unknown_symbol")
         mark = x.marks.get(req.symbol)
         if mark is None:
             raise Conflict(f"{req.symbol} has no index price yet: set one first", "no_price")
         qty = req.qty if req.qty is not None else inst.lot
         if not inst.is_lot_multiple(qty):
-            raise ValidationError(f"qty: must be a multiple of {inst.lot}", "invalid_qty")
+            raise InvalidRequest(f"qty: must be a multiple of {inst.lot}", "invalid_qty")
         before = self.counters["events_logged"]
         assigned = self.assignments
         ids = []
@@ -414,7 +427,7 @@ class EngineService:
 
     def start_scenario(self, req: m.ScenarioStart) -> m.ScenarioStatus:
         if req.name not in SCENARIOS:
-            raise ValidationError(f"name: unknown scenario {req.name!r}: one of {SCENARIOS}")
+            raise InvalidRequest(f"name: unknown scenario {req.name!r}: one of {SCENARIOS}")
         if self.scenario is not None and self.scenario.running:
             raise Conflict("a scenario is already running: stop it first", "scenario_running")
         known = set(self.exchange.blps)

@@ -1,49 +1,56 @@
-"""The WebSocket stream `/api/v1/stream`: auth, subscribe from a seq, backlog then live events,
-heartbeats both ways, and a bounded per-connection buffer.
+"""The WebSocket stream `/api/v1/stream`: asyncio glue around `ServerStreamProtocol`.
 
-One connection = three tasks: the reader (client messages), the pump (backlog from the SQLite
-log, then the live buffer) and the heartbeat (server pings, idle check). Whatever ends the
-connection goes through `kill(code, reason)`; the handler then closes the socket with that code.
+The rules (auth → subscribe → replay → live, heartbeats, flow control, errors and close codes)
+are the protocol's, sans I/O (stream_protocol.py). Here, one connection = three tasks that
+feed it and carry out its actions: the reader (client frames), the pump (the backlog from the
+SQLite log, then the live buffer, paused while the send window is full) and the timer
+(heartbeats, auth and idle deadlines). Whatever ends the connection goes through
+`kill(code, reason)`; the handler then closes the socket with that code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import socket
 import time
-from typing import Any
+from collections.abc import Sequence
 
 import structlog
-from aiohttp import WSMsgType, web
-from pydantic import ValidationError as PydanticValidationError
+from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.http_websocket import WebSocketError
 
-from .. import models as m
 from ..auth import STREAM_PATH
-from ..errors import (
-    CLOSE_AUTH_FAILED,
-    CLOSE_BAD_REQUEST,
-    CLOSE_GOING_AWAY,
-    CLOSE_IDLE,
-    CLOSE_SLOW_CONSUMER,
-    AuthError,
-)
+from ..errors import CLOSE_GOING_AWAY, AuthError
 from .service import EngineService, Subscriber, wall_ms
+from .stream_protocol import (
+    CLOSE_REASONS,
+    Authenticate,
+    Close,
+    Pause,
+    Resume,
+    Send,
+    ServerAction,
+    ServerStreamProtocol,
+    StartFeed,
+)
 
 log = structlog.get_logger("blp.stream")
 
-CLOSE_REASONS = {
-    CLOSE_GOING_AWAY: "engine shutting down",
-    CLOSE_AUTH_FAILED: "authentication failed",
-    CLOSE_BAD_REQUEST: "bad message",
-    CLOSE_SLOW_CONSUMER: "slow consumer, resume from your last seq",
-    CLOSE_IDLE: "idle: nothing heard from the client",
-}
+__all__ = ["CLOSE_REASONS", "SERVICE_KEY", "StreamConnection", "stream_handler"]
 
 
-def _error(code: str, message: str) -> str:
-    return m.StreamError(code=code, message=message).model_dump_json()
+class StreamSocket(web.WebSocketResponse):
+    """aiohttp's WebSocket, whose 1009 close (a frame over `max_msg_size`, refused inside
+    `receive()`) says why instead of an empty reason."""
+
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not message:
+            limit = self._max_msg_size
+            message = f"message too big: the limit is {limit} bytes".encode()
+        return await super().close(code=code, message=message, drain=drain)
 
 
 class StreamConnection:
@@ -51,21 +58,39 @@ class StreamConnection:
         self.service = service
         self.ws = ws
         self.peer = peer
-        self.cfg = service.config.stream
-        self.key: str | None = None
+        self.cfg = cfg = service.config.stream
+        self.proto = ServerStreamProtocol(
+            ping_interval_s=cfg.ping_interval_s,
+            idle_timeout_s=cfg.idle_timeout_s,
+            auth_timeout_s=cfg.auth_timeout_s,
+            send_window_bytes=cfg.send_window_bytes,
+            clock=time.monotonic,
+            wall_ms=wall_ms,
+            peer=peer,
+            logger=log,
+        )
         self.sub: Subscriber | None = None
         self.pump: asyncio.Task[None] | None = None
         self.close_code: int | None = None
         self.close_reason = ""
         self.killed = asyncio.Event()
         self.done = asyncio.Event()  # set once the connection is fully closed
-        self.last_heard = time.monotonic()
-        self.sent = 0
+        self.flowing = asyncio.Event()  # the send window is open
+        self.flowing.set()
+
+    @property
+    def key(self) -> str | None:
+        return self.proto.key
+
+    @property
+    def sent(self) -> int:
+        return self.proto.sent_events
 
     def kill(self, code: int, reason: str | None = None) -> None:
+        """End the connection with `code` (the first reason given wins)."""
         if self.close_code is None:
             self.close_code = code
-            self.close_reason = reason or CLOSE_REASONS.get(code, "")
+            self.close_reason = (reason or CLOSE_REASONS.get(code, ""))[:120]
         self.killed.set()
 
     async def run(self) -> None:
@@ -73,185 +98,146 @@ class StreamConnection:
         svc.counters["connections"] += 1
         svc.connections.add(self)
         reader = asyncio.create_task(self._read_loop())
-        heart = asyncio.create_task(self._heartbeat())
+        timer = asyncio.create_task(self._timer())
         killed = asyncio.create_task(self.killed.wait())
         try:
             await asyncio.wait({reader, killed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             if self.sub is not None:
                 svc.unsubscribe(self.sub)
-            for t in (self.pump, heart):
+            for t in (self.pump, timer):
                 if t is not None:
                     t.cancel()
             if self.close_code is not None and not self.ws.closed:
-                reason = self.close_reason.encode()[:120]
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(
-                        self.ws.close(code=self.close_code, message=reason, drain=False),
+                        self.ws.close(
+                            code=self.close_code, message=self.close_reason.encode(), drain=False
+                        ),
                         self.cfg.close_timeout_s,
                     )
             reader.cancel()
             killed.cancel()
-            await asyncio.gather(reader, killed, heart, *([self.pump] if self.pump else []),
+            await asyncio.gather(reader, killed, timer, *([self.pump] if self.pump else []),
                                  return_exceptions=True)  # fmt: skip
             svc.connections.discard(self)
             self.done.set()
             log.info(
-                "stream_closed", peer=self.peer, api_key=self.key, code=self.close_code,
+                "stream_closed", peer=self.peer, api_key=self.key,
+                code=self.close_code if self.close_code is not None else self.ws.close_code,
                 reason=self.close_reason or None, sent=self.sent,
             )  # fmt: skip
 
-    async def _send(self, text: str) -> None:
-        await self.ws.send_str(text)
+    async def _do(self, actions: Sequence[ServerAction]) -> None:
+        """Carry out the protocol's actions, in order."""
+        for action in actions:
+            if isinstance(action, Send):
+                try:
+                    await self.ws.send_str(action.text)
+                except (ConnectionError, RuntimeError) as e:
+                    self.kill(CLOSE_GOING_AWAY, f"send failed: {e}")
+                    return
+            elif isinstance(action, Close):
+                self.kill(action.code, action.reason)
+            elif isinstance(action, Authenticate):
+                try:
+                    key = self.service.verifier.verify(
+                        action.key, action.timestamp, action.signature, "GET", STREAM_PATH, ""
+                    )
+                except AuthError as e:
+                    await self._do(self.proto.auth_refused(e.code, e.message))
+                else:
+                    await self._do(self.proto.auth_accepted(key))
+            elif isinstance(action, StartFeed):
+                self._subscribe(action.from_seq)
+            elif isinstance(action, Pause):
+                self.flowing.clear()
+            elif isinstance(action, Resume):
+                self.flowing.set()
 
     # ---- reader --------------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
-        try:
-            msg = await self.ws.receive(timeout=self.cfg.auth_timeout_s)
-        except TimeoutError:
-            await self._send(_error("auth_timeout", "send the auth op first"))
-            self.kill(CLOSE_AUTH_FAILED, "auth not sent in time")
-            return
-        if msg.type is not WSMsgType.TEXT:
-            return
-        self.last_heard = time.monotonic()
-        if not await self._auth(msg.data):
-            return
+        proto = self.proto
         async for msg in self.ws:
-            if msg.type is not WSMsgType.TEXT:
-                if msg.type is WSMsgType.BINARY:
-                    await self._bad("binary frames are not part of the protocol")
-                    return
+            if msg.type is WSMsgType.TEXT:
+                actions = proto.receive(msg.data)
+            elif msg.type is WSMsgType.BINARY:
+                actions = proto.receive_binary()
+            elif msg.type is WSMsgType.ERROR:
+                err = msg.data
+                code = err.code if isinstance(err, WebSocketError) else WSCloseCode.PROTOCOL_ERROR
+                actions = proto.frame_refused(code, str(err))
+            else:
                 continue
-            self.last_heard = time.monotonic()
-            if not await self._handle(msg.data):
+            await self._do(actions)
+            if self.killed.is_set():
                 return
-
-    async def _auth(self, text: str) -> bool:
-        try:
-            data = json.loads(text)
-            if not isinstance(data, dict) or data.get("op") != "auth":
-                raise AuthError("the first message must be the auth op", "auth_required")
-            req = m.AuthRequest.model_validate(data)
-            self.key = self.service.verifier.verify(
-                req.key, req.timestamp, req.signature, "GET", STREAM_PATH, ""
-            )
-        except (ValueError, PydanticValidationError) as e:
-            code, message = "invalid_auth", f"malformed auth message: {_why(e)}"
-        except AuthError as e:
-            code, message = e.code, e.message
-        else:
-            await self._send(m.AuthResult(ok=True).model_dump_json())
-            log.info("stream_auth", peer=self.peer, api_key=self.key)
-            return True
-        await self._send(_error(code, message))
-        self.kill(CLOSE_AUTH_FAILED, message[:120])
-        return False
-
-    async def _handle(self, text: str) -> bool:
-        try:
-            data: Any = json.loads(text)
-        except ValueError:
-            return await self._bad("message is not JSON")
-        op = data.get("op") if isinstance(data, dict) else None
-        if op == "ping":
-            ts = data.get("ts")
-            await self._send(m.Pong(ts=ts if isinstance(ts, int) else wall_ms()).model_dump_json())
-            return True
-        if op == "pong":
-            return True
-        if op == "subscribe":
-            try:
-                req = m.Subscribe.model_validate(data)
-            except PydanticValidationError as e:
-                return await self._bad(f"invalid subscribe: {_why(e)}")
-            if self.sub is not None:
-                await self._send(_error("already_subscribed", "one subscription per connection"))
-                return True
-            self._subscribe(req.from_seq)
-            return True
-        return await self._bad(f"unknown op {op!r}")
-
-    async def _bad(self, message: str) -> bool:
-        with contextlib.suppress(Exception):
-            await self._send(_error("bad_request", message))
-        self.kill(CLOSE_BAD_REQUEST, message[:120])
-        return False
 
     # ---- subscription --------------------------------------------------------------------
 
     def _subscribe(self, from_seq: int) -> None:
-        assert self.key is not None
-        sub, last = self.service.subscribe(self.key, from_seq, self._overflow)
+        key = self.proto.key
+        assert key is not None
+        sub, last = self.service.subscribe(key, from_seq, self._overflow)
         self.sub = sub
         self.pump = asyncio.create_task(self._pump(sub, from_seq, last))
-        log.info("stream_subscribe", peer=self.peer, api_key=self.key, from_seq=from_seq,
-                 last_seq=last)  # fmt: skip
 
     def _overflow(self) -> None:
+        """Called by the service when this connection's live buffer is full."""
         self.service.counters["slow_consumer_closes"] += 1
-        log.warning("stream_slow_consumer", peer=self.peer, api_key=self.key,
-                    buffer=self.cfg.send_buffer)  # fmt: skip
-        self.kill(CLOSE_SLOW_CONSUMER)
+        for action in self.proto.overflow():
+            if isinstance(action, Close):
+                self.kill(action.code, action.reason)
 
     async def _pump(self, sub: Subscriber, from_seq: int, upto: int) -> None:
+        proto, send, flowing = self.proto, self.ws.send_str, self.flowing
+        sent = proto.event_sent
         try:
-            await self._send(
-                m.Subscribed(
-                    from_seq=from_seq, last_seq=upto, log_id=self.service.log.log_id
-                ).model_dump_json()
-            )
+            await self._do(proto.feed_started(from_seq, upto, self.service.log.log_id))
             cursor = from_seq
             while cursor < upto:
                 rows = self.service.log.read(sub.blp, cursor, upto, self.cfg.backlog_page)
                 if not rows:
                     break
                 for _, text in rows:
-                    await self._send(text)
-                self.sent += len(rows)
+                    await send(text)
+                    if actions := sent(len(text)):
+                        await self._do(actions)
+                        await flowing.wait()
                 cursor = rows[-1][0]
             while not sub.overflowed:
                 while sub.buf:
-                    await self._send(sub.buf.popleft())
-                    self.sent += 1
+                    text = sub.pop()
+                    await send(text)
+                    if actions := sent(len(text)):
+                        await self._do(actions)
+                        await flowing.wait()
                 sub.wake.clear()
                 await sub.wake.wait()
         except (ConnectionError, RuntimeError) as e:
-            self.kill(CLOSE_GOING_AWAY, f"send failed: {e}"[:120])
+            self.kill(CLOSE_GOING_AWAY, f"send failed: {e}")
 
-    # ---- heartbeat -----------------------------------------------------------------------
+    # ---- timer ---------------------------------------------------------------------------
 
-    async def _heartbeat(self) -> None:
-        interval = self.cfg.ping_interval_s
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            while True:
-                await asyncio.sleep(interval)
-                if time.monotonic() - self.last_heard > self.cfg.idle_timeout_s:
-                    self.kill(CLOSE_IDLE)
-                    return
-                await self._send(m.Ping(ts=wall_ms()).model_dump_json())
-
-
-def _why(e: Exception) -> str:
-    if isinstance(e, PydanticValidationError):
-        err = e.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        return f"{loc}: {err['msg']}" if loc else str(err["msg"])
-    return str(e)
+    async def _timer(self) -> None:
+        cfg = self.cfg
+        tick = min(cfg.ping_interval_s, cfg.idle_timeout_s, cfg.auth_timeout_s) / 4
+        while not self.killed.is_set():
+            await asyncio.sleep(tick)
+            await self._do(self.proto.timer())
 
 
 async def stream_handler(request: web.Request) -> web.WebSocketResponse:
     service: EngineService = request.app[SERVICE_KEY]
-    ws = web.WebSocketResponse(
-        autoping=True, max_msg_size=1 << 16, timeout=service.config.stream.close_timeout_s
-    )
+    cfg = service.config.stream
+    ws = StreamSocket(autoping=True, max_msg_size=cfg.max_message_bytes,
+                      timeout=cfg.close_timeout_s)  # fmt: skip
     await ws.prepare(request)
-    sndbuf = service.config.stream.so_sndbuf
-    if sndbuf is not None and request.transport is not None:
+    if cfg.so_sndbuf is not None and request.transport is not None:
         sock = request.transport.get_extra_info("socket")
         if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, cfg.so_sndbuf)
     conn = StreamConnection(service, ws, request.remote or "?")
     await conn.run()
     return ws

@@ -8,7 +8,8 @@ detection), keep its own socket buffers small (`sock_buffer`, so backpressure re
 server sooner), refuse new connections (`refuse`), and be pointed at a new upstream (`retarget`,
 e.g. across an engine restart on another port), and drop chosen WebSocket text frames from
 server to client (`drop_frames`, to make holes in a stream) or send them twice
-(`dup_frames`).
+(`dup_frames`), and swallow what the client sends on its next connections while the server's
+answers still flow (`stall_next`, a handshake stalled past the server's auth timeout).
 
 Tests await conditions on it rather than sleeping: `await proxy.wait_until(lambda p: p.cuts >= 3)`.
 """
@@ -23,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
-import structlog
+from .._log import get_logger
 
-_log = structlog.get_logger("blp_client.testing.proxy")
+_log = get_logger("blp_client.testing.proxy")
 
 _CHUNK = 16384
 
@@ -104,6 +105,8 @@ class _Conn:
     client: asyncio.StreamWriter
     upstream: asyncio.StreamWriter
     budget: int | None  # bytes (both directions) after which the proxy cuts; None = never
+    stalled: bool = False  # client → upstream bytes are swallowed once upstream answered
+    answered: bool = False  # upstream → client bytes have flowed
     frames: _FrameFilter | None = None  # server → client WebSocket frame filter
     forwarded: int = 0
     dead: bool = False
@@ -152,6 +155,7 @@ class FaultProxy:
         self._changed = asyncio.Event()
         self._next_id = 0
         self._fail_next: list[int] = []
+        self._stall_next = 0
 
     # -- lifecycle
 
@@ -214,6 +218,12 @@ class FaultProxy:
         been forwarded (0: as soon as the client sends anything)."""
         self._fail_next += [max(0, after_bytes)] * connections
 
+    def stall_next(self, connections: int = 1) -> None:
+        """On each of the next `connections` new connections, once the upstream has answered
+        (e.g. the WebSocket upgrade), forward nothing more from the client (counted in
+        `dropped`) for as long as it lasts; upstream → client keeps flowing."""
+        self._stall_next += connections
+
     def retarget(self, upstream: tuple[str, int]) -> None:
         """Send new connections to another upstream (open ones are left alone)."""
         self.upstream = upstream
@@ -266,6 +276,9 @@ class FaultProxy:
             budget = self.rng.randint(*self.cut_after) if self.cut_after else None
         self._next_id += 1
         conn = _Conn(self._next_id, cwriter, uwriter, budget)
+        if self._stall_next:
+            self._stall_next -= 1
+            conn.stalled = True
         if self.drop_frames is not None or self.dup_frames is not None:
             conn.frames = _FrameFilter(self, self.drop_frames, self.dup_frames)
         self._conns.add(conn)
@@ -318,12 +331,14 @@ class FaultProxy:
                     await asyncio.sleep(delay)
                 if conn.dead:
                     return
-                if self.blackhole:
+                if self.blackhole or (up and conn.stalled and conn.answered):
                     self.dropped += len(data)
                     self._notify()
                     continue
-                if not up and conn.frames is not None:
-                    data = conn.frames.feed(data)
+                if not up:
+                    conn.answered = True
+                    if conn.frames is not None:
+                        data = conn.frames.feed(data)
                 cut = False
                 if conn.budget is not None and conn.forwarded + len(data) > conn.budget:
                     data = data[: max(0, conn.budget - conn.forwarded)]

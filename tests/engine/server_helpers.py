@@ -153,13 +153,16 @@ class Stream:
         return json.loads(msg.data)
 
     async def events(self, n: int, timeout: float = TIMEOUT) -> list[Any]:
-        """The next n events (server pings are skipped)."""
+        """The next n events (server pings are answered, as the protocol asks: their pongs
+        keep the server's send window open)."""
         out: list[Any] = []
         async with asyncio.timeout(timeout):
             while len(out) < n:
                 msg = await self.recv()
                 if msg["op"] == "event":
                     out.append(msg)
+                elif msg["op"] == "ping":
+                    await self.send({"op": "pong", "ts": msg["ts"]})
         return out
 
     async def until_closed(self, timeout: float = TIMEOUT) -> tuple[int | None, list[Any]]:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from server_helpers import Api, Stream, next_ts, running_api, test_config
+import structlog
+from server_helpers import Api, BLPCreds, Stream, next_ts, running_api, test_config
+from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
@@ -270,3 +272,102 @@ async def test_log_and_seqs_survive_a_restart(tmp_path: Path) -> None:
             await s.close()
     finally:
         await eng.stop()
+
+
+# ---- hardening: bounded backlog, oversized and malformed messages ----------------------
+
+
+async def _stalled_client(api: Api, b: BLPCreds) -> ClientConnection:
+    """A real client, default socket options, that authenticates, subscribes and then reads
+    nothing more (and so answers no ping)."""
+    ws = await ws_connect(api.engine.ws_url, max_queue=1)
+    ts = next_ts()
+    await ws.send(json.dumps({"op": "auth", "key": b.key, "timestamp": ts,
+                              "signature": sign_stream(b.secret, ts)}))  # fmt: skip
+    assert json.loads(await ws.recv())["ok"] is True
+    await ws.send(json.dumps({"op": "subscribe", "from_seq": 0}))
+    assert json.loads(await ws.recv())["op"] == "subscribed"
+    return ws
+
+
+async def test_a_client_that_never_reads_is_closed_4008_within_the_bound() -> None:
+    """Default socket options: the kernel could absorb megabytes for a client that does not
+    read. The engine bounds what it holds up by what the client *confirmed* (pongs): after
+    `send_window_bytes` unconfirmed it stops writing to it, its live buffer (`send_buffer`)
+    fills, and it is closed 4008 — while another client on the same BLP gets everything."""
+    window, buffer, batch = 32 * 1024, 16, 5
+    cfg = test_config(stream={"send_buffer": buffer, "send_window_bytes": window})
+    async with running_api(config=cfg) as api:
+        await api.set_index()
+        b = await api.register_blp()
+        stalled = await _stalled_client(api, b)
+        healthy = await Stream.open(api, b, 0)
+        expected = 1
+        assert seqs(await healthy.events(1)) == [1]
+        while api.engine.service.counters["slow_consumer_closes"] == 0:
+            # the bound in events: the window's worth (events are > 200 bytes) + the buffer
+            assert expected <= window // 200 + buffer + batch, "not closed within the bound"
+            await api.force(batch)
+            assert seqs(await healthy.events(batch)) == list(range(expected + 1, expected + 6))
+            expected += batch
+        raw: list[str] = []
+        with contextlib.suppress(ConnectionClosed):
+            async with asyncio.timeout(10):
+                while True:
+                    raw.append(str(await stalled.recv()))
+        assert stalled.close_code == 4008
+        events = [json.loads(t) for t in raw if json.loads(t)["op"] == "event"]
+        assert seqs(events) == list(range(1, len(events) + 1))  # a gapless prefix
+        largest = max(len(t) for t in raw)
+        assert sum(len(t) for t in raw) <= window + largest  # what it held up: the window
+        # the engine keeps serving the other client
+        await api.force(batch)
+        assert seqs(await healthy.events(batch)) == list(range(expected + 1, expected + 6))
+        await healthy.close()
+
+
+async def test_an_oversized_message_is_closed_1009_with_a_reason(api: Api) -> None:
+    b = await api.register_blp()
+    other = await Stream.open(api, b, 0)
+    big = await _stalled_client(api, b)
+    await big.send(json.dumps({"op": "ping", "ts": 1, "pad": "x" * 70_000}))  # > 64 KiB
+    with pytest.raises(ConnectionClosed):
+        async with asyncio.timeout(10):
+            while True:
+                await big.recv()
+    assert big.close_code == 1009
+    assert big.close_reason == "message too big: the limit is 65536 bytes"
+    await other.send({"op": "ping", "ts": 7})  # the engine serves the others
+    while (msg := await other.recv())["op"] != "pong":
+        pass
+    assert msg == {"op": "pong", "ts": 7}
+    await other.close()
+
+
+NESTED = "[" * 10_000 + "]" * 10_000
+
+
+@pytest.mark.parametrize(
+    ("text", "why", "authenticated"),
+    [
+        ("not json", "message is not JSON", True),
+        ('["op", "ping"]', "message is a JSON list, not an object", True),
+        ('{"op":"dance"}', "unknown op 'dance'", True),
+        (NESTED, "message is nested deeper than 32 levels", True),
+        (NESTED, "message is nested deeper than 32 levels", False),  # even before auth
+        ('{"op":"ping","ts":' + NESTED + "}", "message is nested deeper than 32 levels", True),
+    ],
+    ids=["not-json", "not-an-object", "unknown-op", "deep", "deep-before-auth", "deep-inside"],
+)
+async def test_a_malformed_message_is_closed_4002_and_logged(
+    api: Api, text: str, why: str, authenticated: bool
+) -> None:
+    b = await api.register_blp()
+    with structlog.testing.capture_logs() as logs:
+        s = await Stream.open(api, b, 0 if authenticated else None, auth=authenticated)
+        await s.ws.send_str(text)
+        code, msgs = await s.until_closed()
+    assert code == 4002
+    assert msgs[-1] == {"op": "error", "code": "bad_request", "message": why}
+    bad = [e for e in logs if e["event"] == "stream_bad_message"]
+    assert bad and bad[0]["reason"] == why and bad[0]["log_level"] == "warning"

@@ -8,16 +8,18 @@ from decimal import Decimal
 import aiohttp
 import pytest
 
+from blp_client import errors
 from blp_client import models as m
 from blp_client.client import BLPClient
 from blp_client.engine.server import RunningEngine
 from blp_client.errors import (
     AuthError,
     Conflict,
+    ConnectionFailed,
     Forbidden,
+    InvalidRequest,
     NotFound,
     RateLimited,
-    ValidationError,
 )
 from blp_client.testing import FaultProxy
 
@@ -48,14 +50,14 @@ async def test_update_profile_threshold_and_opt_out(client: BLPClient) -> None:
 
 
 async def test_update_profile_refuses_empty_and_floats_before_sending(client: BLPClient) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequest):
         await client.update_profile()
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequest):
         await client.update_profile(max_position_notional={"BTC-PERP": 1.5})  # type: ignore[dict-item]
 
 
 async def test_update_profile_server_names_the_field(client: BLPClient) -> None:
-    with pytest.raises(ValidationError) as err:
+    with pytest.raises(InvalidRequest) as err:
         await client.update_profile(max_position_notional={"NOPE-PERP": D(1)})
     assert "NOPE-PERP" in err.value.message or "max_position_notional" in err.value.message
 
@@ -133,7 +135,7 @@ async def test_orders_and_book(client: BLPClient) -> None:
     cancelled = await client.cancel_order(o.id)
     assert cancelled.status == "cancelled"
     assert [x.id for x in await client.open_orders()] == [ask.id]
-    with pytest.raises((Conflict, NotFound, ValidationError)):
+    with pytest.raises((Conflict, NotFound, InvalidRequest)):
         await client.cancel_order(o.id)
     with pytest.raises(NotFound):
         await client.order(10**9)
@@ -145,15 +147,15 @@ async def test_orders_and_book(client: BLPClient) -> None:
 
 
 async def test_order_validation(client: BLPClient) -> None:
-    with pytest.raises(ValidationError) as err:  # local: limit needs a price
+    with pytest.raises(InvalidRequest) as err:  # local: limit needs a price
         await client.place_order("BTC-PERP", "buy", "0.001", type="limit")
     assert "price" in err.value.message
-    with pytest.raises(ValidationError) as err:  # server: price off the tick
+    with pytest.raises(InvalidRequest) as err:  # server: price off the tick
         await client.place_order("BTC-PERP", "buy", "0.001", "49000.05")
     assert "tick" in err.value.message or "price" in err.value.message
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequest):
         await client.place_order("NOPE-PERP", "buy", "0.001", "1")
-    with pytest.raises(ValidationError) as err:  # local: not a number at all
+    with pytest.raises(InvalidRequest) as err:  # local: not a number at all
         await client.place_order("BTC-PERP", "buy", "abc", "49000")
     assert err.value.code == "invalid_decimal" and "'abc'" in err.value.message
 
@@ -217,8 +219,10 @@ async def test_get_is_retried_after_a_transport_failure(
         assert proxy.cuts == 2 and proxy.connections == 3
         proxy.cut_all()  # the pooled keep-alive connection too
         proxy.fail_next(10)  # more than the client (and aiohttp itself) will try
-        with pytest.raises(aiohttp.ClientError):
+        with pytest.raises(ConnectionFailed) as err:  # the SDK's error, not aiohttp's
             await c.profile()
+        assert isinstance(err.value.__cause__, aiohttp.ClientError)  # chained, for debugging
+        assert err.value.code == "connection_failed" and "GET /api/v1/blp/profile" in str(err.value)
 
 
 async def test_non_get_is_never_resent(engine: RunningEngine, creds: m.Credentials) -> None:
@@ -227,8 +231,9 @@ async def test_non_get_is_never_resent(engine: RunningEngine, creds: m.Credentia
         BLPClient(proxy.url(), creds.api_key, creds.api_secret) as c,
     ):
         proxy.fail_next(1, after_bytes=0)
-        with pytest.raises(aiohttp.ClientError):
+        with pytest.raises(ConnectionFailed) as err:
             await c.place_order("BTC-PERP", "buy", "0.001", "40000")
+        assert isinstance(err.value.__cause__, aiohttp.ClientError)
         assert proxy.connections == 1
         assert await c.open_orders() == []  # it never reached the engine
 
@@ -243,3 +248,38 @@ def test_package_exports_every_public_error_and_name() -> None:
     assert error_classes <= public
     for name in public:
         assert getattr(blp_client, name) is not None  # each lazy import resolves
+
+
+async def test_transport_failures_are_the_sdks_error(
+    engine: RunningEngine, creds: m.Credentials
+) -> None:
+    """Callers catch `ConnectionFailed` (a `BLPError`), never aiohttp's or asyncio's errors:
+    nothing listening, and a server that never answers (a timeout)."""
+    async with FaultProxy(("127.0.0.1", engine.port)) as proxy:
+        proxy.refuse = True  # accepts, then resets: nothing is served
+        async with BLPClient(proxy.url(), creds.api_key, creds.api_secret, retries=0) as c:
+            with pytest.raises(ConnectionFailed) as err:
+                await c.markets()
+            assert isinstance(err.value, errors.BLPError)
+            assert err.value.__cause__ is not None
+        proxy.refuse = False
+        proxy.blackhole = True  # the socket stays open, no answer ever comes
+        async with BLPClient(
+            proxy.url(), creds.api_key, creds.api_secret, retries=0, timeout=0.2
+        ) as c:
+            with pytest.raises(ConnectionFailed) as err:
+                await c.markets()
+            assert err.value.code == "timeout"
+            assert isinstance(err.value.__cause__, TimeoutError)
+
+
+def test_invalid_request_is_not_pydantics_name() -> None:
+    import pydantic
+
+    import blp_client
+
+    assert errors.InvalidRequest.__name__ == "InvalidRequest"
+    assert errors.InvalidRequest is not pydantic.ValidationError
+    with pytest.warns(DeprecationWarning, match="InvalidRequest"):
+        old = blp_client.ValidationError  # the 0.1 name still resolves, with a warning
+    assert old is errors.InvalidRequest

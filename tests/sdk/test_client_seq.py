@@ -134,3 +134,12 @@ def test_is_next_only_for_the_following_seq_with_nothing_held() -> None:
     assert not t.is_next(5)
     assert t.push(5, "e") == ["e"] and t.push(6, "f") == ["f", "g"]
     assert t.is_next(8)
+
+
+def test_advance_takes_only_the_following_seq_with_nothing_held() -> None:
+    t: SeqTracker[str] = SeqTracker(last=4)
+    assert t.advance(5) and t.last == 5
+    assert not t.advance(5) and not t.advance(7) and t.last == 5
+    t.push(7, "g")  # a hole at 6: even 6 must go through push, to release what is held
+    assert not t.advance(6)
+    assert t.push(6, "f") == ["f", "g"] and t.advance(8)

@@ -94,6 +94,52 @@ async def test_stream_auth_refused_raises(engine: RunningEngine, creds: m.Creden
                     pass
 
 
+async def test_a_wrong_key_raises_at_once(engine: RunningEngine, creds: m.Credentials) -> None:
+    unknown = m.Credentials(account_id=0, api_key="blp_nobody", api_secret=creds.api_secret)
+    async with (
+        FaultProxy(("127.0.0.1", engine.port)) as proxy,
+        fast_client(proxy.url(), unknown) as c,
+    ):
+        with pytest.raises(AuthError) as err:
+            async with asyncio.timeout(WAIT):
+                async for _ in c.events():
+                    pass
+        assert err.value.code == "invalid_api_key"
+        assert proxy.connections == 1 and c.stats["reconnects"] == 0  # no retry
+
+
+async def test_a_handshake_stalled_past_the_auth_timeout_reconnects(
+    session: aiohttp.ClientSession,
+) -> None:
+    """The engine gives up on a connection that sends no auth within `auth_timeout_s`
+    (`auth_timeout`, then 4001): not a verdict on the key, so the SDK reconnects with backoff,
+    and the stream delivers every event exactly once."""
+    eng = await boot(stream={"auth_timeout_s": 0.2})
+    try:
+        admin = Admin(eng.url, eng.admin_token, session)
+        await admin.set_index()
+        creds = await admin.register_blp()
+        await admin.force(5)  # seqs 2..6
+        async with (
+            FaultProxy(("127.0.0.1", eng.port)) as proxy,
+            fast_client(proxy.url(), creds, timeout=5.0) as c,  # waits longer than the engine
+        ):
+            proxy.stall_next(2)  # the client's auth never reaches the engine, twice
+            got: list[int] = []
+            async with asyncio.timeout(WAIT), contextlib.aclosing(c.events()) as events:
+                async for ev in events:
+                    got.append(ev.seq)
+                    if ev.seq == 6:
+                        await admin.force(2)  # and live ones after it
+                    if ev.seq == 8:
+                        break
+            assert got == list(range(1, 9))
+            assert proxy.connections == 3 and proxy.dropped > 0
+            assert c.stats["reconnects"] == 2 and c.stats["connects"] == 1
+    finally:
+        await eng.stop()
+
+
 async def heal_after_redial(proxy: FaultProxy) -> None:
     """Once the client has noticed the silence and dialled again, let bytes flow again."""
     await proxy.wait_until(lambda p: p.connections >= 2)
