@@ -175,3 +175,13 @@ async def test_a_replay_across_a_restart_is_refused(tmp_path: Path) -> None:
             assert (await r.json())["code"] == "replayed_request"
     finally:
         await eng.stop()
+
+
+async def test_venue_admin_bounds(api: Api) -> None:
+    h = {"X-ADMIN-TOKEN": api.engine.admin_token}
+    deep = ("[" * 10_000 + "]" * 10_000).encode()
+    status, body = await _raw(api, "POST", "/admin/v1/venue/keys", deep, h)
+    assert status == 400, body
+    for bad in ["1e400", "1" * 32, "1_000", "\uff11"]:
+        status, body = await api.admin("POST", "/venue/keys", {"collateral": bad})
+        assert status == 400 and "collateral" in body["message"], (bad, body)
