@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +24,8 @@ HEADER_SIGNATURE = "X-BLP-SIGNATURE"
 HEADER_ADMIN_TOKEN = "X-ADMIN-TOKEN"
 STREAM_PATH = "/api/v1/stream"
 DEFAULT_WINDOW_MS = 5_000
+_SIGNATURE_RE = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
+_TIMESTAMP_RE = re.compile(r"[0-9]{1,16}", re.ASCII)
 
 
 def sign(
@@ -74,6 +77,10 @@ class Verifier:
     secrets_by_key: Mapping[str, str]
     window_ms: int = DEFAULT_WINDOW_MS
     clock: Callable[[], float] = time.time
+    not_before_ms: int = 0
+    """Timestamps older than this are refused as possible replays: the engine sets it to its
+    start, so a request signed before a restart (whose signature the new process never saw)
+    cannot be accepted again after it."""
     _seen: set[str] = field(default_factory=set)
     _expiry: list[tuple[int, str]] = field(default_factory=list)  # heap by expiry
 
@@ -96,13 +103,17 @@ class Verifier:
         secret = self.secrets_by_key.get(key)
         if secret is None:
             raise AuthError("unknown API key", "invalid_api_key")
-        try:
-            ts = int(timestamp)
-        except (TypeError, ValueError):
+        if isinstance(timestamp, bool) or not (
+            (isinstance(timestamp, int) and 0 <= timestamp < 10**16)
+            or (isinstance(timestamp, str) and _TIMESTAMP_RE.fullmatch(timestamp))
+        ):
             raise AuthError(
                 f"{HEADER_TIMESTAMP} must be integer milliseconds since the epoch",
                 "invalid_timestamp",
-            ) from None
+            )
+        ts = int(timestamp)
+        if not isinstance(signature, str) or not _SIGNATURE_RE.fullmatch(signature):
+            raise AuthError("signature must be 64 hex characters", "invalid_signature")
         now = int(self.clock() * 1000)
         if abs(now - ts) > self.window_ms:
             raise AuthError(
@@ -114,6 +125,12 @@ class Verifier:
         if not hmac.compare_digest(expected, signature.lower()):
             raise AuthError("signature does not match the request", "invalid_signature")
         self._prune(now)
+        if ts < self.not_before_ms:
+            raise AuthError(
+                "timestamp is older than the server's start: this signed request may have "
+                "been used before the restart, sign it again",
+                "replayed_request",
+            )
         if expected in self._seen:
             raise AuthError("this exact signed request was already used", "replayed_request")
         self._seen.add(expected)

@@ -7,7 +7,8 @@ naming the field; responses ignore unknown fields so old clients keep working wi
 
 from __future__ import annotations
 
-from decimal import Decimal
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -20,11 +21,54 @@ from pydantic import (
     model_validator,
 )
 
+MAX_DECIMAL_DIGITS = 28
+"""Most significant digits a decimal input may carry (Decimal's default precision: a longer
+one would be rounded silently by the first arithmetic)."""
+MAX_DECIMAL_PLACES = 18
+"""Most digits after the point a decimal input may carry."""
+_DECIMAL_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
-def _no_float(value: Any) -> Any:
-    if isinstance(value, float):
+
+def parse_decimal(value: Any) -> Decimal:
+    """The one strict decimal parser of every input (BLP API, admin API, venue params).
+
+    A string must be ASCII digits with an optional leading `-` and an optional point: no
+    spaces, `_`, `+`, exponent or non-ASCII digits. At most `MAX_DECIMAL_DIGITS` digits and
+    `MAX_DECIMAL_PLACES` after the point. A JSON integer (or a Python `Decimal`/`int` given to
+    the SDK) passes under the same bounds; a float is refused because it is not exact."""
+    if isinstance(value, (bool, float)):
         raise ValueError('must be a decimal string such as "0.01", not a JSON float')
-    return value
+    if isinstance(value, str):
+        if len(value) > 64:
+            raise ValueError(f"must have at most {MAX_DECIMAL_DIGITS} digits")
+        if not _DECIMAL_RE.fullmatch(value):
+            raise ValueError(
+                'must be a decimal string of ASCII digits such as "0.01" '
+                "(optional leading '-', no exponent, spaces, '_' or '+')"
+            )
+        try:
+            dec = Decimal(value)
+        except InvalidOperation:  # pragma: no cover - the pattern admits only valid ones
+            raise ValueError("not a decimal") from None
+    elif isinstance(value, int):
+        if abs(value) >= 10**MAX_DECIMAL_DIGITS:
+            raise ValueError(f"must have at most {MAX_DECIMAL_DIGITS} digits")
+        dec = Decimal(value)
+    elif isinstance(value, Decimal):
+        dec = value
+    else:
+        raise ValueError('must be a decimal string such as "0.01"')
+    if not dec.is_finite():
+        raise ValueError("must be a finite decimal")
+    digits = dec.as_tuple()
+    exp = int(digits.exponent)
+    places = max(0, -exp)
+    ndigits = len(digits.digits) + exp if exp >= 0 else max(len(digits.digits), places)
+    if places > MAX_DECIMAL_PLACES:
+        raise ValueError(f"must have at most {MAX_DECIMAL_PLACES} digits after the point")
+    if ndigits > MAX_DECIMAL_DIGITS:
+        raise ValueError(f"must have at most {MAX_DECIMAL_DIGITS} digits")
+    return dec
 
 
 def _dec_str(value: Decimal) -> str:
@@ -36,10 +80,10 @@ Dec = Annotated[Decimal, PlainSerializer(_dec_str, return_type=str, when_used="j
 runs on every streamed event)."""
 DecIn = Annotated[
     Decimal,
-    BeforeValidator(_no_float),
+    BeforeValidator(parse_decimal),
     PlainSerializer(_dec_str, return_type=str, when_used="json"),
 ]
-"""A decimal in a request: a JSON float is refused because it is not exact."""
+"""A decimal in a request, through `parse_decimal`: strict syntax, bounded digits, no float."""
 Symbol = Annotated[str, Field(min_length=1, max_length=32)]
 SideName = Literal["buy", "sell"]
 

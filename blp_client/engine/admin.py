@@ -11,7 +11,7 @@ from aiohttp import web
 
 from .. import models as m
 from ..errors import Conflict, ValidationError
-from .http import json_response, parse_body, path_int, query_int
+from .http import json_response, parse_body, path_int, query_int, read_text
 from .service import EngineService
 from .simulate import to_json
 from .stream import SERVICE_KEY
@@ -29,7 +29,7 @@ async def get_clock(request: web.Request) -> web.Response:
 
 async def advance_clock(request: web.Request) -> web.Response:
     svc = _svc(request)
-    req = parse_body(m.Advance, await request.text())
+    req = parse_body(m.Advance, await read_text(request))
     if svc.clock.mode != "manual":
         raise Conflict("the engine runs on the real clock: start it with --clock manual",
                        "clock_not_manual")  # fmt: skip
@@ -39,7 +39,7 @@ async def advance_clock(request: web.Request) -> web.Response:
 
 async def create_accounts(request: web.Request) -> web.Response:
     svc = _svc(request)
-    req = parse_body(m.CreateAccounts, await request.text())
+    req = parse_body(m.CreateAccounts, await read_text(request))
     ids = svc.create_accounts(req)
     return json_response(m.AccountIds(account_ids=ids))
 
@@ -62,7 +62,7 @@ async def account_orders(request: web.Request) -> web.Response:
 async def deposit(request: web.Request) -> web.Response:
     svc = _svc(request)
     aid = path_int(request, "account_id")
-    req = parse_body(m.Deposit, await request.text())
+    req = parse_body(m.Deposit, await read_text(request))
     svc.exchange.deposit(aid, req.amount)
     svc.settle()
     return json_response(account_model(svc.exchange, aid))
@@ -70,7 +70,7 @@ async def deposit(request: web.Request) -> web.Response:
 
 async def register_blp(request: web.Request) -> web.Response:
     svc = _svc(request)
-    req = parse_body(m.RegisterBLP, await request.text())
+    req = parse_body(m.RegisterBLP, await read_text(request))
     rec = svc.register_blp(req)
     return json_response(
         m.Credentials(
@@ -90,7 +90,7 @@ async def get_blp(request: web.Request) -> web.Response:
 
 async def set_index(request: web.Request) -> web.Response:
     svc = _svc(request)
-    req = parse_body(m.SetIndex, await request.text())
+    req = parse_body(m.SetIndex, await read_text(request))
     if req.symbol not in svc.exchange.instruments:
         raise ValidationError(f"symbol: unknown symbol {req.symbol!r}", "unknown_symbol")
     svc.set_index(req)
@@ -99,7 +99,7 @@ async def set_index(request: web.Request) -> web.Response:
 
 async def start_scenario(request: web.Request) -> web.Response:
     svc = _svc(request)
-    req = parse_body(m.ScenarioStart, await request.text())
+    req = parse_body(m.ScenarioStart, await read_text(request))
     return json_response(svc.start_scenario(req))
 
 
@@ -134,7 +134,7 @@ async def stats(request: web.Request) -> web.Response:
 
 async def force_liquidations(request: web.Request) -> web.Response:
     svc = _svc(request)
-    req = parse_body(m.ForceLiquidations, await request.text())
+    req = parse_body(m.ForceLiquidations, await read_text(request))
     return json_response(svc.force_liquidations(req))
 
 

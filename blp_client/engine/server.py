@@ -28,7 +28,16 @@ from .admin import add_admin_routes
 from .config import EngineConfig, load_config
 from .core.book import Order
 from .eventlog import BLPRecord
-from .http import json_response, parse_body, path_int, query_int, to_response
+from .http import (
+    MAX_BODY_BYTES,
+    json_response,
+    last_resort_middleware,
+    parse_body,
+    path_int,
+    query_int,
+    read_text,
+    to_response,
+)
 from .service import ClockMode, EngineService
 from .stream import SERVICE_KEY, StreamConnection, stream_handler
 from .wire import account_model, book_model, market_model, order_model, profile_model
@@ -61,7 +70,7 @@ async def protocol_middleware(request: web.Request, handler: Handler) -> web.Str
             if not hmac.compare_digest(token.encode(), svc.admin_token.encode()):
                 raise AuthError(f"wrong {HEADER_ADMIN_TOKEN}", "invalid_admin_token")
         else:
-            body = await request.text()
+            body = await read_text(request)
             key = svc.verifier.verify(
                 request.headers.get(HEADER_KEY),
                 request.headers.get(HEADER_TIMESTAMP),
@@ -97,7 +106,7 @@ async def get_profile(request: web.Request) -> web.Response:
 
 async def patch_profile(request: web.Request) -> web.Response:
     svc, rec = _svc(request), _blp(request)
-    req = parse_body(m.ProfileUpdate, await request.text())
+    req = parse_body(m.ProfileUpdate, await read_text(request))
     svc.update_profile(rec.account_id, req)
     return json_response(profile_model(svc.exchange, svc.exchange.blp(rec.account_id)))
 
@@ -174,7 +183,7 @@ def _own_order(request: web.Request) -> Order:
 
 async def place_order(request: web.Request) -> web.Response:
     svc, rec = _svc(request), _blp(request)
-    req = parse_body(m.OrderRequest, await request.text())
+    req = parse_body(m.OrderRequest, await read_text(request))
     if req.symbol not in svc.exchange.instruments:
         raise InvalidRequest(f"symbol: unknown symbol {req.symbol!r}", "unknown_symbol")
     try:
@@ -242,7 +251,9 @@ def add_api_routes(app: web.Application) -> None:
 
 
 def build_app(service: EngineService, venue_api: str | None = None) -> web.Application:
-    app = web.Application(middlewares=[protocol_middleware], client_max_size=1 << 20)
+    app = web.Application(
+        middlewares=[last_resort_middleware, protocol_middleware], client_max_size=MAX_BODY_BYTES
+    )
     app[SERVICE_KEY] = service
     add_api_routes(app)
     add_admin_routes(app, ADMIN)

@@ -163,7 +163,13 @@ class EngineService:
         self.secrets: dict[str, str] = {}
         self.blps: dict[str, BLPRecord] = {}  # by api key
         self.keys: dict[int, str] = {}  # account id -> api key
-        self.verifier = Verifier(self.secrets, window_ms=self.config.auth.window_ms)
+        # with a data dir the credentials survive a restart but the seen signatures do not:
+        # refuse anything signed before this process started (docs/protocol.md, replays)
+        self.verifier = Verifier(
+            self.secrets,
+            window_ms=self.config.auth.window_ms,
+            not_before_ms=wall_ms() if self.data_dir is not None else 0,
+        )
         self.buckets: dict[str, TokenBucket] = {}
         self.subscribers: dict[str, set[Subscriber]] = {}
         self.scenario: RunningScenario | None = None

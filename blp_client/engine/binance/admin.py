@@ -11,16 +11,18 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from ...auth import HEADER_ADMIN_TOKEN
+from ...errors import ValidationError
+from ...models import parse_decimal
 from ..core.exchange import ExchangeError
 from ..core.ledger import AccountKind
-from ..core.num import dec
 from ..faults import FaultConfig
+from ..http import check_depth, read_text
 from .limits import LimitsConfig
 
 if TYPE_CHECKING:
@@ -30,12 +32,17 @@ AdminHandler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body ({} when there is none)."""
+    """The request's JSON object body ({} when there is none), within the engine's input
+    limits (UTF-8, nesting depth)."""
     if not request.can_read_body:
         return {}
     try:
-        data = await request.json()
-    except json.JSONDecodeError:
+        text = await read_text(request)
+        check_depth(text)
+        data = json.loads(text)
+    except ValidationError as e:
+        raise ValueError(e.message) from None
+    except (ValueError, RecursionError):
         raise ValueError("body must be a JSON object") from None
     if not isinstance(data, dict):
         raise ValueError("body must be a JSON object")
@@ -43,15 +50,14 @@ async def json_body(request: web.Request) -> dict[str, Any]:
 
 
 def _decimal(name: str, value: Any) -> Decimal:
-    """A finite decimal given as a string or an integer (`core.num.dec`); anything else,
-    NaN and Infinity included, is a ValueError naming `name`."""
+    """A decimal given as a string or an integer, through the one strict parser
+    (`models.parse_decimal`); anything else is a ValueError naming `name`."""
     try:
-        d: Decimal | None = dec(value)
-    except (TypeError, InvalidOperation):
-        d = None
-    if d is None or not d.is_finite():
-        raise ValueError(f"{name} must be a decimal number as a string, got {value!r}")
-    return d
+        return parse_decimal(value)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be a decimal number as a string, got {value!r:.40}"
+        ) from None
 
 
 class VenueAdmin:

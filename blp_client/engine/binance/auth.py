@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -18,6 +19,8 @@ from .errors import INVALID_KEY, BinanceApiError, missing
 API_KEY_HEADER = "X-MBX-APIKEY"
 DEFAULT_RECV_WINDOW = 5_000
 MAX_RECV_WINDOW = 60_000
+_DIGITS_RE = re.compile(r"[0-9]{1,16}", re.ASCII)
+_HEX64_RE = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
 
 
 def wall_ms() -> int:
@@ -75,16 +78,20 @@ class KeyRing:
         if cred is None:
             raise BinanceApiError(*INVALID_KEY, 401)
         ts_s = params.get("timestamp")
-        if not ts_s or not ts_s.isdigit():
+        if not ts_s or not _DIGITS_RE.fullmatch(ts_s):
             raise missing("timestamp")
         signature = params.get("signature")
         if not signature:
             raise missing("signature")
         expected = sign(cred.secret, strip_signature(raw_query) + strip_signature(body))
-        if not hmac.compare_digest(expected, signature.lower()):
+        if not _HEX64_RE.fullmatch(signature) or not hmac.compare_digest(
+            expected, signature.lower()
+        ):
             raise BinanceApiError(-1022, "Signature for this request is not valid.")
         window_s = params.get("recvWindow")
-        window = int(window_s) if window_s and window_s.isdigit() else DEFAULT_RECV_WINDOW
+        window = (
+            int(window_s) if window_s and _DIGITS_RE.fullmatch(window_s) else DEFAULT_RECV_WINDOW
+        )
         if window > MAX_RECV_WINDOW:
             raise BinanceApiError(-1131, "recvWindow must be less than 60000")
         ts, server = int(ts_s), self.clock_ms()

@@ -23,7 +23,9 @@ from urllib.parse import parse_qsl
 import structlog
 from aiohttp import web
 
+from ...errors import ValidationError
 from ..faults import FaultInjector
+from ..http import read_text
 from .auth import API_KEY_HEADER, KeyRing
 from .errors import BinanceApiError
 from .limits import VenueLimiter, Verdict
@@ -198,7 +200,7 @@ class Pipeline:
         headers go into `headers`. A failed signature check still costs the request's weight,
         but counts no order."""
         raw_query = request.raw_path.partition("?")[2]
-        body = await request.text() if request.can_read_body else ""
+        body = await _body(request) if request.can_read_body else ""
         params = dict(parse_qsl(raw_query, keep_blank_values=True))
         params.update(parse_qsl(body, keep_blank_values=True))
         account_id: int | None = None
@@ -245,3 +247,12 @@ class Pipeline:
         if request.transport is not None:
             request.transport.close()
         raise asyncio.CancelledError()
+
+
+async def _body(request: web.Request) -> str:
+    """The form body as text; an unknown charset or invalid UTF-8 is Binance's -1100 (400)."""
+    try:
+        return await read_text(request)
+    except ValidationError as e:
+        msg = f"Illegal characters found in the request body: {e.message}"
+        raise BinanceApiError(-1100, msg) from None

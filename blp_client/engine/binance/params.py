@@ -8,9 +8,12 @@ from decimal import Decimal
 
 from aiohttp import web
 
+from ...models import parse_decimal
 from .errors import BinanceApiError, illegal_chars, missing
 
-_NUMBER_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+_NUMBER_PATTERN = "^([0-9]{1,20})(\\.[0-9]{1,18})?$"
+_INT_RE = re.compile(r"[0-9]{1,19}", re.ASCII)
+_INT_MAX = 2**63 - 1
 
 
 class Call:
@@ -41,18 +44,20 @@ class Call:
         v = self.get(name)
         if v is None:
             return None
-        if not _NUMBER_RE.match(v):
-            raise illegal_chars(name, "^([0-9]{1,20})(\\.[0-9]{1,20})?$")
-        return Decimal(v)
+        if v.startswith("-"):
+            raise illegal_chars(name, _NUMBER_PATTERN)
+        try:
+            return parse_decimal(v)  # the BLP API's strict parser, with Binance's error code
+        except ValueError:
+            raise illegal_chars(name, _NUMBER_PATTERN) from None
 
     def integer(self, name: str) -> int | None:
         v = self.get(name)
         if v is None:
             return None
-        try:
-            return int(v)
-        except ValueError:
-            raise illegal_chars(name, "^[0-9]+$") from None
+        if not _INT_RE.fullmatch(v) or int(v) > _INT_MAX:
+            raise illegal_chars(name, "^[0-9]{1,19}$")
+        return int(v)
 
     def boolean(self, name: str) -> bool:
         v = self.get(name)
