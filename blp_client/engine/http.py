@@ -14,7 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from ..errors import BLPError, Conflict, NotFound, RateLimited, ValidationError, field_error
+from ..errors import BLPError, Conflict, InvalidRequest, NotFound, RateLimited, field_error
 from .core import ExchangeError
 
 log = structlog.get_logger("blp.http")
@@ -69,14 +69,14 @@ async def read_text(request: web.Request) -> str:
     charset or invalid UTF-8 is a 400 `invalid_body` rather than an exception."""
     charset = (request.charset or "utf-8").lower()
     if charset not in ("utf-8", "utf8", "us-ascii", "ascii"):
-        raise ValidationError(
+        raise InvalidRequest(
             f"body: unsupported charset {charset[:32]!r} (send UTF-8)", "invalid_body"
         )
     raw = await request.read()
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ValidationError("body: not valid UTF-8", "invalid_body") from None
+        raise InvalidRequest("body: not valid UTF-8", "invalid_body") from None
 
 
 def check_depth(text: str, limit: int = MAX_JSON_DEPTH) -> None:
@@ -86,7 +86,7 @@ def check_depth(text: str, limit: int = MAX_JSON_DEPTH) -> None:
         if bracket in "[{":
             depth += 1
             if depth > limit:
-                raise ValidationError(
+                raise InvalidRequest(
                     f"body: JSON nested deeper than {limit} levels", "invalid_json"
                 )
         else:
@@ -101,14 +101,14 @@ def parse_body(model: type[M], text: str) -> M:
     if not text.strip():
         text = "{}"
     if len(text) > MAX_BODY_BYTES:
-        raise ValidationError(f"body: larger than {MAX_BODY_BYTES} bytes", "body_too_large")
+        raise InvalidRequest(f"body: larger than {MAX_BODY_BYTES} bytes", "body_too_large")
     check_depth(text)
     try:
         data: Any = json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as e:
-        raise ValidationError(f"body is not valid JSON: {e}", "invalid_json") from None
+        raise InvalidRequest(f"body is not valid JSON: {e}", "invalid_json") from None
     if not isinstance(data, dict):
-        raise ValidationError("body must be a JSON object", "invalid_json")
+        raise InvalidRequest("body must be a JSON object", "invalid_json")
     try:
         return model.model_validate(data)
     except PydanticValidationError as e:
@@ -120,12 +120,12 @@ def query_int(request: web.Request, name: str, default: int, lo: int, hi: int | 
     if raw is None or raw == "":
         return default
     if not _INT_RE.fullmatch(raw):
-        raise ValidationError(f"{name}: must be an integer, got {raw[:40]!r}")
+        raise InvalidRequest(f"{name}: must be an integer, got {raw[:40]!r}")
     value = int(raw)
     hi = INT_MAX if hi is None else hi
     if value < lo or value > hi:
         bound = f"between {lo} and {hi}"
-        raise ValidationError(f"{name}: must be {bound}, got {value}")
+        raise InvalidRequest(f"{name}: must be {bound}, got {value}")
     return value
 
 
@@ -141,7 +141,7 @@ def exchange_error(e: ExchangeError) -> BLPError:
     if status == 404:
         return NotFound(e.message, e.code)
     if status == 400:
-        return ValidationError(e.message, e.code)
+        return InvalidRequest(e.message, e.code)
     return Conflict(e.message, e.code)
 
 
