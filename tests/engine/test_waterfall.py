@@ -176,6 +176,10 @@ def test_favourable_takeover_of_two_positions() -> None:
     assert ex.insurance_fund.cash == FUND0 + D(40)
     # BLP: BTC 2·(30 000 − 29 965) = 70, ETH 5·(2 002 − 2 000) = 10 → 80 = ⅔·120
     assert upnl(ex, b) == D(80)
+    # the statistics, counted from the events: one takeover of two positions
+    st = ex.stats
+    assert (st.liquidations, st.takeovers, st.takeover_notional) == (1, 1, D(70000))
+    assert (st.blp_assigned_notional, st.blps[b].assignments) == (D(70000), 2)
     assert_conserved(ex)
     assert t in ex.liquidator.multi  # checked on every tick while it held two positions
     ex.advance(2_000)

@@ -85,7 +85,7 @@ def test_margin_alert_json_of_each_kind() -> None:
         ev.LiquidationStarted(12, 3, a, D("-4.2"), D("0.0031"), D("0.006")),
         ev.LiquidationReturned(13, 3, a, 2),
         ev.TakenOver(14, 4, a, BTC, D("-0.5"), D("30100.5"), D(30000), False),
-        ev.AutoDeleveraged(15, 5, a, BTC, D("0.25"), D(29800), D("1.5")),
+        ev.AutoDeleveraged(15, 5, a, BTC, D("0.25"), D(29800), D(30000), D("1.5")),
         ev.SocializedLoss(16, D(30), D(300), D("0.1"), ((other, D(20)), (a, D(10)))),
         ev.MarginAlert(17, other, "margin_call", D(1), D(1), D(1), D(1)),  # not a BLP
     ]

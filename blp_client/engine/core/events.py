@@ -157,6 +157,7 @@ class InsuranceKept(Event):
     symbol: str
     qty: Decimal  # signed quantity the fund keeps to unwind on the book
     price: Decimal
+    mark_price: Decimal
 
 
 @event
@@ -166,6 +167,7 @@ class AutoDeleveraged(Event):
     symbol: str
     qty: Decimal  # signed change of the deleveraged account's position
     price: Decimal
+    mark_price: Decimal
     rank: Decimal
 
 

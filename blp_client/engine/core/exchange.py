@@ -84,7 +84,7 @@ class Exchange:
             for kind in AccountKind
         }  # fmt: skip
         self._next_trade_id = 1
-        self.liquidator = Liquidator(self, self.config.waterfall)
+        self.liquidator = Liquidator(self, self.config.waterfall, prog, self.rng)
         if self.config.insurance_fund:
             self.ledger.deposit(self.ledger.insurance_fund, self.config.insurance_fund)
         self.stats.insurance_fund_start = self.ledger.insurance_fund.cash
@@ -92,7 +92,9 @@ class Exchange:
     # ---- events -------------------------------------------------------------------------
 
     def emit(self, event: ev.Event) -> None:
+        """The one sink of every state change: the event list, and the statistics."""
         self.events.append(event)
+        self.stats.record(event)
 
     def drain_events(self) -> list[ev.Event]:
         out, self.events = self.events, []
