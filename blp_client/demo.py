@@ -49,9 +49,9 @@ from .engine.market import Scenario
 from .engine.server import RunningEngine, start_engine
 from .engine.simulate import report as sim_report
 from .engine.simulate import sample
+from .vocabulary import ZERO
 
 D = Decimal
-ZERO = D(0)
 
 
 class DemoError(RuntimeError):

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from .vocabulary import AssignmentKind, Side
+
 
 def _no_float(value: Any) -> Any:
     if isinstance(value, float):
@@ -41,7 +43,6 @@ DecIn = Annotated[
 ]
 """A decimal in a request: a JSON float is refused because it is not exact."""
 Symbol = Annotated[str, Field(min_length=1, max_length=32)]
-SideName = Literal["buy", "sell"]
 
 
 class Response(BaseModel):
@@ -137,12 +138,12 @@ class Assignment(Response):
     seq: int
     ts: int
     symbol: str
-    side: SideName  # the BLP's side: buy = it receives a long
+    side: Side  # the BLP's side: buy = it receives a long
     qty: Dec
     price: Dec
     mark_price: Dec
     zero_price: Dec
-    kind: Literal["favorable", "toxic"]
+    kind: AssignmentKind
     discount_bps: Dec  # signed, positive = better than mark for the BLP
     liquidation_id: int
     remaining: Remaining
@@ -189,7 +190,7 @@ class FillData(Response):
     order_id: int
     client_order_id: str | None
     symbol: str
-    side: SideName
+    side: Side
     qty: Dec
     price: Dec
     fee: Dec  # negative = rebate
@@ -273,7 +274,7 @@ class Book(Response):
 
 class OrderRequest(Request):
     symbol: Symbol
-    side: SideName
+    side: Side
     type: Literal["limit", "market"] = "limit"
     qty: DecIn = Field(gt=0)
     price: DecIn | None = Field(default=None, gt=0)
@@ -294,7 +295,7 @@ class Order(Response):
     id: int
     client_order_id: str | None
     symbol: str
-    side: SideName
+    side: Side
     type: Literal["limit", "market"]
     qty: Dec
     price: Dec | None

@@ -144,7 +144,7 @@ def order_model(o: Order) -> m.Order:
         id=o.id,
         client_order_id=o.client_order_id,
         symbol=o.symbol,
-        side=o.side.value,
+        side=o.side,
         type="market" if o.price is None else "limit",
         qty=o.qty,
         price=o.price,
