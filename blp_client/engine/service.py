@@ -364,7 +364,7 @@ class EngineService:
     def force_liquidations(self, req: m.ForceLiquidations) -> m.ForceResult:
         """Open `count` accounts each holding `qty` (default one lot) at mark with zero
         equity against the house, and run the waterfall at once: each is taken over at its
-        zero price (= mark, favourable) and handed to the opted-in BLPs by the program's
+        zero price (= mark, favorable) and handed to the opted-in BLPs by the program's
         rules (rates, thresholds, pro-rata). One lot per account gives one assignment each."""
         x = self.exchange
         inst = x.instruments.get(req.symbol)
