@@ -2,9 +2,9 @@
 character for character (docs/protocol.md). A refactoring of `engine/wire.py` must leave every
 string here unchanged.
 
-A real exchange makes the profile, fill and assignment events (so a fill's client order id is
-the one the BLP gave); the margin alerts are core events built by hand, since each comes from
-a different corner of the waterfall.
+A real exchange makes the profile, fill and assignment events (a fill's client order id is the
+one the BLP gave, carried by the core's trade event); the margin alerts are core events built by
+hand, since each comes from a different corner of the waterfall.
 """
 
 from __future__ import annotations
@@ -26,17 +26,19 @@ def wire_texts(events: list[ev.Event], keys: dict[int, str]) -> list[tuple[str, 
     BLP from 1, event ids from ev-1."""
     seqs: dict[str, int] = {}
     gid = 0
+
+    def number(blp: str) -> tuple[int, int]:
+        nonlocal gid
+        seqs[blp] = seqs.get(blp, 0) + 1
+        gid += 1
+        return seqs[blp], gid
+
     out: list[tuple[str, str]] = []
-    x = Exchange()
     for e in events:
-        for p in wire.protocol_events(e, keys, X[0] if X else x):
-            seqs[p.blp] = seqs.get(p.blp, 0) + 1
-            gid += 1
-            out.append((p.blp, wire.render(p, seqs[p.blp], gid)[1]))
+        for o in wire.protocol_events(e, keys, number):
+            assert o.msg.id == f"ev-{o.gid}"
+            out.append((o.blp, o.msg.model_dump_json()))
     return out
-
-
-X: list[Exchange] = []  # the exchange whose orders the fills are of (the old API reads it)
 
 
 def test_profile_fill_and_assignment_json_from_a_real_exchange() -> None:
@@ -56,7 +58,6 @@ def test_profile_fill_and_assignment_json_from_a_real_exchange() -> None:
     x.seed_position(t, mm, BTC, D(1), D(30000))
     x.set_index(BTC, D(29900))
     x.advance(2_000)
-    X[:] = [x]
     texts = wire_texts(x.drain_events(), {b: KEY})
     assert {blp for blp, _ in texts} == {KEY}
     assert [msg for _, msg in texts] == [

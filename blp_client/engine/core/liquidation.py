@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from ...vocabulary import AssignmentKind
 from . import events as ev
 from .blp import BLP, ProgramConfig, allocate, assignment_price, capacity_qty, discount_bps
 from .book import BUY, SELL, Order, OrderBook, Side
@@ -376,7 +377,7 @@ class Liquidator:
             return abs(q)
         price = assignment_price(s, zp, mark, fav, inst.tick, self.program)
         disc = discount_bps(s, price, mark)
-        kind = "favorable" if fav else "toxic"
+        kind: AssignmentKind = "favorable" if fav else "toxic"
         fund = x.ledger.insurance_fund
         for aid in sorted(alloc):
             qty = alloc[aid]
@@ -395,7 +396,7 @@ class Liquidator:
                     liq.id,
                     aid,
                     symbol,
-                    "buy" if s > 0 else "sell",
+                    BUY if s > 0 else SELL,
                     qty,
                     price,
                     mark,

@@ -84,7 +84,7 @@ class Stats:
         self.takeover_notional += abs(e.qty) * e.mark_price
 
     def _assignment(self, e: ev.Assignment) -> None:
-        s = 1 if e.side == "buy" else -1
+        s = e.side.sign
         notional = e.qty * e.mark_price
         bst = self.blp(e.account_id)
         self.blp_assigned_notional += notional
