@@ -47,9 +47,9 @@ from .demo_sim import (
     bot_config,
 )
 from .engine.admin_client import AdminError, admin_request
+from .vocabulary import ZERO
 
 D = Decimal
-ZERO = D(0)
 ENGINE_READY_S = 120.0  # the engine child builds the market (5,000 accounts: a few seconds)
 CHILD_GRACE_S = 10.0  # a child's clean stop after its stdin closed, before SIGTERM
 LIQUIDATION_KINDS = ("liquidation_started", "taken_over")

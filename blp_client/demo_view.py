@@ -11,9 +11,9 @@ from typing import Any, TextIO
 
 from .demo_sim import OUR_BLP, OUR_NAME, VENUE_COLLATERAL
 from .engine.simulate import compare_text, saving
+from .vocabulary import ZERO
 
 D = Decimal
-ZERO = D(0)
 CLAWBACK_KEYS = (
     "adl_count",
     "adl_notional",

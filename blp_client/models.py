@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from .vocabulary import AssignmentKind, Side
+
 MAX_DECIMAL_DIGITS = 28
 """Most significant digits a decimal input may carry (Decimal's default precision: a longer
 one would be rounded silently by the first arithmetic)."""
@@ -85,7 +87,6 @@ DecIn = Annotated[
 ]
 """A decimal in a request, through `parse_decimal`: strict syntax, bounded digits, no float."""
 Symbol = Annotated[str, Field(min_length=1, max_length=32)]
-SideName = Literal["buy", "sell"]
 
 
 class Response(BaseModel):
@@ -181,12 +182,12 @@ class Assignment(Response):
     seq: int
     ts: int
     symbol: str
-    side: SideName  # the BLP's side: buy = it receives a long
+    side: Side  # the BLP's side: buy = it receives a long
     qty: Dec
     price: Dec
     mark_price: Dec
     zero_price: Dec
-    kind: Literal["favorable", "toxic"]
+    kind: AssignmentKind
     discount_bps: Dec  # signed, positive = better than mark for the BLP
     liquidation_id: int
     remaining: Remaining
@@ -233,7 +234,7 @@ class FillData(Response):
     order_id: int
     client_order_id: str | None
     symbol: str
-    side: SideName
+    side: Side
     qty: Dec
     price: Dec
     fee: Dec  # negative = rebate
@@ -317,7 +318,7 @@ class Book(Response):
 
 class OrderRequest(Request):
     symbol: Symbol
-    side: SideName
+    side: Side
     type: Literal["limit", "market"] = "limit"
     qty: DecIn = Field(gt=0)
     price: DecIn | None = Field(default=None, gt=0)
@@ -338,7 +339,7 @@ class Order(Response):
     id: int
     client_order_id: str | None
     symbol: str
-    side: SideName
+    side: Side
     type: Literal["limit", "market"]
     qty: Dec
     price: Dec | None

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-ZERO = Decimal(0)
+from blp_client.vocabulary import ZERO as ZERO  # re-exported: the bot and strategies use it
+
 ONE = Decimal(1)
 BPS = Decimal(10_000)
 

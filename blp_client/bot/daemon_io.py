@@ -23,9 +23,9 @@ from blp_client.bot.metrics import BotMetrics
 from blp_client.bot.strategy import EXCHANGE, VenueMargin
 from blp_client.bot.venues import CcxtVenue, PaperConfig, PaperVenue, Venue
 from blp_client.client import BLPClient
+from blp_client.vocabulary import ZERO
 
 log = structlog.get_logger("blp_client.bot.daemon")
-ZERO = Decimal(0)
 
 
 async def build_venues(

@@ -37,16 +37,16 @@ from blp_client.bot.venues import (
 from blp_client.client import BLPClient
 from blp_client.errors import BLPError, ConnectionFailed
 from blp_client.models import Order
+from blp_client.vocabulary import ZERO
 
-ZERO = Decimal(0)
 T = TypeVar("T")
 
 _STATUS = {
     "new": OrderStatus.OPEN,
     "partially_filled": OrderStatus.OPEN,
     "filled": OrderStatus.FILLED,
-    "cancelled": OrderStatus.CANCELED,
-    "canceled": OrderStatus.CANCELED,
+    "cancelled": OrderStatus.CANCELLED,
+    "canceled": OrderStatus.CANCELLED,
     "expired": OrderStatus.EXPIRED,
     "rejected": OrderStatus.REJECTED,
 }

@@ -65,10 +65,10 @@ from blp_client.bot.venues import (
     Venue,
     VenueError,
 )
+from blp_client.vocabulary import ZERO
 
 log = structlog.get_logger("blp_client.bot.execution")
 
-ZERO = Decimal(0)
 FILL_SLACK_MS = 60_000  # look for an order's trades from this long before it was journaled
 SetThresholdFn = Callable[[str, Decimal], Awaitable[None]]
 

@@ -8,8 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from blp_client.models import Assignment
-
-ZERO = Decimal(0)
+from blp_client.vocabulary import ZERO
 
 
 class JournalError(RuntimeError):

@@ -23,8 +23,7 @@ from blp_client.bot.journal import Journal
 from blp_client.bot.journal_schema import OPEN_STATES
 from blp_client.bot.metrics import BotMetrics
 from blp_client.bot.strategy import EXCHANGE, RiskState, View
-
-ZERO = Decimal(0)
+from blp_client.vocabulary import ZERO
 
 
 class JournalReader:

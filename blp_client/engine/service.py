@@ -35,7 +35,7 @@ from .market import SCENARIOS, Scenario, build_scenario
 from .simulate import SimulationConfig
 from .simulate import report as scenario_report
 from .simulate import sample as scenario_sample
-from .wire import PendingEvent, order_model, protocol_events, render
+from .wire import Outgoing, order_model, protocol_events
 
 log = structlog.get_logger("blp.engine")
 
@@ -244,24 +244,29 @@ class EngineService:
         core_events = x.drain_events()
         if not core_events:
             return 0
-        pending: list[PendingEvent] = []
+        gid = self.log.last_gid
+        seqs: dict[str, int] = {}
+
+        def number(blp: str) -> tuple[int, int]:
+            """The BLP's next seq and the log's next event id, continuing the log's."""
+            nonlocal gid
+            seq = seqs[blp] = seqs.get(blp, self.last_seq(blp)) + 1
+            gid += 1
+            return seq, gid
+
+        out: list[Outgoing] = []
         for e in core_events:
-            pending += protocol_events(e, self.keys, x)
+            out += protocol_events(e, self.keys, number)
             if isinstance(e, ev.Assignment):
                 self.assignments += 1
             elif isinstance(e, ev.ProfileChanged):
                 self._persist_profile(e.account_id)
-        if not pending:
+        if not out:
             return 0
-        rows: list[LogRow] = []
-        gid = self.log.last_gid
-        seqs: dict[str, int] = {}
-        for p in pending:
-            seq = seqs.get(p.blp, self.last_seq(p.blp)) + 1
-            seqs[p.blp] = seq
-            gid += 1
-            _, msg = render(p, seq, gid)
-            rows.append(LogRow(gid, p.blp, seq, p.type, p.ts, msg))
+        rows = [
+            LogRow(o.gid, o.blp, o.msg.seq, o.msg.type, o.msg.ts, o.msg.model_dump_json())
+            for o in out
+        ]
         self.log.append(rows)
         self.counters["events_logged"] += len(rows)
         for r in rows:
@@ -392,7 +397,7 @@ class EngineService:
     def force_liquidations(self, req: m.ForceLiquidations) -> m.ForceResult:
         """Open `count` accounts each holding `qty` (default one lot) at mark with zero
         equity against the house, and run the waterfall at once: each is taken over at its
-        zero price (= mark, favourable) and handed to the opted-in BLPs by the program's
+        zero price (= mark, favorable) and handed to the opted-in BLPs by the program's
         rules (rates, thresholds, pro-rata). One lot per account gives one assignment each."""
         x = self.exchange
         inst = x.instruments.get(req.symbol)

@@ -220,7 +220,7 @@ COMPARE_ROWS = (
     ("book_reduced_notional", "Book-reduced notional"),
     ("takeover_notional", "Taken over (notional)"),
     ("blp_assigned_notional", "Assigned to BLPs"),
-    ("blp_favorable_notional", "  favourable"),
+    ("blp_favorable_notional", "  favorable"),
     ("blp_toxic_notional", "  toxic"),
     ("insurance_kept_notional", "Kept by insurance fund"),
     ("insurance_fund_end", "Insurance fund at end"),

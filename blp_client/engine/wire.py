@@ -1,15 +1,15 @@
 """Pure conversions from the engine core to the BLP API's wire models (protocol v1).
 
 No I/O here: the server reads exchange state through these functions and turns core events into
-per-BLP protocol events (`PendingEvent`), which the service numbers, logs and publishes.
+per-BLP protocol events, the typed models of `blp_client.models`, numbered by the service's
+`Numbering` (each BLP's next seq and the log's next id); the service logs and publishes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from .. import models as m
 from .core import Exchange
@@ -19,121 +19,124 @@ from .core.book import Order, Side
 from .core.margin import snapshot
 from .core.num import ZERO
 
+Message = m.AssignmentEvent | m.ProfileEvent | m.MarginEvent | m.FillEvent
+Numbering = Callable[[str], tuple[int, int]]
+"""A BLP's api key -> (its next seq, the next event id of the log)."""
+
 
 @dataclass(frozen=True, slots=True)
-class PendingEvent:
-    """A protocol event for one BLP, before it gets its seq and id."""
+class Outgoing:
+    """One numbered protocol event for one BLP: its id in the event log and its message."""
 
     blp: str  # the BLP's api key
-    type: str  # assignment | profile | margin | fill
-    ts: int
-    fields: dict[str, Any]
+    gid: int
+    msg: Message
 
 
-def render(p: PendingEvent, seq: int, gid: int) -> tuple[str, str]:
-    """The event's id and its exact JSON text on the wire."""
-    event_id = f"ev-{gid}"
-    msg: m.AssignmentEvent | m.ProfileEvent | m.MarginEvent | m.FillEvent
-    if p.type == "assignment":
-        data = m.Assignment(id=f"as-{gid}", seq=seq, ts=p.ts, **p.fields)
-        msg = m.AssignmentEvent(seq=seq, id=event_id, ts=p.ts, data=data)
-    elif p.type == "profile":
-        msg = m.ProfileEvent(seq=seq, id=event_id, ts=p.ts, data=m.ProfileData(**p.fields))
-    elif p.type == "margin":
-        msg = m.MarginEvent(seq=seq, id=event_id, ts=p.ts, data=m.MarginData(**p.fields))
-    elif p.type == "fill":
-        msg = m.FillEvent(seq=seq, id=event_id, ts=p.ts, data=m.FillData(**p.fields))
-    else:  # pragma: no cover - the mapper only produces the four types
-        raise ValueError(f"unknown event type {p.type!r}")
-    return event_id, msg.model_dump_json()
-
-
-def protocol_events(e: ev.Event, keys: Mapping[int, str], x: Exchange) -> list[PendingEvent]:
+def protocol_events(e: ev.Event, keys: Mapping[int, str], number: Numbering) -> list[Outgoing]:
     """The BLP protocol events a core event produces (none when it concerns no BLP)."""
-    if isinstance(e, ev.Assignment):
-        key = keys.get(e.account_id)
-        if key is None:
-            return []
-        return [
-            PendingEvent(key, "assignment", e.ts, {
-                "symbol": e.symbol, "side": e.side, "qty": e.qty, "price": e.price,
-                "mark_price": e.mark_price, "zero_price": e.zero_price, "kind": e.kind,
-                "discount_bps": e.discount_bps if e.discount_bps else abs(e.discount_bps),
-                "liquidation_id": e.liquidation_id,
-                "remaining": m.Remaining(
-                    minute=e.remaining_minute, hour=e.remaining_hour,
-                    threshold=e.remaining_threshold,
-                ),
-            })
-        ]  # fmt: skip
     if isinstance(e, ev.Trade):
-        out: list[PendingEvent] = []
-        for account_id, order_id, side, fee, liq in (
-            (e.taker_account_id, e.taker_order_id, e.taker_side, e.taker_fee, "taker"),
-            (
-                e.maker_account_id, e.maker_order_id, Side(e.taker_side).opposite.value,
-                e.maker_fee, "maker",
-            ),
-        ):  # fmt: skip
-            key = keys.get(account_id)
-            if key is None:
-                continue
-            order = x.orders.get(order_id)
-            out.append(
-                PendingEvent(key, "fill", e.ts, {
-                    "trade_id": e.trade_id, "order_id": order_id,
-                    "client_order_id": order.client_order_id if order else None,
-                    "symbol": e.symbol, "side": side, "qty": e.qty, "price": e.price,
-                    "fee": fee, "liquidity": liq,
-                })
-            )  # fmt: skip
-        return out
-    if isinstance(e, ev.ProfileChanged):
-        key = keys.get(e.account_id)
-        if key is None:
-            return []
         return [
-            PendingEvent(key, "profile", e.ts, {
-                "account_id": e.account_id, "minute_rate": e.minute_rate,
-                "hour_rate": e.hour_rate, "max_position_notional": dict(e.thresholds),
-                "opted_in": e.opted_in, "reason": e.reason,
-            })
-        ]  # fmt: skip
-    return _margin_events(e, keys)
-
-
-def _margin_events(e: ev.Event, keys: Mapping[int, str]) -> list[PendingEvent]:
-    def one(account_id: int, **fields: Any) -> list[PendingEvent]:
-        key = keys.get(account_id)
-        if key is None:
-            return []
-        return [PendingEvent(key, "margin", e.ts, {"account_id": account_id, **fields})]
-
-    if isinstance(e, ev.MarginAlert):
-        return one(e.account_id, kind=e.kind, equity=e.equity, mf=e.mf, mmf=e.mmf, imf=e.imf)
-    if isinstance(e, ev.LiquidationStarted):
-        return one(
-            e.account_id, kind="liquidation_started", equity=e.equity, mf=e.mf, mmf=e.mmf,
+            fill
+            for fill in (_fill(e, keys, number, taker=True), _fill(e, keys, number, taker=False))
+            if fill is not None
+        ]
+    if isinstance(e, ev.SocializedLoss):
+        return [
+            _margin(key, e.ts, number, m.MarginData(kind="clawback", account_id=aid, amount=d))
+            for aid, d in e.debits
+            if (key := keys.get(aid)) is not None
+        ]
+    if not isinstance(e, _OWN_ACCOUNT) or (key := keys.get(e.account_id)) is None:
+        return []
+    if isinstance(e, ev.Assignment):
+        seq, gid = number(key)
+        data = m.Assignment(
+            id=f"as-{gid}", seq=seq, ts=e.ts, symbol=e.symbol, side=e.side, qty=e.qty,
+            price=e.price, mark_price=e.mark_price, zero_price=e.zero_price, kind=e.kind,
+            discount_bps=e.discount_bps if e.discount_bps else abs(e.discount_bps),  # no -0
             liquidation_id=e.liquidation_id,
+            remaining=m.Remaining(
+                minute=e.remaining_minute, hour=e.remaining_hour,
+                threshold=e.remaining_threshold,
+            ),
+        )  # fmt: skip
+        return [Outgoing(key, gid, m.AssignmentEvent(seq=seq, id=f"ev-{gid}", ts=e.ts, data=data))]
+    if isinstance(e, ev.ProfileChanged):
+        seq, gid = number(key)
+        profile = m.ProfileData(
+            account_id=e.account_id, minute_rate=e.minute_rate, hour_rate=e.hour_rate,
+            max_position_notional=dict(e.thresholds), opted_in=e.opted_in, reason=e.reason,
+        )  # fmt: skip
+        return [Outgoing(key, gid, m.ProfileEvent(seq=seq, id=f"ev-{gid}", ts=e.ts, data=profile))]
+    return [_margin(key, e.ts, number, _margin_data(e))]
+
+
+_OWN_ACCOUNT = (
+    ev.Assignment, ev.ProfileChanged, ev.MarginAlert, ev.LiquidationStarted,
+    ev.LiquidationReturned, ev.TakenOver, ev.AutoDeleveraged,
+)  # fmt: skip
+"""The core events that become one protocol event for the account they name."""
+
+
+def _fill(e: ev.Trade, keys: Mapping[int, str], number: Numbering, taker: bool) -> Outgoing | None:
+    """The taker's or the maker's side of a trade, when it is a BLP's."""
+    key = keys.get(e.taker_account_id if taker else e.maker_account_id)
+    if key is None:
+        return None
+    seq, gid = number(key)
+    if taker:
+        data = m.FillData(
+            trade_id=e.trade_id, order_id=e.taker_order_id,
+            client_order_id=e.taker_client_order_id, symbol=e.symbol, side=e.taker_side,
+            qty=e.qty, price=e.price, fee=e.taker_fee, liquidity="taker",
+        )  # fmt: skip
+    else:
+        data = m.FillData(
+            trade_id=e.trade_id, order_id=e.maker_order_id,
+            client_order_id=e.maker_client_order_id, symbol=e.symbol,
+            side=e.taker_side.opposite, qty=e.qty, price=e.price, fee=e.maker_fee,
+            liquidity="maker",
+        )  # fmt: skip
+    return Outgoing(key, gid, m.FillEvent(seq=seq, id=f"ev-{gid}", ts=e.ts, data=data))
+
+
+def _margin(key: str, ts: int, number: Numbering, data: m.MarginData) -> Outgoing:
+    seq, gid = number(key)
+    return Outgoing(key, gid, m.MarginEvent(seq=seq, id=f"ev-{gid}", ts=ts, data=data))
+
+
+def _margin_data(
+    e: ev.MarginAlert
+    | ev.LiquidationStarted
+    | ev.LiquidationReturned
+    | ev.TakenOver
+    | ev.AutoDeleveraged,
+) -> m.MarginData:
+    """An own-account alert: margin call or back to ok, the account's liquidation started,
+    returned, taken over, or one of its positions auto-deleveraged."""
+    if isinstance(e, ev.MarginAlert):
+        return m.MarginData(
+            kind=e.kind, account_id=e.account_id, equity=e.equity, mf=e.mf, mmf=e.mmf, imf=e.imf
+        )
+    if isinstance(e, ev.LiquidationStarted):
+        return m.MarginData(
+            kind="liquidation_started", account_id=e.account_id, equity=e.equity, mf=e.mf,
+            mmf=e.mmf, liquidation_id=e.liquidation_id,
         )  # fmt: skip
     if isinstance(e, ev.LiquidationReturned):
-        return one(e.account_id, kind="liquidation_returned", liquidation_id=e.liquidation_id)
+        return m.MarginData(
+            kind="liquidation_returned", account_id=e.account_id, liquidation_id=e.liquidation_id
+        )
     if isinstance(e, ev.TakenOver):
-        return one(
-            e.account_id, kind="taken_over", liquidation_id=e.liquidation_id, symbol=e.symbol,
-            qty=e.qty, zero_price=e.zero_price, mark_price=e.mark_price,
+        return m.MarginData(
+            kind="taken_over", account_id=e.account_id, liquidation_id=e.liquidation_id,
+            symbol=e.symbol, qty=e.qty, zero_price=e.zero_price, mark_price=e.mark_price,
         )  # fmt: skip
-    if isinstance(e, ev.AutoDeleveraged):
-        return one(
-            e.account_id, kind="adl", liquidation_id=e.liquidation_id, symbol=e.symbol,
-            qty=e.qty, price=e.price,
-        )  # fmt: skip
-    if isinstance(e, ev.SocializedLoss):
-        out: list[PendingEvent] = []
-        for account_id, amount in e.debits:
-            out += one(account_id, kind="clawback", amount=amount)
-        return out
-    return []
+    return m.MarginData(
+        kind="adl", account_id=e.account_id, liquidation_id=e.liquidation_id, symbol=e.symbol,
+        qty=e.qty, price=e.price,
+    )  # fmt: skip
 
 
 # ---- resources -------------------------------------------------------------------------
@@ -144,7 +147,7 @@ def order_model(o: Order) -> m.Order:
         id=o.id,
         client_order_id=o.client_order_id,
         symbol=o.symbol,
-        side=o.side.value,
+        side=o.side,
         type="market" if o.price is None else "limit",
         qty=o.qty,
         price=o.price,
@@ -228,7 +231,7 @@ def account_model(x: Exchange, account_id: int) -> m.Account:
         tmf=snap.tmf,
         leverage=None if lev.is_infinite() else lev,
         liquidation_state=acct.liquidation.value,
-        margin_call=account_id in x.liquidator.margin_call,
+        margin_call=x.in_margin_call(account_id),
         positions=positions,
     )
 

@@ -1,6 +1,6 @@
 """Hand-computed examples of the BLP program rules (DOMAIN.md, "The BLP program").
 
-* assignment prices: favourable ⅔·ZP + ⅓·MP and the toxic 1 % collar, rounded to the tick in
+* assignment prices: favorable ⅔·ZP + ⅓·MP and the toxic 1 % collar, rounded to the tick in
   the BLP's favour;
 * pro-rata allocation to remaining capacity with lot rounding and water-filling (pure and
   through the exchange with three BLPs, one capped by its threshold);
@@ -97,7 +97,7 @@ def qty_of(ex: Exchange, account_id: int) -> Decimal:
         (-1, "50114", "49000.7", "49742.9"),
     ],
 )
-def test_favourable_price_two_thirds_zero_one_third_mark(
+def test_favorable_price_two_thirds_zero_one_third_mark(
     side: int, zp: str, mark: str, price: str
 ) -> None:
     assert assignment_price(side, D(zp), D(mark), True, BTC_TICK, CFG) == D(price)

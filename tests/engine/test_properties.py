@@ -6,7 +6,7 @@ whole event stream of that second is replayed by an independent, event-sourced c
 
 * no BLP is ever assigned more than its per-minute / per-hour rate in any rolling window,
   nor past its Max Position Notional Threshold (reductions excepted), nor while opted out;
-* every BLP price is inside the 1 % collar, and favourable flow is at or better than mark;
+* every BLP price is inside the 1 % collar, and favorable flow is at or better than mark;
 * positions sum to zero per contract, and Σ cash − Σ cost == Σ deposits exactly;
 * an account taken over ends with cash exactly 0 and no positions;
 * the same seed and inputs give the same events.
@@ -282,15 +282,15 @@ class Checker:
         if abs(new) < abs(old):
             self.kinds["assignment.reduce"] += 1
 
-        # the price collar, and favourable flow at or better than mark for the BLP
+        # the price collar, and favorable flow at or better than mark for the BLP
         if s > 0:
             assert e.price <= e.mark_price * (1 + COLLAR), f"buy above the collar: {e}"
             if fav:
-                assert e.price <= e.mark_price, f"favourable buy above mark: {e}"
+                assert e.price <= e.mark_price, f"favorable buy above mark: {e}"
         else:
             assert e.price >= e.mark_price * (1 - COLLAR), f"sell below the collar: {e}"
             if fav:
-                assert e.price >= e.mark_price, f"favourable sell below mark: {e}"
+                assert e.price >= e.mark_price, f"favorable sell below mark: {e}"
 
     def _ledger(self, taken: set[int]) -> None:
         ledger = self.x.ledger

@@ -3,7 +3,7 @@
 Through the `Exchange` façade, with an empty book so that mark = index:
 
 * takeover at the zero price(s) of one and of several positions, the account left at exactly 0;
-* favourable transfer at ⅔·ZP + ⅓·MP (a third of the equity to the insurance fund);
+* favorable transfer at ⅔·ZP + ⅓·MP (a third of the equity to the insurance fund);
 * toxic transfer at ZP inside the 1 % collar, the insurance fund paying the gap beyond it;
 * a BLP overleveraged by its obligation is itself liquidated and its position goes to the
   other BLPs;
@@ -76,10 +76,10 @@ def assert_closed(ex: Exchange, account_id: int) -> None:
     assert acct.open_positions() == {}
 
 
-# ---- favourable ----------------------------------------------------------------------------
+# ---- favorable ----------------------------------------------------------------------------
 
 
-def test_favourable_takeover_of_one_long() -> None:
+def test_favorable_takeover_of_one_long() -> None:
     ex = Exchange()
     mm = ex.open_account(AccountKind.MARKET_MAKER, D(10_000_000))
     ex.set_index(BTC, D(30000))
@@ -90,7 +90,7 @@ def test_favourable_takeover_of_one_long() -> None:
     # mark 29 900: TAV = 180 − 100 = 80 < MM 179.4, and < TMF·N = 0.003·29 900 = 89.7
     ex.advance(1_000)
     events = ex.drain_events()
-    # ZP = 29 900 − 80 = 29 820 (TAV ≥ 0: favourable)
+    # ZP = 29 900 − 80 = 29 820 (TAV ≥ 0: favorable)
     (took,) = of(events, ev.TakenOver)
     assert (took.account_id, took.qty, took.zero_price, took.mark_price, took.favorable) == (
         t,
@@ -149,7 +149,7 @@ def test_zero_price_rounding_residue_goes_to_the_fund() -> None:
     assert_conserved(ex)
 
 
-def test_favourable_takeover_of_two_positions() -> None:
+def test_favorable_takeover_of_two_positions() -> None:
     # BTC long 2 at 30 100, ETH short 5 at 1 990, cash 370 (see test_margin): at marks
     # 30 000 / 2 000, TAV 120, Σ MM 480, TMF·N = 240; ZPs 29 947.5 and 2 003.
     ex = Exchange()
@@ -176,6 +176,10 @@ def test_favourable_takeover_of_two_positions() -> None:
     assert ex.insurance_fund.cash == FUND0 + D(40)
     # BLP: BTC 2·(30 000 − 29 965) = 70, ETH 5·(2 002 − 2 000) = 10 → 80 = ⅔·120
     assert upnl(ex, b) == D(80)
+    # the statistics, counted from the events: one takeover of two positions
+    st = ex.stats
+    assert (st.liquidations, st.takeovers, st.takeover_notional) == (1, 1, D(70000))
+    assert (st.blp_assigned_notional, st.blps[b].assignments) == (D(70000), 2)
     assert_conserved(ex)
     assert t in ex.liquidator.multi  # checked on every tick while it held two positions
     ex.advance(2_000)
@@ -272,7 +276,7 @@ def test_blp_overleveraged_by_its_obligation_goes_to_the_other_blps() -> None:
     assert (snap.equity, snap.mm, snap.liquidatable, snap.below_tmf) == (D(300), D(780), True, True)
     ex.set_threshold(b, BTC, D(10_000_000))
     ex.set_threshold(c, BTC, D(10_000_000))
-    # t = 2 s: a is liquidated and taken over at ZP 30 000 − 300/3 = 29 900 (favourable);
+    # t = 2 s: a is liquidated and taken over at ZP 30 000 − 300/3 = 29 900 (favorable);
     # its 3 BTC go to b and c (equal caps 3.333 → 1.5 each) at ⌊⅔·29 900 + ⅓·30 000⌋
     # = ⌊19 933.33… + 10 000⌋ = 29 933.3.
     ex.advance(2_000)

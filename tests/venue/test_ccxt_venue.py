@@ -64,7 +64,7 @@ def engine_state(env: VenueEnv, cid: str) -> tuple[str, Decimal, Decimal]:
 
 _STATUS = {
     EngineStatus.FILLED.value: OrderStatus.FILLED,
-    EngineStatus.CANCELLED.value: OrderStatus.CANCELED,
+    EngineStatus.CANCELLED.value: OrderStatus.CANCELLED,
 }
 
 
@@ -77,7 +77,7 @@ def assert_matches_engine(env: VenueEnv, order: Any) -> None:
     elif o.filled == o.qty:
         assert order.status is OrderStatus.FILLED
     else:
-        assert order.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED)
+        assert order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED)
 
 
 async def test_markets_map_engine_contracts(venue: CcxtVenue) -> None:
@@ -126,10 +126,10 @@ async def test_orders_positions_balance_trades(env: VenueEnv, venue: CcxtVenue) 
     assert sum(f.fee for f in fills) == acct.fees_paid
 
     cancelled = await venue.cancel_order(BTC, "c-lim")
-    assert cancelled.status is OrderStatus.CANCELED
+    assert cancelled.status is OrderStatus.CANCELLED
     assert env.orders_with_cid("c-lim")[0].status is EngineStatus.CANCELLED
     again = await venue.cancel_order(BTC, "c-lim")  # already closed: its final state
-    assert again.status is OrderStatus.CANCELED
+    assert again.status is OrderStatus.CANCELLED
     with pytest.raises(OrderNotFound):
         await venue.cancel_order(BTC, "never-sent")
     reduce = await venue.place_order(

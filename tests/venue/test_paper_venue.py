@@ -134,7 +134,7 @@ async def test_marketable_limit_takes_then_rests_and_cancel(paper: PaperVenue) -
     assert o.filled == D("0.5") and o.status is OrderStatus.OPEN  # 0.5 bid at 49995 taken
     assert o.fee == D("0.5") * D("49995.0") * D("0.0005")
     cancelled = await paper.cancel_order(BTC, "pt-1")
-    assert cancelled.status is OrderStatus.CANCELED and cancelled.filled == D("0.5")
+    assert cancelled.status is OrderStatus.CANCELLED and cancelled.filled == D("0.5")
     ioc = await paper.place_order(
         OrderRequest(
             BTC, Side.BUY, D("2"), "pt-2", OrderType.LIMIT, D("50010.0"), False, TimeInForce.IOC

@@ -184,7 +184,7 @@ async def test_cancels_and_lookups_use_the_control_lane(env: VenueEnv) -> None:
         assert rest.status is OrderStatus.OPEN
         assert (await v.get_order(BTC, "c-rest")) is not None
         assert [o.client_order_id for o in await v.open_orders(BTC)] == ["c-rest"]
-        assert (await v.cancel_order(BTC, "c-rest")).status is OrderStatus.CANCELED
+        assert (await v.cancel_order(BTC, "c-rest")).status is OrderStatus.CANCELLED
         await v.positions()
         await v.balance()
         await v.trades_since(BTC, 0)

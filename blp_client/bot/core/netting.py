@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from blp_client.bot.journal_schema import OrderRecord, OrderState
-
-ZERO = Decimal(0)
+from blp_client.vocabulary import ZERO
 
 Lane = tuple[str, str]  # (venue, symbol)
 

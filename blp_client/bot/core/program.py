@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-ZERO = Decimal(0)
+from blp_client.vocabulary import ZERO
 
 
 @dataclass

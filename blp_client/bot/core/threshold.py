@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-ZERO = Decimal(0)
+from blp_client.vocabulary import ZERO
+
 ONE = Decimal(1)
 TOXIC_COLLAR = Decimal("0.01")  # the program's collar: toxic flow at most 1% off mark
 

@@ -17,9 +17,6 @@ from decimal import Decimal
 from blp_client.bot.journal_schema import TERMINAL_STATES, OrderRecord, OrderState
 from blp_client.bot.venues.base import OrderStatus, VenueOrder
 
-ZERO = Decimal(0)
-
-
 # ---- answers ---------------------------------------------------------------------------
 
 

@@ -16,15 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from blp_client.bot.books import ZERO as ZERO  # re-exported: the venues use it
 from blp_client.bot.books import ceil_to_step, floor_to_step
-
-
-class Side(StrEnum):
-    BUY = "buy"
-    SELL = "sell"
-
-    @property
-    def sign(self) -> int:
-        return 1 if self is Side.BUY else -1
+from blp_client.vocabulary import Side as Side  # re-exported: the one Side, the venues' too
 
 
 class OrderType(StrEnum):
@@ -42,7 +34,7 @@ class TimeInForce(StrEnum):
 class OrderStatus(StrEnum):
     OPEN = "open"  # resting, possibly partly filled (see `filled`)
     FILLED = "filled"
-    CANCELED = "canceled"
+    CANCELLED = "cancelled"  # the wire's spelling (ccxt's "canceled" is parsed to it)
     EXPIRED = "expired"  # IOC/market remainder (possibly partly filled)
     REJECTED = "rejected"
 

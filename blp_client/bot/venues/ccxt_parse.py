@@ -111,7 +111,7 @@ def ccxt_status(status: str | None, filled: Decimal, qty: Decimal) -> OrderStatu
         case "closed":
             return OrderStatus.FILLED if filled >= qty else OrderStatus.EXPIRED
         case "canceled" | "cancelled":
-            return OrderStatus.CANCELED
+            return OrderStatus.CANCELLED
         case "expired":
             return OrderStatus.EXPIRED
         case "rejected":

@@ -416,7 +416,7 @@ class PaperVenue:
         if po is None or po.order.symbol != symbol:
             raise OrderNotFound(f"{self.name}: no order {client_order_id}")
         if po.order.is_open:
-            po.order = replace(po.order, status=OrderStatus.CANCELED)
+            po.order = replace(po.order, status=OrderStatus.CANCELLED)
         return po.order
 
     async def get_order(self, symbol: str, client_order_id: str) -> VenueOrder | None:

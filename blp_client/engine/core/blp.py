@@ -3,7 +3,7 @@
 Pure rules (DOMAIN.md, "The BLP program"): a BLP is never assigned more than its per-minute and
 per-hour notional in any rolling 60 s / 3600 s window, nor past its Max Position Notional
 Threshold (except assignments that reduce its position); flow is shared pro rata to remaining
-capacity, lot-rounded, with the remainder water-filled; favourable flow is priced at
+capacity, lot-rounded, with the remainder water-filled; favorable flow is priced at
 ⅔·ZP + ⅓·MP, toxic flow at ZP collared at 1% off mark.
 """
 
@@ -25,7 +25,7 @@ class ProgramConfig:
     min_minute_rate: Decimal = Decimal("100000")
     min_hour_rate: Decimal = Decimal("300000")
     toxic_collar: Decimal = Decimal("0.01")
-    zero_price_weight: Decimal = Decimal(2) / Decimal(3)  # favourable price = w·ZP + (1−w)·MP
+    zero_price_weight: Decimal = Decimal(2) / Decimal(3)  # favorable price = w·ZP + (1−w)·MP
     taker_fee: Decimal = Decimal("0.0002")
     maker_fee: Decimal = Decimal("-0.00005")
 
@@ -154,7 +154,7 @@ def assignment_price(
 ) -> Decimal:
     """The BLP's fill price for a taken-over position of side `taken_side` (+1 long).
 
-    Favourable: w·ZP + (1−w)·MP. Toxic: ZP, never worse than MP·(1 + s·collar). Rounded to the
+    Favorable: w·ZP + (1−w)·MP. Toxic: ZP, never worse than MP·(1 + s·collar). Rounded to the
     tick in the BLP's favour (down when it buys, up when it sells), so the collar always holds.
     """
     if favorable:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar, dataclass_transform
+from typing import Literal, TypeVar, dataclass_transform
+
+from ...vocabulary import AssignmentKind, Side
 
 _E = TypeVar("_E")
 
@@ -42,7 +44,7 @@ class OrderAccepted(Event):
     order_id: int
     account_id: int
     symbol: str
-    side: str
+    side: Side
     qty: Decimal
     price: Decimal | None
     tif: str
@@ -63,17 +65,22 @@ class OrderClosed(Event):
 
 @event
 class Trade(Event):
+    """A fill between a taker and a resting maker, with each order's client id (None when
+    the order has none: the engine's own orders, simulated liquidity)."""
+
     trade_id: int
     symbol: str
     price: Decimal
     qty: Decimal
-    taker_side: str
+    taker_side: Side
     taker_order_id: int
     maker_order_id: int
     taker_account_id: int
     maker_account_id: int
     taker_fee: Decimal
     maker_fee: Decimal
+    taker_client_order_id: str | None
+    maker_client_order_id: str | None
 
 
 @event
@@ -88,7 +95,7 @@ class MarginAlert(Event):
     """Own-account alerts for watched (BLP) accounts: margin_call, margin_ok."""
 
     account_id: int
-    kind: str
+    kind: Literal["margin_call", "margin_ok"]
     equity: Decimal
     mf: Decimal | None
     mmf: Decimal | None
@@ -139,12 +146,12 @@ class Assignment(Event):
     liquidation_id: int
     account_id: int  # the BLP's account
     symbol: str
-    side: str  # the BLP's side: buy = it receives a long
+    side: Side  # the BLP's side: buy = it receives a long
     qty: Decimal
     price: Decimal
     mark_price: Decimal
     zero_price: Decimal
-    kind: str  # favorable | toxic
+    kind: AssignmentKind
     discount_bps: Decimal
     remaining_minute: Decimal
     remaining_hour: Decimal
@@ -157,6 +164,7 @@ class InsuranceKept(Event):
     symbol: str
     qty: Decimal  # signed quantity the fund keeps to unwind on the book
     price: Decimal
+    mark_price: Decimal
 
 
 @event
@@ -166,6 +174,7 @@ class AutoDeleveraged(Event):
     symbol: str
     qty: Decimal  # signed change of the deleveraged account's position
     price: Decimal
+    mark_price: Decimal
     rank: Decimal
 
 

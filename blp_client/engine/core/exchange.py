@@ -84,7 +84,7 @@ class Exchange:
             for kind in AccountKind
         }  # fmt: skip
         self._next_trade_id = 1
-        self.liquidator = Liquidator(self, self.config.waterfall)
+        self.liquidator = Liquidator(self, self.config.waterfall, prog, self.rng)
         if self.config.insurance_fund:
             self.ledger.deposit(self.ledger.insurance_fund, self.config.insurance_fund)
         self.stats.insurance_fund_start = self.ledger.insurance_fund.cash
@@ -92,7 +92,9 @@ class Exchange:
     # ---- events -------------------------------------------------------------------------
 
     def emit(self, event: ev.Event) -> None:
+        """The one sink of every state change: the event list, and the statistics."""
         self.events.append(event)
+        self.stats.record(event)
 
     def drain_events(self) -> list[ev.Event]:
         out, self.events = self.events, []
@@ -149,6 +151,10 @@ class Exchange:
 
     def margin(self, account_id: int) -> MarginSnapshot:
         return snapshot(self.account(account_id), self.marks, self.instruments)
+
+    def in_margin_call(self, account_id: int) -> bool:
+        """Whether a watched (BLP) account's last margin alert was a margin call."""
+        return account_id in self.liquidator.margin_call
 
     def fee_tier(self, acct: Account) -> tuple[Decimal, Decimal]:
         """(taker, maker) rates: the program's best tier for registered BLPs, else by kind."""
@@ -345,7 +351,7 @@ class Exchange:
                 order.id,
                 account_id,
                 symbol,
-                side.value,
+                side,
                 qty,
                 price,
                 tif.value,
@@ -511,8 +517,8 @@ class Exchange:
         ledger, touched, symbol = self.ledger, self.liquidator.touched, taker.symbol
         t_fee_rate = self.fee_tier(taker_acct)[0]
         emit = self.emit  # may be observed (the venue facade): not events.append
-        buy = taker.side is BUY
-        taker_side = "buy" if buy else "sell"
+        taker_side = taker.side
+        buy = taker_side is BUY
         for maker, price, qty, expired in matches:
             if qty > ZERO:
                 maker_acct = accounts[maker.account_id]
@@ -541,6 +547,8 @@ class Exchange:
                         maker.account_id,
                         t_fee,
                         m_fee,
+                        taker.client_order_id,
+                        maker.client_order_id,
                     )
                 )
                 self._next_trade_id += 1

@@ -5,25 +5,30 @@ Detection is indexed: a single-position account is liquidatable exactly when the
 its liquidation price, so those prices sit in one heap per contract and side and a mark tick
 only looks at the accounts it crossed. Accounts with several positions, and BLPs (whose
 margin alerts are streamed), are checked on every tick.
+
+The liquidator works against `Host`, the narrow part of the exchange it needs (state to read,
+the engine's own IOC orders, cancels, opt-outs and the event sink), and keeps no score: the
+waterfall's statistics are counted from the events it emits (stats.py).
 """
 
 from __future__ import annotations
 
 import heapq
+import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from ...vocabulary import AssignmentKind
 from . import events as ev
-from .blp import allocate, assignment_price, capacity_qty, discount_bps
-from .book import BUY, SELL, Side
+from .blp import BLP, ProgramConfig, allocate, assignment_price, capacity_qty, discount_bps
+from .book import BUY, SELL, Order, OrderBook, Side
+from .instruments import Instrument
 from .last_resort import adl_queue, clawback
-from .ledger import TRADING_KINDS, Account, LiquidationState
+from .ledger import TRADING_KINDS, Account, Ledger, LiquidationState
 from .margin import MarginSnapshot, liquidation_price, snapshot, zero_prices
 from .num import BPS, PRICE_STEP, ZERO, ceil_to, floor_to, sign
-
-if TYPE_CHECKING:
-    from .exchange import Exchange
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,33 @@ class WaterfallConfig:
     fund_unwind_through_bps: Decimal = Decimal("50")
 
 
+class Host(Protocol):
+    """What the liquidator needs of the exchange it runs in (`Exchange` is one)."""
+
+    @property
+    def now_ms(self) -> int: ...
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def instruments(self) -> Mapping[str, Instrument]: ...
+    @property
+    def marks(self) -> Mapping[str, Decimal]: ...
+    @property
+    def books(self) -> Mapping[str, OrderBook]: ...
+    @property
+    def blps(self) -> Mapping[int, BLP]: ...
+
+    def emit(self, event: ev.Event) -> None: ...
+    def cancel_all(self, account_id: int, reason: str) -> None: ...
+    def internal_ioc(
+        self, account_id: int, symbol: str, side: Side, qty: Decimal, limit: Decimal
+    ) -> Order:
+        """A reduce-only IOC for the engine itself (liquidation rounds, the fund's unwind)."""
+        ...
+
+    def set_opted_in(self, account_id: int, opted_in: bool, reason: str = ...) -> None: ...
+
+
 @dataclass(slots=True)
 class Liquidation:
     id: int
@@ -47,9 +79,13 @@ class Liquidation:
 
 
 class Liquidator:
-    def __init__(self, exchange: Exchange, config: WaterfallConfig) -> None:
-        self.x = exchange
+    def __init__(
+        self, host: Host, config: WaterfallConfig, program: ProgramConfig, rng: random.Random
+    ) -> None:
+        self.x = host
         self.cfg = config
+        self.program = program
+        self.rng = rng
         self.long_heap: dict[str, list[tuple[Decimal, int, int]]] = {}
         self.short_heap: dict[str, list[tuple[Decimal, int, int]]] = {}
         self.multi: set[int] = set()  # accounts with several positions: checked every tick
@@ -180,11 +216,6 @@ class Liquidator:
         self._next_id += 1
         self.active[acct.id] = liq
         acct.liquidation = LiquidationState.REDUCING
-        stats = self.x.stats
-        stats.liquidations += 1
-        if acct.id in self.x.blps:
-            stats.blp_liquidations += 1
-            stats.blp(acct.id).liquidated = True
         mf, mmf = snap.mf, snap.mmf
         assert mf is not None and mmf is not None
         self.x.emit(ev.LiquidationStarted(self.x.now_ms, liq.id, acct.id, snap.equity, mf, mmf))
@@ -224,7 +255,7 @@ class Liquidator:
         if now >= self._fund_next_ms:
             self._fund_next_ms = now + self.cfg.round_interval_ms
             self._unwind_fund()
-        if self.x.insurance_fund.cash < ZERO:
+        if self.x.ledger.insurance_fund.cash < ZERO:
             self._socialize()
 
     def _reduce_round(self, liq: Liquidation, acct: Account, snap: MarginSnapshot) -> bool:
@@ -265,13 +296,13 @@ class Liquidator:
                 if best > limit:
                     continue
             # slice × (1 + jitter·u), u uniform on [-1, 1] in steps of 1e-4 (exact)
-            frac = cfg.slice_fraction + self._slice_step * Decimal(x.rng.randrange(20_001) - 10_000)
+            u = self.rng.randrange(20_001) - 10_000
+            frac = cfg.slice_fraction + self._slice_step * Decimal(u)
             held = q if long else -q
             size = min(held, max(inst.lot, floor_to(held * frac, inst.lot)))
             order = x.internal_ioc(acct.id, symbol, SELL if long else BUY, size, limit)
             if order.filled:
                 filled = True
-                x.stats.book_reduced_notional += order.notional_filled
                 x.emit(
                     ev.BookReduction(
                         x.now_ms,
@@ -289,7 +320,6 @@ class Liquidator:
     def _hand_back(self, liq: Liquidation, acct: Account) -> None:
         del self.active[acct.id]
         acct.liquidation = LiquidationState.NONE
-        self.x.stats.returned += 1
         self.touched(acct)
         self.x.emit(ev.LiquidationReturned(self.x.now_ms, liq.id, acct.id, liq.rounds))
 
@@ -297,7 +327,7 @@ class Liquidator:
         """Close the account at its zero prices into the insurance fund (its equity becomes
         exactly 0), then hand each position to BLPs, the fund and ADL in that order."""
         x = self.x
-        ledger, fund = x.ledger, x.insurance_fund
+        ledger, fund = x.ledger, x.ledger.insurance_fund
         favorable = snap.equity >= ZERO
         zps = zero_prices(acct, x.marks, x.instruments, snap)
         taken: list[tuple[str, Decimal, Decimal]] = []
@@ -309,7 +339,6 @@ class Liquidator:
             ledger.trade(acct, symbol, -q, zp)
             ledger.trade(fund, symbol, q, zp)
             mark = x.marks[symbol]
-            x.stats.takeover_notional += abs(q) * mark
             x.emit(ev.TakenOver(x.now_ms, liq.id, acct.id, symbol, q, zp, mark, favorable))
             taken.append((symbol, q, zp))
         if acct.cash:
@@ -318,7 +347,6 @@ class Liquidator:
         acct.liquidation = LiquidationState.NONE
         self.touched(acct)  # flat now: out of the every-tick set
         self.margin_call.discard(acct.id)
-        x.stats.takeovers += 1
         if acct.id in x.blps:
             x.set_opted_in(acct.id, False, reason="taken_over")
         for symbol, q, zp in taken:
@@ -347,29 +375,17 @@ class Liquidator:
         alloc = allocate(abs(q), caps, inst.lot)
         if not alloc:
             return abs(q)
-        price = assignment_price(s, zp, mark, fav, inst.tick, x.config.program)
+        price = assignment_price(s, zp, mark, fav, inst.tick, self.program)
         disc = discount_bps(s, price, mark)
-        kind = "favorable" if fav else "toxic"
-        fund = x.insurance_fund
+        kind: AssignmentKind = "favorable" if fav else "toxic"
+        fund = x.ledger.insurance_fund
         for aid in sorted(alloc):
             qty = alloc[aid]
             acct, blp = accounts[aid], x.blps[aid]
             x.ledger.trade(acct, symbol, s * qty, price)
             x.ledger.trade(fund, symbol, -s * qty, price)
             self.touched(acct)
-            notional = qty * mark
-            blp.record(now, notional)
-            st, bst = x.stats, x.stats.blp(aid)
-            st.blp_assigned_notional += notional
-            bst.assignments += 1
-            bst.assigned_notional += notional
-            bst.discount_value += s * qty * (mark - price)
-            if fav:
-                st.blp_favorable_notional += notional
-                bst.favorable_notional += notional
-            else:
-                st.blp_toxic_notional += notional
-                bst.toxic_notional += notional
+            blp.record(now, qty * mark)
             threshold = blp.thresholds.get(symbol, ZERO)
             left_thr = max(ZERO, threshold - abs(acct.qty(symbol)) * mark)
             self._next_assignment += 1
@@ -380,7 +396,7 @@ class Liquidator:
                     liq.id,
                     aid,
                     symbol,
-                    "buy" if s > 0 else "sell",
+                    BUY if s > 0 else SELL,
                     qty,
                     price,
                     mark,
@@ -400,7 +416,7 @@ class Liquidator:
         if not left:
             return ZERO
         x = self.x
-        fund = x.insurance_fund
+        fund = x.ledger.insurance_fund
         mark, lot = x.marks[symbol], x.instruments[symbol].lot
         held = fund.qty(symbol)
         s = sign(left)
@@ -412,8 +428,7 @@ class Liquidator:
             room = floor_to(self.cfg.fund_max_notional / mark, lot) - (abs(held) - abs(left))
             keep = min(abs(left), max(ZERO, room))
         if keep:
-            x.stats.insurance_kept_notional += keep * mark
-            x.emit(ev.InsuranceKept(x.now_ms, liq.id, symbol, s * keep, zp))
+            x.emit(ev.InsuranceKept(x.now_ms, liq.id, symbol, s * keep, zp, mark))
         return abs(left) - keep
 
     def _adl_queue(self, symbol: str, side: int) -> list[tuple[Decimal, int]]:
@@ -431,7 +446,7 @@ class Liquidator:
         """Close `qty` of the fund's position against the best-ranked opposite positions at
         the bankruptcy price. What no one can take stays with the fund."""
         x = self.x
-        fund, accounts = x.insurance_fund, x.ledger.accounts
+        fund, accounts = x.ledger.insurance_fund, x.ledger.accounts
         mark = x.marks[symbol]
         queue = self._adl_queue(symbol, -taken_side)
         while qty > ZERO and queue:
@@ -446,10 +461,10 @@ class Liquidator:
             x.ledger.trade(fund, symbol, -taken_side * take, zp)
             self.touched(acct)
             qty -= take
-            x.stats.adl_count += 1
-            x.stats.adl_notional += take * mark
             x.emit(
-                ev.AutoDeleveraged(x.now_ms, liq.id, aid, symbol, taken_side * take, zp, -neg_rank)
+                ev.AutoDeleveraged(
+                    x.now_ms, liq.id, aid, symbol, taken_side * take, zp, mark, -neg_rank
+                )
             )
             if take < abs(held):
                 break
@@ -457,7 +472,7 @@ class Liquidator:
 
     def _unwind_fund(self) -> None:
         x = self.x
-        fund = x.insurance_fund
+        fund = x.ledger.insurance_fund
         for symbol in sorted(fund.positions):
             q = fund.positions[symbol].qty
             if not q or symbol not in x.marks:
@@ -473,7 +488,7 @@ class Liquidator:
     def _socialize(self) -> None:
         """The fund's balance went below zero: claw it back pro rata from profitable accounts."""
         x = self.x
-        fund = x.insurance_fund
+        fund = x.ledger.insurance_fund
         deficit = -fund.cash
         profits: list[tuple[int, Decimal]] = []
         for acct in x.ledger.accounts.values():
@@ -492,7 +507,4 @@ class Liquidator:
             acct = x.ledger.accounts[aid]
             x.ledger.transfer(acct, fund, d)
             self.touched(acct)
-        x.stats.socialized_loss += take
-        x.stats.socialized_events += 1
-        x.stats.max_clawback_rate = max(x.stats.max_clawback_rate, rate)
         x.emit(ev.SocializedLoss(x.now_ms, take, total, rate, tuple(sorted(debits))))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
-ZERO = Decimal(0)  # compare Decimals with this, not 0: an int operand is converted each time
+from ...vocabulary import ZERO as ZERO  # the one Decimal zero (re-exported for the core)
+
 ONE = Decimal(1)
 MONEY_STEP = Decimal("0.00000001")  # 1e-8 USDT: fees, transfers, clawbacks
 PRICE_STEP = Decimal("0.00000001")  # internal precision of derived prices (zero prices)
