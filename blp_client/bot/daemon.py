@@ -208,9 +208,11 @@ class Bot:
         self.running = False
         for t in self._tasks:
             t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        if self._tasks:
+            # a loop stuck in a library that swallows cancellation must not hang the stop
+            _done, stuck = await asyncio.wait(self._tasks, timeout=self.options.drain_timeout_s)
+            if stuck:
+                log.warning("bot_tasks_not_stopped", tasks=len(stuck))
         finished = True
         if self.executor is not None:
             finished = await self.executor.drain(self.options.drain_timeout_s)
@@ -230,7 +232,7 @@ class Bot:
         )
         for v in self.executor.venues.values() if self.executor is not None else ():
             with contextlib.suppress(Exception):
-                await v.close()
+                await asyncio.wait_for(v.close(), self.options.drain_timeout_s)
         await self.client.close()
         if self._runner is not None:
             await self._runner.cleanup()
