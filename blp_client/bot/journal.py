@@ -204,25 +204,18 @@ class Journal(JournalLanes):
                     )
                 )
                 continue
-            o = OrderRecord(
-                client_order_id=self.client_order_id(decision, n),
-                decision=decision,
-                n=n,
-                venue=intent.venue,
-                symbol=intent.symbol,
-                qty=intent.qty,
-                limit_price=intent.limit_price,
-                tif=intent.tif,
-                reduce_only=bool(getattr(intent, "reduce_only", False)),
-                state=OrderState.PENDING,
-                venue_order_id=None,
-                filled_qty=ZERO,
-                avg_price=None,
-                fees=ZERO,
-                created_ms=now_ms,
-                updated_ms=now_ms,
-                error=None,
-                reason=intent.reason,
+            o = OrderRecord.pending(
+                self.client_order_id(decision, n),
+                decision,
+                n,
+                intent.venue,
+                intent.symbol,
+                intent.qty,
+                intent.limit_price,
+                intent.tif,
+                bool(getattr(intent, "reduce_only", False)),
+                now_ms,
+                intent.reason,
             )
             self._insert_order(o)
             self._hook("order")

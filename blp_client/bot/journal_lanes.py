@@ -93,24 +93,18 @@ class JournalLanes(JournalStore):
             if plan.qty == 0:
                 return None
             head = plan.joined[0]
-            o = replace(
-                head,
-                client_order_id=cid,
-                decision=decision,
-                n=0,
-                qty=plan.qty,
-                limit_price=plan.limit_price,
-                tif=plan.tif,
-                reduce_only=plan.reduce_only,
-                state=OrderState.PENDING,
-                venue_order_id=None,
-                filled_qty=ZERO,
-                avg_price=None,
-                fees=ZERO,
-                created_ms=now_ms,
-                updated_ms=now_ms,
-                error=None,
-                reason=f"netted {len(plan.joined)} orders",
+            o = OrderRecord.pending(
+                cid,
+                decision,
+                0,
+                head.venue,
+                head.symbol,
+                plan.qty,
+                plan.limit_price,
+                plan.tif,
+                plan.reduce_only,
+                now_ms,
+                f"netted {len(plan.joined)} orders",
             )
             self._insert_order(o)
             self._set_step(cid, best)

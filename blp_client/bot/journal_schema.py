@@ -91,6 +91,27 @@ class OrderRecord:
     error: str | None
     reason: str
 
+    @classmethod
+    def pending(
+        cls,
+        client_order_id: str,
+        decision: str,
+        n: int,
+        venue: str,
+        symbol: str,
+        qty: Decimal,
+        limit_price: Decimal | None,
+        tif: str,
+        reduce_only: bool,
+        now_ms: int,
+        reason: str,
+    ) -> OrderRecord:
+        """A new order as journaled before it is sent: pending, nothing filled."""
+        return cls(
+            client_order_id, decision, n, venue, symbol, qty, limit_price, tif, reduce_only,
+            OrderState.PENDING, None, ZERO, None, ZERO, now_ms, now_ms, None, reason,
+        )  # fmt: skip
+
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
