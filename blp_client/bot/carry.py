@@ -9,6 +9,7 @@ import time
 import structlog
 
 from blp_client.bot.core.decider import Decider, Decision
+from blp_client.bot.core.netting import Lane, NetPlan
 from blp_client.bot.execution import Executor, wall_ms
 from blp_client.bot.journal import FillRecord, Journal, OrderRecord
 from blp_client.bot.metrics import BotMetrics
@@ -116,6 +117,11 @@ class Carrier:
                 stage=step.stage,
             )
         self.apply(d)
+
+    def spill(self, lane: Lane, queued: list[OrderRecord]) -> NetPlan | None:
+        """A venue lane's queue that waited for its budget: the core's budget spill, if any."""
+        steps = {o.client_order_id: self.journal.step(o.client_order_id) for o in queued}
+        return self.core.spill(queued, steps, self.journal.inventory(), wall_ms())
 
     def assess(self) -> None:
         """Run the risk monitor now; apply and journal what it decides."""

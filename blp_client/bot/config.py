@@ -182,6 +182,12 @@ class ExecutionConfig(_Section):
     """Last step: "flip" closes the remainder on the exchange's own book (reduce-only IOC),
     "resting" leaves a GTC limit at the touch on the first venue, "none" stops (the
     exposure-age alarm then says so)."""
+    spill_wait_ms: int = Field(default=50, ge=0, le=60_000)
+    """A hedge queued this long for its venue's rate budget (ccxt's throttle, an order in
+    flight) spills: 0 turns budget spills off."""
+    spill_to_exchange: bool = True
+    """Where it spills: a reduce-only IOC flip of the assigned position on the exchange's own
+    book (the BLP API's own budget), within the hedge's price cap; the remainder goes back."""
     exposure_alarm_notional: Decimal = Field(default=Decimal(50_000), ge=0)
     exposure_alarm_ms: int = Field(default=10_000, gt=0)
     """Alarm when |net exposure| (positions, in-flight not counted) stays above this notional

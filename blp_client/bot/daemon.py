@@ -141,6 +141,8 @@ class Bot:
             on_fills=self.carry.on_venue_fills,
             on_expired=self.carry.on_expired,
             fault=self.crash_hook,
+            spill=self.carry.spill,
+            spill_wait_ms=self.config.execution.spill_wait_ms,
         )
         self.carry.executor = self.executor
         self.core.load(self.journal.get_state)

@@ -30,7 +30,7 @@ from decimal import Decimal
 
 import structlog
 
-from blp_client.bot.core.netting import Lane, blocks_lane, lane_of, plan
+from blp_client.bot.core.netting import Lane, NetPlan, blocks_lane, lane_of, plan
 from blp_client.bot.core.tracker import (
     Answer,
     Awaiting,
@@ -111,10 +111,15 @@ class Executor:
     """Called with an IOC that closed with a remainder (the daemon escalates it)."""
     fault: Callable[[str], None] | None = None
     """Test hook called at named points (before_send, after_send) to crash there."""
+    spill: Callable[[Lane, list[OrderRecord]], NetPlan | None] | None = None
+    """The core's budget spill of a venue lane's queue (`core.spill`), or None to keep waiting."""
+    spill_wait_ms: int = 0
+    """How long a venue lane's queue waits for its budget before `spill` is asked (0: never)."""
     health: dict[str, VenueHealth] = field(default_factory=dict)
     _busy: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _lanes: dict[Lane, asyncio.Task[None]] = field(default_factory=dict)
+    _spill_timers: dict[Lane, asyncio.Task[None]] = field(default_factory=dict)
     _awaiting: dict[str, tuple[str, Awaiting]] = field(default_factory=dict)
     _received: dict[str, float] = field(default_factory=dict)
     _covers: dict[str, list[str]] = field(default_factory=dict)
@@ -124,6 +129,7 @@ class Executor:
     _suspect: dict[tuple[str, str], tuple[Decimal, int]] = field(default_factory=dict)
     sends: int = 0
     netted: int = 0  # queued orders joined into a netted order
+    spilled: int = 0  # queued orders taken over by a budget spill
 
     # ---- health ------------------------------------------------------------------------
 
@@ -172,6 +178,45 @@ class Executor:
         task = self._lanes.get(lane)
         if task is None or task.done():
             self._lanes[lane] = self._spawn(self._drain(lane))
+        if self.spill is not None and self.spill_wait_ms > 0:
+            timer = self._spill_timers.get(lane)
+            if timer is None or timer.done():
+                self._spill_timers[lane] = self._spawn(self._spill_when_due(lane))
+
+    async def _spill_when_due(self, lane: Lane) -> None:
+        """Once the lane's oldest queued order has waited `spill_wait_ms` for the venue's
+        budget, offer the queue to the core's budget spill (what was sent meanwhile is gone
+        from the queue; a refused spill keeps waiting for the venue)."""
+        while queued := self.journal.queued(*lane):
+            wait_ms = min(o.created_ms for o in queued) + self.spill_wait_ms - self.clock()
+            if wait_ms > 0:
+                await asyncio.sleep(wait_ms / 1000)
+                continue
+            p = None if self.spill is None else self.spill(lane, queued)
+            if p is None:
+                return
+            try:
+                order = self.journal.net_orders(p, now_ms=self.clock())
+            except JournalError as e:  # the lane took one meanwhile: wait for the next kick
+                log.warning("spill_conflict", venue=lane[0], symbol=lane[1], error=str(e))
+                return
+            covered = [d for o in p.joined for d in self._cover(o)]
+            self.spilled += len(p.joined)
+            self.metrics.spilled.inc(len(p.joined), venue=lane[0])
+            log.info(
+                "orders_spilled",
+                venue=lane[0],
+                symbol=lane[1],
+                to=p.venue,
+                joined=len(p.joined),
+                qty=str(p.qty),
+                client_order_id=None if order is None else order.client_order_id,
+            )
+            if order is None:
+                return
+            self._covers[order.client_order_id] = covered
+            self.kick(lane_of(order))
+            return
 
     def lane_blocked(self, lane: Lane) -> bool:
         return any(

@@ -93,21 +93,24 @@ class JournalLanes(JournalStore):
             if plan.qty == 0:
                 return None
             head = plan.joined[0]
+            venue = plan.venue or head.venue
             o = OrderRecord.pending(
                 cid,
                 decision,
                 0,
-                head.venue,
+                venue,
                 head.symbol,
                 plan.qty,
                 plan.limit_price,
                 plan.tif,
                 plan.reduce_only,
                 now_ms,
-                f"netted {len(plan.joined)} orders",
+                f"netted {len(plan.joined)} orders"
+                if venue == head.venue
+                else f"spilled {len(plan.joined)} orders from {head.venue}",
             )
             self._insert_order(o)
-            self._set_step(cid, best)
+            self._set_step(cid, plan.step or best)
             self._hook("netted")
             return self._staged(o)
 

@@ -222,6 +222,11 @@ class BotMetrics:
         self.netted = r.counter(
             "blp_bot_orders_netted_total", "Queued orders joined into one netted order, by venue."
         )
+        self.spilled = r.counter(
+            "blp_bot_orders_spilled_total",
+            "Queued hedges that waited execution.spill_wait_ms for their venue's budget and "
+            "went to the exchange's own book as a reduce-only flip, by the venue they left.",
+        )
         self.escalations = r.counter(
             "blp_bot_escalations_total", "Hedges escalated after an IOC expired, by stage."
         )

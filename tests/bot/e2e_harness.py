@@ -123,6 +123,7 @@ class Stack:
         params: dict[str, Any] | None = None,
         risk: dict[str, Any] | None = None,
         paper: bool = False,
+        execution: dict[str, Any] | None = None,
     ) -> Path:
         params = params if params is not None else {"venues": ["binance"], "retry_ms": 300}
         risk = {
@@ -167,6 +168,8 @@ class Stack:
             f"params = {toml(params)}",
             "[risk]",
             *(f"{k} = {toml(v)}" for k, v in risk.items()),
+            "[execution]",
+            *(f"{k} = {toml(v)}" for k, v in (execution or {}).items()),
         ]
         path = self.tmp / f"{name}.toml"
         path.write_text("\n".join(lines) + "\n")

@@ -3,8 +3,9 @@
 on, the threshold comes down before the exchange leverage passes `reducing_leverage` plus one
 batch, and the engine never liquidates the BLP; with it off, the same flow liquidates it.
 
-The unwind (ImmediateHedge's, which also lowers the exchange leverage) is off in both runs,
-so this measures the monitor alone."""
+The unwind (ImmediateHedge's, which also lowers the exchange leverage) and budget spills
+(reduce-only flips on the exchange's book, which do too) are off in both runs, so this
+measures the monitor alone."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ BATCHES = 50  # 1.25M notional: liquidated well before, with nothing to stop the
 CEILING = D(5_000_000)
 RISK = {"lower_threshold_leverage": "5", "reducing_leverage": "8"}
 PARAMS = {"venues": ["binance"], "retry_ms": 300, "unwind": False}
+EXECUTION = {"spill_wait_ms": 0}
 
 
 @pytest.fixture
@@ -72,7 +74,9 @@ async def run_flow(stack: Stack, d: Daemon) -> list[tuple[Decimal, Decimal]]:
 
 
 async def test_monitor_lowers_threshold_in_time(stack: Stack) -> None:
-    d = stack.daemon(stack.write_config("on", params=PARAMS, risk={"monitor": True, **RISK}))
+    d = stack.daemon(
+        stack.write_config("on", params=PARAMS, risk={"monitor": True, **RISK}, execution=EXECUTION)
+    )
     await d.start()
     await d.ready()
     seen = await run_flow(stack, d)
@@ -89,7 +93,11 @@ async def test_monitor_lowers_threshold_in_time(stack: Stack) -> None:
 
 
 async def test_without_monitor_the_engine_liquidates(stack: Stack) -> None:
-    d = stack.daemon(stack.write_config("off", params=PARAMS, risk={"monitor": False, **RISK}))
+    d = stack.daemon(
+        stack.write_config(
+            "off", params=PARAMS, risk={"monitor": False, **RISK}, execution=EXECUTION
+        )
+    )
     await d.start()
     await d.ready()
     await run_flow(stack, d)

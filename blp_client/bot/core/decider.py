@@ -19,8 +19,10 @@ from typing import Any
 from blp_client.bot.books import ZERO
 from blp_client.bot.config import BotConfig
 from blp_client.bot.core.escalation import Step, next_intent
+from blp_client.bot.core.netting import NetPlan
 from blp_client.bot.core.program import ExposureAlarm, ProgramClock
 from blp_client.bot.core.record import Record
+from blp_client.bot.core.spill import budget_spill
 from blp_client.bot.core.threshold import Exposure
 from blp_client.bot.journal_schema import FillRecord, OrderRecord, PositionDelta
 from blp_client.bot.risk import Denied, MonitorDecision, RiskGate, RiskMonitor
@@ -323,6 +325,22 @@ class Decider:
             steps={0: new_step} if allowed else {},
         )
         return Decision(rec)
+
+    def spill(
+        self,
+        queued: Sequence[OrderRecord],
+        steps: Mapping[str, Step],
+        inventory: Inventory,
+        now_ms: int,
+    ) -> NetPlan | None:
+        """A budget spill of a venue lane's queued hedges (`core.spill`), through the gate."""
+        view = self.view(now_ms, inventory)
+        found = budget_spill(queued, steps, view, self.config.execution)
+        if found is None:
+            return None
+        flip, spilled = found
+        allowed, _denied = self.screen([flip], view)
+        return spilled if allowed else None
 
     # ---- risk --------------------------------------------------------------------------
 

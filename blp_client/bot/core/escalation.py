@@ -1,7 +1,9 @@
 """Escalation: the next step for a hedge whose IOC expired with a remainder (a thin book in a
 crash), so exposure never stays open silently.
 
-Steps, in order: the same venue with the price cap `escalation_step_bps` wider, up to
+A flip that took over queued hedges in a budget spill (`core.spill`, stage "budget") hands
+its remainder back to the venue it came from, as a strategy hedge again (never spilled twice).
+Other steps, in order: the same venue with the price cap `escalation_step_bps` wider, up to
 `max_slippage_bps`; then the next hedge venue by the depth its book shows within that cap;
 then the fallback: a reduce-only flip of the remainder on the exchange's own book, or a resting
 limit at the touch. Pure: the order, its step so far, the view and the config are the inputs.
@@ -25,7 +27,7 @@ class Step:
     attempt: int = 0
     slippage_bps: Decimal = ZERO
     tried: tuple[str, ...] = field(default_factory=tuple)
-    stage: str = "strategy"  # strategy | widen | spill | fallback
+    stage: str = "strategy"  # strategy | budget | widen | spill | fallback
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -60,6 +62,11 @@ def next_intent(
     if side == 0 or step.stage == "fallback":
         return None
     reason = f"escalate {step.attempt + 1}: {order.client_order_id}"
+    if step.stage == "budget" and order.venue == EXCHANGE and step.tried:
+        home = step.tried[0]
+        intent = _hedge(view, order.symbol, home, qty, step.slippage_bps, reason)
+        if intent is not None:
+            return intent, Step(step.attempt + 1, step.slippage_bps, step.tried, "strategy")
     wider = step.slippage_bps + cfg.escalation_step_bps
     widen = step.stage in ("strategy", "widen") and wider <= cfg.max_slippage_bps
     if order.venue != EXCHANGE and widen:

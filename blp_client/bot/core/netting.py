@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from blp_client.bot.core.escalation import Step
 from blp_client.bot.journal_schema import OrderRecord, OrderState
 from blp_client.vocabulary import ZERO
 
@@ -33,7 +34,9 @@ def blocks_lane(order: OrderRecord) -> bool:
 @dataclass(frozen=True, slots=True)
 class NetPlan:
     """The next order of a lane: `qty` (signed; 0 = the queue cancels out), its price cap,
-    and the queued orders it replaces (`joined`; empty when one order is sent as it is)."""
+    and the queued orders it replaces (`joined`; empty when one order is sent as it is).
+    `venue` routes it elsewhere than the joined orders' venue (a budget spill), with the
+    escalation `step` to record for it (default: the furthest step among the joined)."""
 
     send: OrderRecord | None  # a queued order to send unchanged
     qty: Decimal
@@ -41,6 +44,8 @@ class NetPlan:
     tif: str
     reduce_only: bool
     joined: tuple[OrderRecord, ...] = ()
+    venue: str | None = None
+    step: Step | None = None
 
 
 def plan(queued: Sequence[OrderRecord]) -> NetPlan | None:
