@@ -182,7 +182,7 @@ class ExecutionConfig(_Section):
     """Last step: "flip" closes the remainder on the exchange's own book (reduce-only IOC),
     "resting" leaves a GTC limit at the touch on the first venue, "none" stops (the
     exposure-age alarm then says so)."""
-    spill_wait_ms: int = Field(default=50, ge=0, le=60_000)
+    spill_wait_ms: int = Field(default=100, ge=0, le=60_000)
     """A hedge queued this long for its venue's rate budget (ccxt's throttle, an order in
     flight) spills: 0 turns budget spills off."""
     spill_to_exchange: bool = True
