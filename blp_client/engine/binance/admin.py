@@ -9,24 +9,24 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from ...auth import HEADER_ADMIN_TOKEN
 from ...errors import ValidationError
 from ...models import parse_decimal
-from ..core.exchange import ExchangeError
+from ..core.exchange import Exchange, ExchangeError
 from ..core.ledger import AccountKind
-from ..faults import FaultConfig
+from ..faults import FaultConfig, FaultInjector
 from ..http import check_depth, read_text
-from .limits import LimitsConfig
-
-if TYPE_CHECKING:
-    from .facade import BinanceFacade
+from .endpoint import RequestRecord
+from .limits import LimitsConfig, VenueLimiter
+from .state import VenueState
 
 AdminHandler = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -60,10 +60,39 @@ def _decimal(name: str, value: Any) -> Decimal:
         ) from None
 
 
-class VenueAdmin:
-    """The admin handlers over one facade."""
+class Venue(Protocol):
+    """What the admin routes act on: the facade's parts and Python API (`BinanceFacade`
+    implements it; naming it here keeps the admin from importing the facade that mounts it)."""
 
-    def __init__(self, facade: BinanceFacade) -> None:
+    exchange: Exchange
+    admin_token: str | None
+    state: VenueState
+    faults: FaultInjector
+    limiter: VenueLimiter
+
+    @property
+    def on_change(self) -> Callable[[], None]: ...
+
+    @property
+    def request_log(self) -> deque[RequestRecord]: ...
+
+    def add_api_key(
+        self, account_id: int, api_key: str | None = None, api_secret: str | None = None
+    ) -> tuple[str, str]: ...
+
+    def set_faults(self, config: FaultConfig) -> None: ...
+
+    def set_limits(self, config: LimitsConfig) -> None: ...
+
+    def limits_state(self) -> dict[str, Any]: ...
+
+    def clear_request_log(self) -> None: ...
+
+
+class VenueAdmin:
+    """The admin handlers over one venue (the facade)."""
+
+    def __init__(self, facade: Venue) -> None:
         self.facade = facade
 
     def routes(self) -> list[tuple[str, str, AdminHandler]]:
