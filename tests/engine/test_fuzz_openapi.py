@@ -9,10 +9,8 @@ that is wrong, and keep the yaml true to the server.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
+from fuzz_support import ThreadedEngine
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -31,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from server_helpers import test_config
 
 from blp_client.auth import HEADER_ADMIN_TOKEN, Timestamps, signed_headers
-from blp_client.engine.server import RunningEngine, build_app, start_engine
+from blp_client.engine.server import RunningEngine, build_app
 from blp_client.engine.service import EngineService
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -50,8 +49,8 @@ _PARAM_RE = re.compile(r"\{[^}]*\}")  # path parameters compare by position, not
 
 @dataclass
 class LiveEngine:
-    """An engine served from its own event loop in a thread (schemathesis calls are blocking)
-    with one registered BLP whose key signs every request."""
+    """An engine served from its own event loop in a thread (schemathesis calls are
+    blocking) and a session signing every request with one registered BLP's key."""
 
     engine: RunningEngine
     session: requests.Session
@@ -77,15 +76,9 @@ class BLPSigner(requests.auth.AuthBase):
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[LiveEngine]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="fuzzed-engine", daemon=True)
-    thread.start()
-
-    def run(coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=30)
-
     config = test_config(rate_limit={"per_second": 100_000, "burst": 100_000})
-    engine = run(start_engine(port=0, clock="manual", config=config))
+    threaded = ThreadedEngine(config)
+    engine = threaded.engine
     session = requests.Session()
     try:
         headers = {HEADER_ADMIN_TOKEN: engine.admin_token}
@@ -106,10 +99,7 @@ def live() -> Iterator[LiveEngine]:
         yield LiveEngine(engine, session)
     finally:
         session.close()
-        run(engine.stop())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
+        threaded.stop()
 
 
 @schema.parametrize()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -24,6 +25,7 @@ from ..core.exchange import Exchange, ExchangeError
 from ..core.ledger import AccountKind
 from ..faults import FaultConfig, FaultInjector
 from ..http import check_depth, read_text
+from .auth import KeyRing
 from .endpoint import RequestRecord
 from .limits import LimitsConfig, VenueLimiter
 from .state import VenueState
@@ -60,6 +62,19 @@ def _decimal(name: str, value: Any) -> Decimal:
         ) from None
 
 
+_CREDENTIAL_RE = re.compile(r"[\x21-\x7e]{1,128}", re.ASCII)  # one header token
+
+
+def _credential(name: str, value: Any) -> str | None:
+    """An API key or secret chosen by the caller: printable ASCII, 1 to 128 characters (it
+    travels in a header), or None to have one generated."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _CREDENTIAL_RE.fullmatch(value):
+        raise ValueError(f"{name} must be 1 to 128 printable ASCII characters")
+    return value
+
+
 class Venue(Protocol):
     """What the admin routes act on: the facade's parts and Python API (`BinanceFacade`
     implements it; naming it here keeps the admin from importing the facade that mounts it)."""
@@ -69,6 +84,7 @@ class Venue(Protocol):
     state: VenueState
     faults: FaultInjector
     limiter: VenueLimiter
+    keys: KeyRing
 
     @property
     def on_change(self) -> Callable[[], None]: ...
@@ -145,8 +161,13 @@ class VenueAdmin:
         )
 
     async def add_key(self, request: web.Request) -> web.Response:
+        """Checks everything before opening an account, so a refused body changes nothing."""
         f = self.facade
         data = await json_body(request)
+        api_key = _credential("api_key", data.get("api_key"))
+        api_secret = _credential("api_secret", data.get("api_secret"))
+        if api_key is not None and api_key in f.keys:
+            raise ValueError("api key already registered")
         account_id = data.get("account_id")
         if account_id is None:
             collateral = _decimal("collateral", data.get("collateral", "0"))
@@ -154,7 +175,7 @@ class VenueAdmin:
             f.on_change()
         elif not isinstance(account_id, int) or isinstance(account_id, bool):
             raise ValueError("account_id must be an integer")
-        key, secret = f.add_api_key(account_id, data.get("api_key"), data.get("api_secret"))
+        key, secret = f.add_api_key(account_id, api_key, api_secret)
         return web.json_response({"account_id": account_id, "api_key": key, "api_secret": secret})
 
     async def get_faults(self, request: web.Request) -> web.Response:
