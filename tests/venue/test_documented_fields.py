@@ -646,6 +646,17 @@ async def test_stream_payload_carries_documented_fields(kind: str, env: VenueEnv
     assert not problems, f"{kind} vs {STREAMS_DOCS + page}:\n" + "\n".join(problems)
 
 
+async def test_combined_stream_wraps_the_documented_payload(env: VenueEnv) -> None:
+    """`/stream?streams=...` payloads are `{"stream": <name>, "data": <payload>}` (Binance's
+    "combined stream events are wrapped"), the payload as documented."""
+    _, fields, page = DOCUMENTED_STREAMS["bookTicker"]
+    url = "ws" + env.url.removeprefix("http") + "/public/stream?streams=btcusdt@bookTicker"
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        event = json.loads(await asyncio.wait_for(ws.receive_str(), TIMEOUT))
+    assert mismatches(event, {"stream": STR, "data": fields}) == [], STREAMS_DOCS + page
+    assert event["stream"] == "btcusdt@bookTicker"
+
+
 # ---- the checker itself (it must be able to fail) ------------------------------------------
 
 
