@@ -2,9 +2,9 @@
 127.0.0.1, every request signed as the BLP API requires (and carrying the admin token), a
 bounded number of deterministic examples per operation (valid and invalid inputs).
 
-Checks: no 5xx, and every answer conforms to the spec (a documented status code, its content
-type and its body schema). A failure here means the server and the yaml disagree: fix the one
-that is wrong, and keep the yaml true to the server.
+Checks: no 5xx, every answer conforms to the spec (a documented status code, its content type
+and its body schema), and a 200 sends exactly the documented fields (`field_drift`). A failure
+means the server and the yaml disagree: fix the one that is wrong, keep the yaml true.
 """
 
 from __future__ import annotations
@@ -43,6 +43,58 @@ CHECKS = [
 ]
 
 schema = schemathesis.openapi.from_path(SPEC)
+DOC: dict[str, Any] = schema.raw_schema
+
+
+def _resolve(node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = DOC
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def field_drift(value: Any, spec: Any, where: str = "$") -> list[str]:
+    """Where an answer and its documented schema disagree on the fields: a documented property
+    not sent, or a sent field not documented (objects without `additionalProperties`)."""
+    spec = _resolve(spec)
+    if "oneOf" in spec:
+        return min((field_drift(value, alt, where) for alt in spec["oneOf"]), key=len)
+    out: list[str] = []
+    if isinstance(value, dict) and "properties" in spec:
+        props = spec["properties"]
+        out += [f"{where}.{k}: documented, not sent" for k in props if k not in value]
+        for k, v in value.items():
+            if k in props:
+                out += field_drift(v, props[k], f"{where}.{k}")
+            elif not spec.get("additionalProperties"):
+                out.append(f"{where}.{k}: sent, not documented")
+    elif isinstance(value, dict) and isinstance(spec.get("additionalProperties"), dict):
+        for k, v in value.items():
+            out += field_drift(v, spec["additionalProperties"], f"{where}[{k!r}]")
+    elif isinstance(value, list) and "items" in spec:
+        for i, v in enumerate(value):
+            out += field_drift(v, spec["items"], f"{where}[{i}]")
+    return out
+
+
+def fields_match_the_spec(
+    ctx: Any, response: schemathesis.Response, case: schemathesis.Case
+) -> None:
+    """A 200 answer sends exactly the documented fields: the yaml's schemas allow extra
+    properties and name none required, so the conformance check alone would miss a field
+    added to the server and not to the spec, or one the spec promises and the server drops."""
+    if response.status_code != 200:
+        return
+    operation = DOC["paths"][case.path][case.method.lower()]
+    ok = _resolve(operation["responses"]["200"])
+    body_schema = ok.get("content", {}).get("application/json", {}).get("schema")
+    if body_schema is not None:
+        drift = field_drift(response.json(), body_schema)
+        assert not drift, f"{case.method} {case.path}: " + "; ".join(drift[:10])
+
+
 _covered: set[str] = set()
 _PARAM_RE = re.compile(r"\{[^}]*\}")  # path parameters compare by position, not by name
 
@@ -114,10 +166,11 @@ def test_every_operation_conforms(case: schemathesis.Case, live: LiveEngine) -> 
     _covered.add(f"{case.method.upper()} {case.path}")
     response = case.call(base_url=live.engine.url, session=live.session, timeout=10)
     case.validate_response(response, checks=CHECKS)
+    fields_match_the_spec(None, response, case)
 
 
 def _spec_operations() -> set[str]:
-    doc = schema.raw_schema
+    doc = DOC
     methods = {"get", "post", "put", "patch", "delete"}
     return {f"{m.upper()} {p}" for p, item in doc["paths"].items() for m in item if m in methods}
 
@@ -163,3 +216,16 @@ def test_signer_signs_the_exact_bytes_sent() -> None:
     ts = int(signed.headers["X-BLP-TIMESTAMP"])
     expected = signed_headers("k", "s", "POST", "/api/v1/orders?x=1", req.body.decode(), ts)  # type: ignore[union-attr]
     assert signed.headers["X-BLP-SIGNATURE"] == expected["X-BLP-SIGNATURE"]
+
+
+def test_field_drift_names_both_directions() -> None:
+    spec = {
+        "type": "object",
+        "properties": {"a": {"type": "string"}, "b": {"$ref": "#/components/schemas/Clock"}},
+    }
+    assert field_drift({"a": "x", "b": {"now_ms": 1, "clock": "manual"}}, spec) == []
+    assert field_drift({"b": {"now_ms": 1, "clock": "manual", "speed": 2}, "c": 1}, spec) == [
+        "$.a: documented, not sent",
+        "$.b.speed: sent, not documented",
+        "$.c: sent, not documented",
+    ]
