@@ -193,7 +193,7 @@ class Documented:
 
 
 DOCUMENTED: dict[tuple[str, str], Documented] = {
-    ("GET", "/fapi/v1/ping"): Documented(DOCS + "market-data/rest-api/Test-Connectivity", {}),
+    ("GET", "/fapi/v1/ping"): Documented(DOCS + "market-data/rest-api", {}),  # Test Connectivity
     ("GET", "/fapi/v1/time"): Documented(
         DOCS + "market-data/rest-api/Check-Server-Time", {"serverTime": INT}
     ),
@@ -296,7 +296,8 @@ DOCUMENTED: dict[tuple[str, str], Documented] = {
         "either",
     ),
     ("POST", "/fapi/v1/order"): Documented(
-        DOCS + "trade/rest-api/New-Order", {**ORDER, "cumQty": DEC, "avgPrice": DEC}
+        DOCS + "trade/rest-api",
+        {**ORDER, "cumQty": DEC, "avgPrice": DEC},  # New Order
     ),
     ("GET", "/fapi/v1/order"): Documented(DOCS + "trade/rest-api/Query-Order", QUERIED_ORDER),
     ("DELETE", "/fapi/v1/order"): Documented(
