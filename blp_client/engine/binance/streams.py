@@ -432,7 +432,8 @@ class StreamConnection:
             check_depth(text)  # before parsing: a deep nest is a RecursionError in json
             msg = json.loads(text)
         except InvalidRequest as e:
-            return {"error": {"code": 3, "msg": f"Invalid JSON: {e.message}"}, "id": None}
+            why = e.message.removeprefix("body: ")
+            return {"error": {"code": 3, "msg": f"Invalid JSON: {why}"}, "id": None}
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             return {"error": {"code": 3, "msg": f"Invalid JSON: {e}"}, "id": None}
         req_id = msg.get("id") if isinstance(msg, dict) else None
