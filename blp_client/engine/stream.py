@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import socket
 import time
 from collections.abc import Sequence
@@ -102,6 +103,7 @@ class StreamConnection:
         killed = asyncio.create_task(self.killed.wait())
         try:
             await asyncio.wait({reader, killed}, return_when=asyncio.FIRST_COMPLETED)
+            self._fail_on_crash(reader)
         finally:
             if self.sub is not None:
                 svc.unsubscribe(self.sub)
@@ -127,6 +129,16 @@ class StreamConnection:
                 code=self.close_code if self.close_code is not None else self.ws.close_code,
                 reason=self.close_reason or None, sent=self.sent,
             )  # fmt: skip
+
+    def _fail_on_crash(self, reader: asyncio.Task[None]) -> None:
+        """An engine bug in the reader closes 1011 with a generic reason and an error id, the
+        details in the log only (not a silent 1000 "normal")."""
+        if not reader.done() or reader.cancelled() or reader.exception() is None:
+            return
+        error_id = secrets.token_hex(8)
+        log.error("stream_internal_error", peer=self.peer, api_key=self.key, error_id=error_id,
+                  exc_info=reader.exception())  # fmt: skip
+        self.kill(WSCloseCode.INTERNAL_ERROR, f"internal error {error_id}")
 
     async def _do(self, actions: Sequence[ServerAction]) -> None:
         """Carry out the protocol's actions, in order."""

@@ -194,6 +194,8 @@ class ServerStreamProtocol:
         if not isinstance(data, dict):
             return self._bad(f"message is a JSON {type(data).__name__}, not an object")
         op = data.get("op")
+        if not isinstance(op, str):  # a list or an object is no op (nor hashable)
+            return self._bad(f"unknown op {op!r:.60}")
         if self.state is ServerState.AWAITING_AUTH:
             if op == "auth":
                 return self._auth(data)

@@ -386,7 +386,7 @@ async def test_raw_endpoints_shapes(env: VenueEnv, binance: Any) -> None:
     assert [p["symbol"] for p in v3["positions"]] == ["BTCUSDT"]  # v3: only open ones
     risk = await binance.fapiPrivateV2GetPositionRisk({"symbol": "BTCUSDT"})
     assert D(risk[0]["positionAmt"]) == D("0.2") and risk[0]["leverage"] == "20"
-    [brackets] = await binance.fapiPrivateGetLeverageBracket({"symbol": "BTCUSDT"})
+    brackets = await binance.fapiPrivateGetLeverageBracket({"symbol": "BTCUSDT"})  # one object
     tiers = env.exchange.instruments[BTC].tiers
     assert [b["notionalFloor"] for b in brackets["brackets"]] == [int(t.floor) for t in tiers]
     assert brackets["brackets"][0]["initialLeverage"] == 100

@@ -37,11 +37,12 @@ depth, bookTicker, 24 h tickers, Binance's SUBSCRIBE protocol) are served from t
 `ccxt.pro.binanceusdm` watches the engine's books; `/fapi/v1/depth`'s `lastUpdateId` and the
 diff stream's update ids are one sequence (see `streams`).
 
-Modules: `facade` (wiring, Python API), `endpoint` (request pipeline, faults, limits' answers,
-request log), `limits` (the pure rate limiter), `weights` (Binance's endpoint weights), `auth`
-(signing, keys), `errors` (Binance error codes), `params` (typed parameters), `state`
-(bookkeeping beyond the engine), `shapes` (response objects), `market_data`, `orders`,
-`account` (endpoint handlers), `admin` (admin routes), `streams` (websocket market streams).
+Modules: `facade` (wiring, the route table `rest_routes()`, Python API), `endpoint` (request
+pipeline, faults, limits' answers, request log), `limits` (the pure rate limiter), `weights`
+(Binance's endpoint weights), `auth` (signing, keys), `errors` (Binance error codes), `params`
+(typed parameters), `state` (bookkeeping beyond the engine), `shapes` (response objects),
+`market_data`, `orders`, `account` (endpoint handlers), `admin` (admin routes, over the
+facade's `Venue` protocol), `streams` (websocket market streams).
 """
 
 from .auth import API_KEY_HEADER, DEFAULT_RECV_WINDOW, MAX_RECV_WINDOW

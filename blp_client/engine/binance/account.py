@@ -255,8 +255,10 @@ class AccountHandlers:
         return {"leverage": lev, "maxNotionalValue": fmt(cap), "symbol": st.to_venue[inst.symbol]}
 
     async def leverage_bracket(self, call: Call) -> JSON:
+        """All symbols' brackets as a list; one symbol's (`symbol` sent) as one object, as
+        Binance documents it."""
         st = self.state
-        insts, _ = st.insts(call.get("symbol"))
+        insts, many = st.insts(call.get("symbol"))
         out = []
         for inst in insts:
             brackets = []
@@ -274,7 +276,7 @@ class AccountHandlers:
                 )
             venue_symbol = st.to_venue[inst.symbol]
             out.append({"symbol": venue_symbol, "notionalCoef": 1.0, "brackets": brackets})
-        return out
+        return out if many else out[0]
 
     async def commission_rate(self, call: Call) -> JSON:
         st = self.state

@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from ...auth import HEADER_ADMIN_TOKEN
 from ...errors import ValidationError
 from ...models import parse_decimal
-from ..core.exchange import ExchangeError
+from ..core.exchange import Exchange, ExchangeError
 from ..core.ledger import AccountKind
-from ..faults import FaultConfig
+from ..faults import FaultConfig, FaultInjector
 from ..http import check_depth, read_text
-from .limits import LimitsConfig
-
-if TYPE_CHECKING:
-    from .facade import BinanceFacade
+from .auth import KeyRing
+from .endpoint import RequestRecord
+from .limits import LimitsConfig, VenueLimiter
+from .state import VenueState
 
 AdminHandler = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -60,10 +62,53 @@ def _decimal(name: str, value: Any) -> Decimal:
         ) from None
 
 
-class VenueAdmin:
-    """The admin handlers over one facade."""
+_CREDENTIAL_RE = re.compile(r"[\x21-\x7e]{1,128}", re.ASCII)  # one header token
 
-    def __init__(self, facade: BinanceFacade) -> None:
+
+def _credential(name: str, value: Any) -> str | None:
+    """An API key or secret chosen by the caller: printable ASCII, 1 to 128 characters (it
+    travels in a header), or None to have one generated."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _CREDENTIAL_RE.fullmatch(value):
+        raise ValueError(f"{name} must be 1 to 128 printable ASCII characters")
+    return value
+
+
+class Venue(Protocol):
+    """What the admin routes act on: the facade's parts and Python API (`BinanceFacade`
+    implements it; naming it here keeps the admin from importing the facade that mounts it)."""
+
+    exchange: Exchange
+    admin_token: str | None
+    state: VenueState
+    faults: FaultInjector
+    limiter: VenueLimiter
+    keys: KeyRing
+
+    @property
+    def on_change(self) -> Callable[[], None]: ...
+
+    @property
+    def request_log(self) -> deque[RequestRecord]: ...
+
+    def add_api_key(
+        self, account_id: int, api_key: str | None = None, api_secret: str | None = None
+    ) -> tuple[str, str]: ...
+
+    def set_faults(self, config: FaultConfig) -> None: ...
+
+    def set_limits(self, config: LimitsConfig) -> None: ...
+
+    def limits_state(self) -> dict[str, Any]: ...
+
+    def clear_request_log(self) -> None: ...
+
+
+class VenueAdmin:
+    """The admin handlers over one venue (the facade)."""
+
+    def __init__(self, facade: Venue) -> None:
         self.facade = facade
 
     def routes(self) -> list[tuple[str, str, AdminHandler]]:
@@ -116,8 +161,13 @@ class VenueAdmin:
         )
 
     async def add_key(self, request: web.Request) -> web.Response:
+        """Checks everything before opening an account, so a refused body changes nothing."""
         f = self.facade
         data = await json_body(request)
+        api_key = _credential("api_key", data.get("api_key"))
+        api_secret = _credential("api_secret", data.get("api_secret"))
+        if api_key is not None and api_key in f.keys:
+            raise ValueError("api key already registered")
         account_id = data.get("account_id")
         if account_id is None:
             collateral = _decimal("collateral", data.get("collateral", "0"))
@@ -125,7 +175,7 @@ class VenueAdmin:
             f.on_change()
         elif not isinstance(account_id, int) or isinstance(account_id, bool):
             raise ValueError("account_id must be an integer")
-        key, secret = f.add_api_key(account_id, data.get("api_key"), data.get("api_secret"))
+        key, secret = f.add_api_key(account_id, api_key, api_secret)
         return web.json_response({"account_id": account_id, "api_key": key, "api_secret": secret})
 
     async def get_faults(self, request: web.Request) -> web.Response:

@@ -91,6 +91,26 @@ def refusal_error(verdict: Verdict, ip: str, limiter: VenueLimiter) -> BinanceAp
 
 
 @dataclass(frozen=True)
+class Route:
+    """One `/fapi` endpoint: `private` ones need a signature, `mutating` ones bring the engine
+    up to time first and call `on_change` after."""
+
+    method: str
+    path: str
+    handler: Handler
+    private: bool
+    mutating: bool = False
+
+    @classmethod
+    def unsigned(cls, method: str, path: str, handler: Handler) -> Route:
+        return cls(method, path, handler, private=False)
+
+    @classmethod
+    def signed(cls, method: str, path: str, handler: Handler, *, mutating: bool = False) -> Route:
+        return cls(method, path, handler, private=True, mutating=mutating)
+
+
+@dataclass(frozen=True)
 class RequestRecord:
     """One request the facade saw (no keys or secrets, only the account it resolved to)."""
 

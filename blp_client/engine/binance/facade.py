@@ -16,7 +16,7 @@ from ..faults import FaultConfig, FaultInjector
 from .account import AccountHandlers
 from .admin import VenueAdmin
 from .auth import KeyRing, wall_ms
-from .endpoint import Handler, Pipeline, RequestRecord
+from .endpoint import Pipeline, RequestRecord, Route
 from .limits import LimitsConfig, VenueLimiter
 from .market_data import MarketData, ticker_24hr
 from .orders import Orders
@@ -136,43 +136,49 @@ class BinanceFacade:
 
     # ---- routing ------------------------------------------------------------------------
 
-    def add_routes(self, app: web.Application) -> None:
+    def rest_routes(self) -> list[Route]:
+        """Every `/fapi` endpoint the venue serves: the one table routing, weights' tests and
+        the documented-fields test read."""
         md, od, ac = self.market_data, self.orders, self.account
-        public: list[tuple[str, str, Handler]] = [
-            ("GET", "/fapi/v1/ping", md.ping),
-            ("GET", "/fapi/v1/time", md.time),
-            ("GET", "/fapi/v1/exchangeInfo", md.exchange_info),
-            ("GET", "/fapi/v1/depth", md.depth),
-            ("GET", "/fapi/v1/ticker/bookTicker", md.book_ticker),
-            ("GET", "/fapi/v1/ticker/24hr", md.ticker_24hr),
-            ("GET", "/fapi/v1/ticker/price", md.ticker_price),
-            ("GET", "/fapi/v2/ticker/price", md.ticker_price),
-            ("GET", "/fapi/v1/premiumIndex", md.premium_index),
+        public = Route.unsigned
+        private = Route.signed
+        return [
+            public("GET", "/fapi/v1/ping", md.ping),
+            public("GET", "/fapi/v1/time", md.time),
+            public("GET", "/fapi/v1/exchangeInfo", md.exchange_info),
+            public("GET", "/fapi/v1/depth", md.depth),
+            public("GET", "/fapi/v1/ticker/bookTicker", md.book_ticker),
+            public("GET", "/fapi/v1/ticker/24hr", md.ticker_24hr),
+            public("GET", "/fapi/v1/ticker/price", md.ticker_price),
+            public("GET", "/fapi/v2/ticker/price", md.ticker_price),
+            public("GET", "/fapi/v1/premiumIndex", md.premium_index),
+            private("POST", "/fapi/v1/order", od.new_order, mutating=True),
+            private("GET", "/fapi/v1/order", od.get_order),
+            private("DELETE", "/fapi/v1/order", od.cancel_order, mutating=True),
+            private("GET", "/fapi/v1/openOrders", od.open_orders),
+            private("DELETE", "/fapi/v1/allOpenOrders", od.cancel_all, mutating=True),
+            private("GET", "/fapi/v1/allOrders", od.all_orders),
+            private("GET", "/fapi/v1/userTrades", od.user_trades),
+            private("GET", "/fapi/v2/positionRisk", ac.position_risk_v2),
+            private("GET", "/fapi/v3/positionRisk", ac.position_risk_v3),
+            private("GET", "/fapi/v2/balance", ac.balance),
+            private("GET", "/fapi/v3/balance", ac.balance),
+            private("GET", "/fapi/v2/account", ac.account_v2),
+            private("GET", "/fapi/v3/account", ac.account_v3),
+            private("POST", "/fapi/v1/leverage", ac.set_leverage, mutating=True),
+            private("GET", "/fapi/v1/leverageBracket", ac.leverage_bracket),
+            private("GET", "/fapi/v1/commissionRate", ac.commission_rate),
         ]
-        private: list[tuple[str, str, Handler, bool]] = [  # (..., mutating)
-            ("POST", "/fapi/v1/order", od.new_order, True),
-            ("GET", "/fapi/v1/order", od.get_order, False),
-            ("DELETE", "/fapi/v1/order", od.cancel_order, True),
-            ("GET", "/fapi/v1/openOrders", od.open_orders, False),
-            ("DELETE", "/fapi/v1/allOpenOrders", od.cancel_all, True),
-            ("GET", "/fapi/v1/allOrders", od.all_orders, False),
-            ("GET", "/fapi/v1/userTrades", od.user_trades, False),
-            ("GET", "/fapi/v2/positionRisk", ac.position_risk_v2, False),
-            ("GET", "/fapi/v3/positionRisk", ac.position_risk_v3, False),
-            ("GET", "/fapi/v2/balance", ac.balance, False),
-            ("GET", "/fapi/v3/balance", ac.balance, False),
-            ("GET", "/fapi/v2/account", ac.account_v2, False),
-            ("GET", "/fapi/v3/account", ac.account_v3, False),
-            ("POST", "/fapi/v1/leverage", ac.set_leverage, True),
-            ("GET", "/fapi/v1/leverageBracket", ac.leverage_bracket, False),
-            ("GET", "/fapi/v1/commissionRate", ac.commission_rate, False),
-        ]
+
+    def add_routes(self, app: web.Application) -> None:
         r = app.router
         endpoint = self.pipeline.endpoint
-        for method, path, h in public:
-            r.add_route(method, path, endpoint(h, private=False, mutating=False))
-        for method, path, h, mutating in private:
-            r.add_route(method, path, endpoint(h, private=True, mutating=mutating))
+        for route in self.rest_routes():
+            r.add_route(
+                route.method,
+                route.path,
+                endpoint(route.handler, private=route.private, mutating=route.mutating),
+            )
         for method, path, ah in self.admin.routes():
             r.add_route(method, path, self.admin.guard(ah))
         self.streams.add_routes(app)  # websocket market streams: /ws, /stream, /public/...

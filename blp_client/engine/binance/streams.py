@@ -61,8 +61,10 @@ from typing import Any, Literal
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from ...errors import InvalidRequest
 from ..core.book import OrderBook, Side
 from ..core.instruments import Instrument
+from ..http import check_depth
 from .shapes import fmt
 from .state import VenueState
 
@@ -427,7 +429,11 @@ class StreamConnection:
     def control(self, text: str) -> dict[str, Any]:
         """The answer to one client message (Binance's live subscribe protocol)."""
         try:
+            check_depth(text)  # before parsing: a deep nest is a RecursionError in json
             msg = json.loads(text)
+        except InvalidRequest as e:
+            why = e.message.removeprefix("body: ")
+            return {"error": {"code": 3, "msg": f"Invalid JSON: {why}"}, "id": None}
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             return {"error": {"code": 3, "msg": f"Invalid JSON: {e}"}, "id": None}
         req_id = msg.get("id") if isinstance(msg, dict) else None
