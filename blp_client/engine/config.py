@@ -86,6 +86,7 @@ class VenueLimitsSection(_Section):
     request_weight_per_minute: int = Field(default=2400, ge=1, le=100_000_000)  # per client
     orders_per_10s: int = Field(default=300, ge=1, le=100_000_000)  # per account
     orders_per_minute: int = Field(default=1200, ge=1, le=100_000_000)  # per account
+    funding_per_5min: int = Field(default=500, ge=1, le=100_000_000)  # fundingRate + fundingInfo
     per: Literal["ip", "key"] = "ip"  # what a client is for the weight limit
     ban_after: int = Field(default=50, ge=0, le=1_000_000)  # weight 429s ignored, then 418
     ban_ms: int = Field(default=120_000, ge=1_000, le=259_200_000)  # first ban; doubles

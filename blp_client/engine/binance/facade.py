@@ -17,6 +17,7 @@ from .account import AccountHandlers
 from .admin import VenueAdmin
 from .auth import KeyRing, wall_ms
 from .endpoint import Handler, Pipeline, RequestRecord
+from .funding import FundingHandlers
 from .limits import LimitsConfig, VenueLimiter
 from .market_data import MarketData, ticker_24hr
 from .orders import Orders
@@ -67,6 +68,7 @@ class BinanceFacade:
         )
         self.orders = Orders(self.state, self.faults)
         self.account = AccountHandlers(self.state)
+        self.funding = FundingHandlers(self.state)
         self.admin = VenueAdmin(self)
 
     @property
@@ -137,7 +139,7 @@ class BinanceFacade:
     # ---- routing ------------------------------------------------------------------------
 
     def add_routes(self, app: web.Application) -> None:
-        md, od, ac = self.market_data, self.orders, self.account
+        md, od, ac, fd = self.market_data, self.orders, self.account, self.funding
         public: list[tuple[str, str, Handler]] = [
             ("GET", "/fapi/v1/ping", md.ping),
             ("GET", "/fapi/v1/time", md.time),
@@ -148,6 +150,8 @@ class BinanceFacade:
             ("GET", "/fapi/v1/ticker/price", md.ticker_price),
             ("GET", "/fapi/v2/ticker/price", md.ticker_price),
             ("GET", "/fapi/v1/premiumIndex", md.premium_index),
+            ("GET", "/fapi/v1/fundingRate", fd.funding_rate),
+            ("GET", "/fapi/v1/fundingInfo", fd.funding_info),
         ]
         private: list[tuple[str, str, Handler, bool]] = [  # (..., mutating)
             ("POST", "/fapi/v1/order", od.new_order, True),
@@ -166,6 +170,7 @@ class BinanceFacade:
             ("POST", "/fapi/v1/leverage", ac.set_leverage, True),
             ("GET", "/fapi/v1/leverageBracket", ac.leverage_bracket, False),
             ("GET", "/fapi/v1/commissionRate", ac.commission_rate, False),
+            ("GET", "/fapi/v1/income", fd.income, False),
         ]
         r = app.router
         endpoint = self.pipeline.endpoint
