@@ -41,7 +41,6 @@ class HedgeCosts:
         self.fill_rowid = 0
         self.discount: dict[str, Decimal] = {}
         self.slippage: dict[Key, Decimal] = {}
-        self._refs: dict[str, Decimal | None] = {}  # order -> reference price
 
     def update(self) -> None:
         for seq, text in self.db.execute(
@@ -67,8 +66,7 @@ class HedgeCosts:
                 self.slippage[key] = self.slippage.get(key, ZERO) + cost
 
     def _reference(self, cid: str) -> Decimal | None:
-        if cid in self._refs:
-            return self._refs[cid]
+        """The order's reference price (each fill is read once: nothing to cache)."""
         rows = self.db.execute(
             "SELECT o.qty, e.payload FROM orders o JOIN events e "
             "ON e.seq = CAST(o.decision AS INTEGER) AND e.kind = 'assignment' "
@@ -83,7 +81,6 @@ class HedgeCosts:
                 (abs(Decimal(q)) * Decimal(json.loads(p)["mark_price"]) for q, p in rows), ZERO
             )
             ref = total / weight
-        self._refs[cid] = ref
         return ref
 
 
