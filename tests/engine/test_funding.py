@@ -259,3 +259,37 @@ def test_engine_toml_funding_section(tmp_path: Path) -> None:
     p.write_text("[funding]\ncaps = { XRP-PERP = 0.01 }\n")
     with pytest.raises(ConfigError, match=r"funding\.caps: unknown symbol"):
         load_config(p)
+
+
+def test_a_blps_funding_event_on_the_wire() -> None:
+    """The exact JSON of a `funding` stream event, from a real exchange (docs/protocol.md)."""
+    from blp_client.engine import wire
+
+    x, mm = _exchange()
+    blp = x.open_account(collateral=D(100_000))
+    x.register_blp(blp, D(100_000), D(300_000), {BTC: D(5_000_000)})
+    x.seed_position(blp, mm, BTC, D("0.5"), D(30000))
+    x.drain_events()
+    # no book: P = 0, F = I = 0.0001; the long pays 0.5 · 30000 · 0.0001 = 1.5 (payment 2:
+    # payments go in account order, the market maker's short first)
+    x.advance(4000)
+    seq = iter(range(1, 100))
+
+    def number(_key: str) -> tuple[int, int]:
+        n = next(seq)
+        return n, n
+
+    texts = [
+        o.msg.model_dump_json()
+        for e in x.drain_events()
+        for o in wire.protocol_events(e, {blp: "k"}, number)
+    ]
+    assert texts == [
+        '{"op":"event","seq":1,"id":"ev-1","ts":4000,"type":"funding","data":{"payment_id":2,'
+        '"symbol":"BTC-PERP","qty":"0.5","mark_price":"30000","rate":"0.00010000",'
+        '"amount":"-1.50000000","funding_time":4000}}'
+    ]
+    assert x.account(blp).funding_paid == D("1.5")
+    m = wire.market_model(x, BTC)
+    assert (m.funding_rate, m.next_funding_time, m.funding_interval_ms) == (D("0.0001"), 8000, 4000)
+    assert wire.account_model(x, blp).funding_paid == D("1.5")
