@@ -4,6 +4,7 @@ moved between traders, BLPs, the makers and the fund, netting to exactly zero.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -52,3 +53,16 @@ def test_cli_flags_and_note() -> None:
     assert bad.returncode == 2 and b"--perp-discount must be between 0 and 1000" in bad.stderr
     bad = subprocess.run([*cmd[:6], "--funding-interval", "0"], capture_output=True)
     assert bad.returncode == 2 and b"must be > 0" in bad.stderr
+
+
+def test_html_report_has_a_funding_table() -> None:
+    from blp_client.report import render_html
+
+    cfg = sim.SimulationConfig(accounts=300, seconds=300, seed=2, funding_interval_s=60)
+    shortened = sim.run(cfg)
+    html = render_html(title="t", reports={"with_blp": shortened.report}, timelines={})
+    assert '<table id="funding">' in html and "funding every 60 s" in html
+    plain = sim.run(dataclasses.replace(cfg, funding_interval_s=None)).report
+    assert '<table id="funding">' not in render_html(
+        title="t", reports={"with_blp": plain}, timelines={}
+    )
