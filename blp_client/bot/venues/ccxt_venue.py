@@ -664,9 +664,9 @@ class CcxtVenue:
         """ccxt's `fetch_funding_rate` (Binance: `premiumIndex`, weight 1): the venue's
         estimate for the next funding time; the last settled rate when ccxt reports one
         (`previousFundingRate`). None: the venue has no funding for ccxt."""
-        if not self.control.has.get("fetchFundingRate"):
-            return None
-        m = await self.market(symbol)
+        m = (await self.markets()).get(symbol)
+        if m is None or not self.control.has.get("fetchFundingRate"):
+            return None  # not listed here, or no funding through ccxt
         raw = await self._call(
             "fetch_funding_rate",
             functools.partial(self.control.fetch_funding_rate, m.venue_symbol),
@@ -676,9 +676,9 @@ class CcxtVenue:
     async def funding_history(self, symbol: str, since_ms: int) -> list[FundingFee]:
         """The account's funding payments at or after `since_ms` (ccxt's
         `fetch_funding_history`; Binance: `income` FUNDING_FEE, weight 30), oldest first."""
-        if not self.control.has.get("fetchFundingHistory"):
+        m = (await self.markets()).get(symbol)
+        if m is None or not self.control.has.get("fetchFundingHistory"):
             return []
-        m = await self.market(symbol)
         since = since_ms if since_ms > 0 else None
         raws = await self._call(
             "fetch_funding_history",
