@@ -63,6 +63,19 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--csv", dest="csv_path", help="timestamp,price file for --scenario csv")
     p.add_argument("--no-blp", action="store_true", help="run without the BLP program")
     p.add_argument("--compare", action="store_true", help="run with and without BLPs")
+    p.add_argument(
+        "--funding-interval",
+        type=_positive_int,
+        metavar="SECONDS",
+        help="funding every SECONDS instead of Binance's 8 h (for scenarios shorter than 8 h)",
+    )
+    p.add_argument(
+        "--perp-discount",
+        type=float,
+        default=0.0,
+        metavar="BPS",
+        help="market makers quote the perp up to BPS below a falling index (default 0)",
+    )
     p.add_argument("--json", action="store_true", help="print the JSON report only")
     p.add_argument("--out", type=Path, help="also write the JSON report to this file")
     p.add_argument(
@@ -89,6 +102,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if not 0 < args.drop < 1:
         print("blp simulate: --drop must be between 0 and 1 (e.g. 0.2 for 20%)", file=sys.stderr)
         return 2
+    if not 0 <= args.perp_discount <= 1000:
+        print("blp simulate: --perp-discount must be between 0 and 1000 bps", file=sys.stderr)
+        return 2
     if args.scenario == "csv" and not args.csv_path:
         print("blp simulate: --scenario csv needs --csv FILE", file=sys.stderr)
         return 2
@@ -100,6 +116,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         drop=args.drop,
         blp=not args.no_blp,
         csv_path=args.csv_path,
+        funding_interval_s=args.funding_interval,
+        perp_discount_bps=args.perp_discount,
     )
     report_dir = getattr(args, "report", None)
     if not _report_dir_usable(report_dir, "simulate"):
@@ -113,6 +131,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         runs = {"with_blp" if cfg.blp else "without_blp": sim.run(cfg, bar)}
         data = next(iter(runs.values())).report
         text = sim.table({"with BLPs" if cfg.blp else "without BLPs": data})
+        text += sim.funding_note(data)
     payload = sim.to_json(data)
     if args.out:
         args.out.write_text(payload)

@@ -369,8 +369,9 @@ class BLPClient:
     def events(
         self, from_seq: int = 0, *, log_id: str | None = None
     ) -> AsyncGenerator[Event, None]:
-        """Every event of this BLP with `seq > from_seq` (assignment, profile, margin, fill),
-        then live ones, exactly once and strictly in seq order (each seq is the last + 1).
+        """Every event of this BLP with `seq > from_seq` (assignment, profile, margin, fill,
+        funding), then live ones, exactly once and strictly in seq order (each seq is the
+        last + 1).
         `log_id` and errors as for `assignments`."""
         return self._stream().events(from_seq, log_id)
 

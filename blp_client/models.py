@@ -166,6 +166,8 @@ class Account(Response):
     liquidation_state: str  # none | reducing
     margin_call: bool
     positions: list[Position]
+    funding_paid: Dec = Decimal(0)  # Σ perpetual funding paid since the account opened (>= 0)
+    funding_received: Dec = Decimal(0)  # Σ funding received (>= 0)
 
 
 # ---- assignments and events ------------------------------------------------------------
@@ -241,6 +243,18 @@ class FillData(Response):
     liquidity: Literal["maker", "taker"]
 
 
+class FundingData(Response):
+    """One of the BLP's positions paid or received funding at a funding time."""
+
+    payment_id: int  # unique across the exchange: dedupe by it
+    symbol: str
+    qty: Dec  # the signed position that paid or received
+    mark_price: Dec
+    rate: Dec  # > 0: longs pay shorts
+    amount: Dec  # the account's cash change: > 0 received, < 0 paid (= −qty·mark·rate)
+    funding_time: int  # ms
+
+
 class _EventBase(Response):
     op: Literal["event"] = "event"
     seq: int
@@ -268,9 +282,15 @@ class FillEvent(_EventBase):
     data: FillData
 
 
-EVENT_CLASSES = (AssignmentEvent, ProfileEvent, MarginEvent, FillEvent)
+class FundingEvent(_EventBase):
+    type: Literal["funding"] = "funding"
+    data: FundingData
+
+
+EVENT_CLASSES = (AssignmentEvent, ProfileEvent, MarginEvent, FillEvent, FundingEvent)
 Event = Annotated[
-    AssignmentEvent | ProfileEvent | MarginEvent | FillEvent, Field(discriminator="type")
+    AssignmentEvent | ProfileEvent | MarginEvent | FillEvent | FundingEvent,
+    Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
@@ -300,6 +320,11 @@ class Market(Response):
     mark_price: Dec | None
     best_bid: Dec | None
     best_ask: Dec | None
+    # perpetual funding (None while the engine runs without it)
+    funding_rate: Dec | None = None  # the last funding time's rate (None before the first)
+    predicted_funding_rate: Dec | None = None  # what the next funding time pays, so far
+    next_funding_time: int | None = None  # ms
+    funding_interval_ms: int | None = None
 
 
 class MarketList(Response):

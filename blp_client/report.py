@@ -111,6 +111,9 @@ def render_html(
     blp_rows = blp_table(reports)
     if blp_rows:
         body += ["<h2>BLPs</h2>", blp_rows]
+    funding_rows = funding_table(reports)
+    if funding_rows:
+        body += ["<h2>Funding</h2>", funding_rows]
     body += ['<h2>Charts</h2><section id="charts">']
     body += [f"<figure>{svg}</figure>" for svg in charts(timelines, extra_series)]
     body += [
@@ -167,6 +170,32 @@ def headline_table(reports: Mapping[str, Mapping[str, Any]]) -> str:
         f'<table id="headline"><thead><tr><th></th>{head}</tr></thead><tbody>\n'
         + "\n".join(rows)
         + "\n</tbody></table>"
+    )
+
+
+def funding_table(reports: Mapping[str, Mapping[str, Any]]) -> str:
+    """What funding moved, net per account kind, one column per run ("" without a funding
+    time); the note says when the interval was shortened."""
+    funded = {
+        k: r["funding"] for k, r in reports.items() if r.get("funding", {}).get("settlements")
+    }
+    if not funded:
+        return ""
+    head = "".join(f"<th>{escape(_label(k))}</th>" for k in funded)
+    kinds = (("trader", "Traders"), ("blp", "BLPs"), ("market_maker", "Market makers"),
+             ("insurance_fund", "Insurance fund"))  # fmt: skip
+    rows = [
+        f"<tr><td>{label} (net received)</td>"
+        + "".join(f"<td>{_cell(f['received'].get(kind, ''))}</td>" for f in funded.values())
+        + "</tr>"
+        for kind, label in kinds
+    ]
+    notes = sorted({f["note"] for f in funded.values() if f.get("note")})
+    return (
+        f'<table id="funding"><thead><tr><th></th>{head}</tr></thead><tbody>\n'
+        + "\n".join(rows)
+        + "\n</tbody></table>"
+        + "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
     )
 
 

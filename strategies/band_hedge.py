@@ -4,6 +4,10 @@ Hedging every assignment pays the spread and fees each time; many small assignme
 directions partly cancel. This strategy lets net exposure float within ±band (quote notional at
 mark) and, on each tick, trades back to `rebalance_to` × band (1 = the band's edge, the least
 trading; 0 = flat).
+
+With `funding` set, a contract inside the band is hedged flat as soon as the funding its kept
+inventory is expected to pay over `funding.horizon_ms` exceeds `funding.max_cost`
+(`funding_guard`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pydantic import Field
 
 from blp_client.bot.books import ZERO, sign
 from blp_client.bot.strategy import Intent, Strategy, Timer, View
+from strategies.funding_guard import FundingGuardParams, should_hedge
 from strategies.routing import RoutingParams, route
 
 
@@ -26,6 +31,8 @@ class BandHedgeParams(RoutingParams):
     rebalance_to: Decimal = Field(default=Decimal(1), ge=0, le=1)
     """Where to trade back to, as a fraction of the band."""
     interval_ms: int = Field(default=5000, gt=0)
+    funding: FundingGuardParams | None = None
+    """Funding-aware: hedge flat when the kept inventory's expected funding cost is too high."""
 
 
 class BandHedge(Strategy[BandHedgeParams]):
@@ -44,6 +51,8 @@ class BandHedge(Strategy[BandHedgeParams]):
         mark = view.mark(symbol)
         if net == 0 or mark is None or mark <= 0:
             return ZERO
+        if should_hedge(view, symbol, self.params.funding):
+            return -net
         band = self.band(symbol)
         if abs(net) * mark <= band:
             return ZERO
@@ -55,5 +64,10 @@ class BandHedge(Strategy[BandHedgeParams]):
         for symbol in view.inventory.symbols():
             qty = self.outside(view, symbol)
             if qty != 0:
-                out += route(view, symbol, qty, self.params, "outside band").intents
+                reason = (
+                    "funding cost over limit"
+                    if should_hedge(view, symbol, self.params.funding)
+                    else "outside band"
+                )
+                out += route(view, symbol, qty, self.params, reason).intents
         return out

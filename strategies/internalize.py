@@ -4,6 +4,9 @@ For a BLP that wants the position (it is paid the discount to carry it), the onl
 cap: when the net exposure of a contract is worth more than its limit at mark, the excess is
 flipped — by default on the exchange's own book, where the BLP has the best fee tier. The
 excess is rounded *up* to a lot so the position ends inside the limit.
+
+With `funding` set, the whole kept inventory of a contract is flipped as soon as the funding
+it is expected to pay over `funding.horizon_ms` exceeds `funding.max_cost` (`funding_guard`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from blp_client.bot.strategy import (
     Timer,
     View,
 )
+from strategies.funding_guard import FundingGuardParams, should_hedge
 from strategies.routing import RoutingParams, lot_of, route
 
 
@@ -34,6 +38,8 @@ class InternalizeParams(RoutingParams):
     include_exchange: bool = True
     interval_ms: int | None = Field(default=1000, gt=0)
     """Timer cadence for re-checking the limit (marks move); None: only on assignments."""
+    funding: FundingGuardParams | None = None
+    """Funding-aware: flip the kept inventory when its expected funding cost is too high."""
 
 
 class Internalize(Strategy[InternalizeParams]):
@@ -61,6 +67,10 @@ class Internalize(Strategy[InternalizeParams]):
 
     def flip(self, view: View, symbol: str, reason: str) -> list[Intent]:
         qty = self.excess(view, symbol)
+        if should_hedge(view, symbol, self.params.funding):
+            net = view.inventory.net(symbol)
+            qty = -sign(net) * floor_to_step(abs(net), lot_of(view, symbol, self.params))
+            reason = "funding cost over limit"
         if qty == 0:
             return []
         return list(route(view, symbol, qty, self.params, reason).intents)

@@ -11,6 +11,7 @@ import structlog
 from blp_client.bot.core.decider import Decider, Decision
 from blp_client.bot.core.netting import Lane, NetPlan
 from blp_client.bot.execution import Executor, wall_ms
+from blp_client.bot.funding import count_funding
 from blp_client.bot.journal import FillRecord, Journal, OrderRecord
 from blp_client.bot.metrics import BotMetrics
 from blp_client.bot.strategy import EXCHANGE
@@ -81,6 +82,8 @@ class Carrier:
             log.warning("margin_event", kind=d.margin_kind)
         if d.record.kind == "fill":
             m.fills.inc(venue=EXCHANGE)
+        if d.record.funding:
+            count_funding(m, d.record.funding)
         if d.record.source == "e":
             for o in c.orders:
                 m.escalations.inc(stage=self.journal.step(o.client_order_id).stage)

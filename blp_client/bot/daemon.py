@@ -37,6 +37,7 @@ from blp_client.bot.daemon_io import (
     venue_margins,
 )
 from blp_client.bot.execution import Executor, wall_ms
+from blp_client.bot.funding import FundingPoller
 from blp_client.bot.journal import Journal
 from blp_client.bot.metrics import BotMetrics, metrics_app
 from blp_client.bot.registry import load_strategy
@@ -61,6 +62,9 @@ class BotOptions:
     """Each venue's margin (one account read where the venue allows) is read this often, on
     its control lane."""
     reconcile_ms: int = 2000
+    funding_ms: int = 60_000
+    """Each hedge venue's funding rates and payments are read this often (control lane;
+    Binance: premiumIndex weight 1 and income weight 30 per contract)."""
     position_reconcile_every: int = 5  # reconcile rounds between position checks
     drain_timeout_s: float = 5.0
     recent: int = 50
@@ -95,6 +99,8 @@ class Bot:
         self.symbols = list(config.engine.symbols)
         self.market = MarketData(self.symbols)
         self.core.readings.markets = self.market.markets
+        self.core.readings.funding = self.market.funding
+        self.funding: FundingPoller | None = None
         self.executor: Executor | None = None
         self.monitor_wake = asyncio.Event()
         self.carry = Carrier(self.core, self.journal, self.metrics, self.monitor_wake)
@@ -145,6 +151,9 @@ class Bot:
             spill_wait_ms=self.config.execution.spill_wait_ms,
         )
         self.carry.executor = self.executor
+        self.funding = FundingPoller(
+            venues, self.symbols, self.journal, self.market.funding, self.metrics, wall_ms
+        )
         self.core.load(self.journal.get_state)
         await self._serve_metrics()
         if self.config.status_port is not None:
@@ -172,6 +181,7 @@ class Bot:
             self._account_loop(),
             self._margin_loop(),
             self._reconcile_loop(),
+            self.funding.run(self.options.funding_ms),
         ]
         if self.strategy.timer_ms():
             loops.append(self._timer_loop())

@@ -23,12 +23,14 @@ from blp_client.bot.books import ZERO
 from blp_client.bot.core.escalation import Step
 from blp_client.bot.core.record import Record
 from blp_client.bot.journal_codec import intent_from_json, intent_to_json
+from blp_client.bot.journal_funding import JournalFunding
 from blp_client.bot.journal_lanes import JournalLanes
 from blp_client.bot.journal_schema import (
     OPEN_STATES,
     ORDER_COLS,
     Committed,
     FillRecord,
+    FundingRecord,
     JournalError,
     OrderRecord,
     OrderState,
@@ -48,6 +50,7 @@ from blp_client.bot.strategy import (
 __all__ = [
     "Committed",
     "FillRecord",
+    "FundingRecord",
     "Journal",
     "JournalError",
     "OrderRecord",
@@ -59,7 +62,7 @@ __all__ = [
 ]
 
 
-class Journal(JournalLanes):
+class Journal(JournalLanes, JournalFunding):
     """One SQLite file; safe to share between threads (calls are serialised). What is recorded
     is here; the connection, transactions and in-memory caches are `JournalStore`'s."""
 
@@ -102,6 +105,7 @@ class Journal(JournalLanes):
         denied: Sequence[Denied] = (),
         state: Mapping[str, Any] | None = None,
         steps: Mapping[int, Step] | None = None,
+        funding: Sequence[FundingRecord] = (),
     ) -> Committed | None:
         """Record stream event `seq` and all it causes, atomically. None when `seq` was already
         processed (a replay after a crash or reconnect): then nothing changes."""
@@ -121,6 +125,8 @@ class Journal(JournalLanes):
             self._hook("positions")
             for fill in fills:
                 self._fill(fill, now_ms)
+            for payment in funding:
+                self._funding(payment, now_ms)
             return self._decide(str(seq), intents, denied, state, now_ms, steps)
 
     def record(self, rec: Record, *, now_ms: int) -> Committed | None:
@@ -140,6 +146,7 @@ class Journal(JournalLanes):
                 denied=rec.denied,
                 state=rec.state,
                 steps=rec.steps,
+                funding=rec.funding,
             )
         return self.record_decision(
             now_ms=now_ms,

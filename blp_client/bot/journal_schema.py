@@ -71,6 +71,20 @@ class FillRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class FundingRecord:
+    """One funding payment on one venue: `amount` is the cash change (> 0 received, < 0
+    paid). `id` is the venue's (the exchange's payment id, Binance's `tranId`): with the venue
+    it dedupes a payment seen twice."""
+
+    venue: str
+    id: str
+    symbol: str
+    amount: Decimal
+    ts: int
+    rate: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OrderRecord:
     client_order_id: str
     decision: str
@@ -205,5 +219,8 @@ CREATE TABLE IF NOT EXISTS netted (
     client_order_id TEXT PRIMARY KEY, into_order TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS netted_into ON netted(into_order);
 CREATE TABLE IF NOT EXISTS steps (client_order_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS funding (
+    venue TEXT NOT NULL, id TEXT NOT NULL, symbol TEXT NOT NULL, amount TEXT NOT NULL,
+    rate TEXT, ts INTEGER NOT NULL, recorded_ms INTEGER NOT NULL, PRIMARY KEY (venue, id));
 COMMIT;
 """

@@ -33,7 +33,8 @@ from typing import Literal
 
 import structlog
 
-from blp_client.bot.strategy import EXCHANGE, VenueMarket
+from blp_client.bot.funding import exchange_rate
+from blp_client.bot.strategy import EXCHANGE, FundingRate, VenueMarket
 from blp_client.bot.venues import MarketInfo, OrderBook, Venue
 from blp_client.client import BLPClient
 
@@ -66,6 +67,9 @@ class MarketData:
         self.stream_retry_max_ms = stream_retry_max_ms
         self.clock = clock
         self.markets: dict[tuple[str, str], VenueMarket] = {}
+        # funding rates per (symbol, venue): the exchange's from its markets (here), the
+        # hedge venues' from `funding.FundingPoller`
+        self.funding: dict[tuple[str, str], FundingRate] = {}
         self.info: dict[str, Mapping[str, MarketInfo]] = {}
         self.errors: dict[str, str] = {}
         self.stream_errors: dict[tuple[str, str], str] = {}
@@ -144,7 +148,11 @@ class MarketData:
                 book = await venue.order_book(s, self.depth)
                 mark = None
                 if name == EXCHANGE:
-                    mark = (await client.market(s)).mark_price
+                    market = await client.market(s)
+                    mark = market.mark_price
+                    rate = exchange_rate(market, self.clock())
+                    if rate is not None:
+                        self.funding[(s, EXCHANGE)] = rate
                 self._store(name, m, book, "rest", mark)
             self.errors.pop(name, None)
         except Exception as e:

@@ -248,6 +248,15 @@ class BotMetrics:
         self.in_program_fraction = r.gauge(
             "blp_bot_in_program_fraction", "Share of observed time in the program."
         )
+        self.funding = r.counter(
+            "blp_bot_funding_total",
+            "Perpetual funding, quote currency, by contract, venue and direction (paid/received).",
+        )
+        self.funding_rate = r.gauge(
+            "blp_bot_funding_rate",
+            "Funding rate per interval by contract and venue: kind current (the last funding "
+            "time's) or predicted (the venue's estimate for the next one).",
+        )
         self.unhedged = r.counter(
             "blp_bot_unhedged_assignments_total",
             "Assignments in contracts the bot does not hedge (engine.symbols), by contract.",

@@ -22,6 +22,7 @@ from blp_client.bot.execution import Executor
 from blp_client.bot.journal import Journal
 from blp_client.bot.journal_schema import OPEN_STATES
 from blp_client.bot.metrics import BotMetrics
+from blp_client.bot.pnl import HedgeCosts, pnl_lines, summarize
 from blp_client.bot.strategy import EXCHANGE, RiskState, View
 from blp_client.vocabulary import ZERO
 
@@ -40,6 +41,7 @@ class JournalReader:
         self.notional = ZERO
         self.discount = ZERO
         self.recent: deque[dict[str, Any]] = deque(maxlen=recent)
+        self.costs = HedgeCosts(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -178,6 +180,7 @@ class BotStatus(_Model):
     orders: dict[str, Any]
     fills: dict[str, Any]
     pnl: dict[str, Any]
+    funding: dict[str, Any]
     margin_events: list[dict[str, Any]]
 
     def as_json(self) -> dict[str, Any]:
@@ -206,7 +209,7 @@ def build_status(src: StatusSources, now_ms: int) -> BotStatus:
     for r in recent:
         r["hedges"] = hedges.get(str(r["seq"]), [])
 
-    total, fees_total, pnl_by = pnl(j, view)
+    pnl_status = pnl(j, view, src.reader.costs)
     prof = view.profile
     capacity: dict[str, Any] = {}
     if prof is not None:
@@ -296,23 +299,19 @@ def build_status(src: StatusSources, now_ms: int) -> BotStatus:
         venues=venues,
         orders=src.reader.orders(),
         fills={**src.reader.fills(), "paper": src.paper},
-        pnl={"total": total, "fees": fees_total, "by_symbol_venue": pnl_by},
+        pnl=pnl_status,
+        funding=_funding_status(view, j),
         margin_events=list(core.margin_events),
     )
 
 
-def pnl(journal: Journal, view: View) -> tuple[Decimal, Decimal, dict[str, dict[str, Decimal]]]:
-    """(total PnL, fees, PnL by symbol and venue): uPnL at mark of what the journal holds,
-    realised PnL, minus fees (a closed position's PnL is −cost)."""
-    by: dict[str, dict[str, Decimal]] = {}
-    total = fees_total = ZERO
-    for (s, v), (pos, cost, fees) in journal.positions().items():
-        mark = view.mark(s)
-        upnl = pos * mark - cost if mark is not None else -cost if pos == 0 else ZERO
-        by.setdefault(s, {})[v] = upnl - fees
-        total += upnl - fees
-        fees_total += fees
-    return total, fees_total, by
+def pnl(journal: Journal, view: View, costs: HedgeCosts | None = None) -> dict[str, Any]:
+    """The P&L at mark, split per venue (`bot.pnl`): `total`, `fees`, `funding`, `lines`,
+    `by_venue`, `by_symbol_venue` and `detail`. Without `costs` (the gauges) discount and
+    slippage are not split out of the market move."""
+    if costs is not None:
+        costs.update()
+    return summarize(pnl_lines(journal.positions(), journal.funding_totals(), view, costs))
 
 
 def update_gauges(src: StatusSources, now_ms: int) -> None:
@@ -320,7 +319,12 @@ def update_gauges(src: StatusSources, now_ms: int) -> None:
     core, m = src.core, src.metrics
     inv = src.journal.inventory()
     view = core.view(now_ms, inv)
-    m.pnl.set(pnl(src.journal, view)[0])
+    m.pnl.set(pnl(src.journal, view)["total"])
+    for (sym, ven), rate in view.funding_rates.items():
+        if rate.current is not None:
+            m.funding_rate.set(rate.current, symbol=sym, venue=ven, kind="current")
+        if rate.predicted is not None:
+            m.funding_rate.set(rate.predicted, symbol=sym, venue=ven, kind="predicted")
     for s in sorted(set(core.symbols) | set(inv.symbols())):
         core.track_exposure(s, inv)
         net = inv.net(s)
@@ -342,6 +346,25 @@ def update_gauges(src: StatusSources, now_ms: int) -> None:
     fraction = core.program.fraction
     if fraction is not None:
         m.in_program_fraction.set(fraction)
+
+
+def _funding_status(view: View, journal: Journal) -> dict[str, Any]:
+    """Rates per contract and venue, and what was paid and received."""
+    rates = {
+        f"{s}@{v}": {
+            "symbol": s,
+            "venue": v,
+            "current": r.current,
+            "predicted": r.predicted,
+            "next_ms": r.next_ms,
+        }
+        for (s, v), r in sorted(view.funding_rates.items())
+    }
+    totals = {
+        f"{s}@{v}": {"symbol": s, "venue": v, "paid": paid, "received": received}
+        for (s, v), (paid, received) in sorted(journal.funding_totals().items())
+    }
+    return {"rates": rates, "payments": totals}
 
 
 __all__ = ["BotStatus", "StatusSources", "build_status", "update_gauges"]

@@ -261,6 +261,26 @@ class VenueMargin:
         return self.maintenance_margin / self.equity if self.equity > 0 else None
 
 
+@dataclass(frozen=True, slots=True)
+class FundingRate:
+    """A contract's perpetual funding on one venue (rates per funding interval; > 0: longs
+    pay shorts). `current` is the rate charged at the last funding time, `predicted` the
+    venue's estimate for the next one (`next_ms`); None where the venue does not say."""
+
+    venue: str
+    symbol: str
+    current: Decimal | None = None
+    predicted: Decimal | None = None
+    next_ms: int | None = None
+    interval_ms: int | None = None
+    ts: int = 0  # when it was read (ms)
+
+    @property
+    def expected(self) -> Decimal | None:
+        """The rate to plan with: the prediction, else the last rate."""
+        return self.predicted if self.predicted is not None else self.current
+
+
 @dataclass(frozen=True)
 class View:
     """Everything a strategy may look at, read-only, at one moment (`now_ms`)."""
@@ -272,10 +292,12 @@ class View:
     account: Account | None = None
     venue_margins: Mapping[str, VenueMargin] = field(default_factory=dict)
     risk_state: RiskState = RiskState.ACTIVE
+    funding_rates: Mapping[tuple[str, str], FundingRate] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "markets", MappingProxyType(dict(self.markets)))
         object.__setattr__(self, "venue_margins", MappingProxyType(dict(self.venue_margins)))
+        object.__setattr__(self, "funding_rates", MappingProxyType(dict(self.funding_rates)))
 
     @staticmethod
     def index(markets: Iterable[VenueMarket]) -> dict[tuple[str, str], VenueMarket]:
@@ -283,6 +305,10 @@ class View:
 
     def market(self, symbol: str, venue: str) -> VenueMarket | None:
         return self.markets.get((symbol, venue))
+
+    def funding(self, symbol: str, venue: str) -> FundingRate | None:
+        """The contract's funding on `venue` (None: unknown, or the venue has none)."""
+        return self.funding_rates.get((symbol, venue))
 
     def markets_for(self, symbol: str) -> list[VenueMarket]:
         return sorted(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from pydantic import ValidationError as PydanticValidationError
 
 from .core import ExchangeConfig, ProgramConfig, WaterfallConfig, default_instruments
+from .core.funding import EIGHT_HOURS_MS, FundingConfig
 
 
 def _to_decimal(value: Any) -> Any:
@@ -41,6 +42,34 @@ class ProgramSection(_Section):
     maker_fee: CfgDec = Decimal("-0.00005")
 
 
+class FundingSection(_Section):
+    """Perpetual funding (`core/funding.py`); Binance USDⓈ-M's defaults. `interval_s` may be
+    shortened for scenarios shorter than 8 h (the interest scales with it)."""
+
+    enabled: bool = True
+    interval_s: int = Field(default=EIGHT_HOURS_MS // 1000, ge=1, le=7 * 86_400)
+    interest_rate: CfgDec = Field(default=Decimal("0.0001"), ge=-1, le=1)  # per 8 h
+    clamp: CfgDec = Field(default=Decimal("0.0005"), ge=0, le=1)
+    cap: CfgDec = Field(default=Decimal("0.0075"), ge=0, le=1)
+    impact_notional: CfgDec = Field(default=Decimal("20000"), gt=0, le=Decimal("1e12"))
+    caps: dict[str, Annotated[CfgDec, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    impact_notionals: dict[str, Annotated[CfgDec, Field(gt=0, le=Decimal("1e12"))]] = Field(
+        default_factory=dict
+    )
+
+    def core(self) -> FundingConfig:
+        return FundingConfig(
+            enabled=self.enabled,
+            interval_ms=self.interval_s * 1000,
+            interest_rate=self.interest_rate,
+            clamp=self.clamp,
+            cap=self.cap,
+            impact_notional=self.impact_notional,
+            caps=dict(self.caps),
+            impact_notionals=dict(self.impact_notionals),
+        )
+
+
 class AuthSection(_Section):
     window_ms: int = Field(default=5_000, gt=0)
 
@@ -57,6 +86,7 @@ class VenueLimitsSection(_Section):
     request_weight_per_minute: int = Field(default=2400, ge=1, le=100_000_000)  # per client
     orders_per_10s: int = Field(default=300, ge=1, le=100_000_000)  # per account
     orders_per_minute: int = Field(default=1200, ge=1, le=100_000_000)  # per account
+    funding_per_5min: int = Field(default=500, ge=1, le=100_000_000)  # fundingRate + fundingInfo
     per: Literal["ip", "key"] = "ip"  # what a client is for the weight limit
     ban_after: int = Field(default=50, ge=0, le=1_000_000)  # weight 429s ignored, then 418
     ban_ms: int = Field(default=120_000, ge=1_000, le=259_200_000)  # first ban; doubles
@@ -110,6 +140,7 @@ class EngineConfig(_Section):
     tick_ms: int = Field(default=100, gt=0)  # real clock: how often the engine advances
     index: dict[str, CfgDec] = Field(default_factory=dict)  # initial index prices
     program: ProgramSection = ProgramSection()
+    funding: FundingSection = FundingSection()
     auth: AuthSection = AuthSection()
     rate_limit: RateLimitSection = RateLimitSection()
     stream: StreamSection = StreamSection()
@@ -121,6 +152,10 @@ class EngineConfig(_Section):
         unknown = [s for s in self.instruments if s not in known]
         if unknown:
             raise ConfigError(f"instruments: unknown symbol(s) {', '.join(unknown)}")
+        for key in ("caps", "impact_notionals"):
+            odd = [s for s in getattr(self.funding, key) if s not in self.instruments]
+            if odd:
+                raise ConfigError(f"funding.{key}: unknown symbol(s) {', '.join(odd)}")
         p = self.program
         return ExchangeConfig(
             instruments={s: known[s] for s in self.instruments},
@@ -133,6 +168,7 @@ class EngineConfig(_Section):
             ),
             waterfall=WaterfallConfig(),
             insurance_fund=self.insurance_fund,
+            funding=self.funding.core(),
         )
 
 

@@ -183,6 +183,10 @@ class MarketMakerConfig:
     level_notional: float = 60_000.0  # per level in calm markets
     thinning: float = 0.25  # size /= 1 + thinning·(realised vol in bps/s)
     vol_window: int = 30
+    # while the index falls, the ladder centres below it (liquidations sell the perp down):
+    # min(max_discount_bps, discount_per_vol · realised vol in bps/s); 0 = at the index
+    max_discount_bps: float = 0.0
+    discount_per_vol: float = 10.0
 
 
 @dataclass
@@ -204,10 +208,17 @@ class MarketMaker:
         m = sum(self.returns) / len(self.returns)
         return math.sqrt(sum((r - m) ** 2 for r in self.returns) / (len(self.returns) - 1)) * 1e4
 
+    def discount_bps(self) -> float:
+        """How far below the index the ladder centres now (0 unless the index is falling)."""
+        if not self.cfg.max_discount_bps or not self.returns or sum(self.returns) >= 0:
+            return 0.0
+        return min(self.cfg.max_discount_bps, self.cfg.discount_per_vol * self.vol_bps())
+
     def requote(self, x: Exchange, index: float) -> None:
         if self.last is not None:
             self.returns.append(math.log(index / self.last))
         self.last = index
+        index *= 1 - self.discount_bps() / 1e4  # the ladder's centre
         inst = x.instruments[self.symbol]
         scale = 1.0 / (1.0 + self.cfg.thinning * self.vol_bps())
         size = max(
@@ -289,12 +300,14 @@ def build_scenario(
     csv_path: str | None = None,
     population: PopulationConfig | None = None,
     maker: MarketMakerConfig | None = None,
+    perp_discount_bps: float = 0.0,
 ) -> Scenario:
     """Set up a population, market makers and BLPs on `exchange` and return the driver.
 
     `crash`: a `drop` fall over the first 70% of `seconds`, partial rebound after;
     `walk`: a volatile random walk; `calm`: a quiet one; `csv`: BTC replayed from `csv_path`
-    (ETH follows it with its own start price).
+    (ETH follows it with its own start price). `perp_discount_bps`: the default makers quote
+    the perp up to this far below a falling index (`MarketMakerConfig.max_discount_bps`).
     """
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}: choose one of {', '.join(SCENARIOS)}")
@@ -324,7 +337,10 @@ def build_scenario(
     for symbol in paths:
         mm_id = x.open_account(AccountKind.MARKET_MAKER, Decimal("500000000"))
         # depth scales with open interest: the default ladder is sized for 5,000 traders
-        cfg = maker or MarketMakerConfig(level_notional=60_000.0 * max(1.0, accounts / 5000))
+        cfg = maker or MarketMakerConfig(
+            level_notional=60_000.0 * max(1.0, accounts / 5000),
+            max_discount_bps=perp_discount_bps,
+        )
         makers.append(MarketMaker(mm_id, symbol, cfg))
         x.set_index(symbol, starts[symbol])
     pop = population or PopulationConfig(accounts=accounts)

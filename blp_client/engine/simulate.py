@@ -18,6 +18,7 @@ from typing import Any
 
 from .core import Exchange, ExchangeConfig
 from .core.num import money
+from .funding_report import funding_config, funding_section
 from .market import DEFAULT_BLPS, BLPSpec, Scenario, build_scenario
 
 Progress = Callable[[int, int], None]  # (seconds done, seconds total)
@@ -33,6 +34,8 @@ class SimulationConfig:
     blp: bool = True
     csv_path: str | None = None
     sample_every_s: int = 10  # timeline resolution for charts
+    funding_interval_s: int | None = None  # None: Binance's 8 h; shorter for short scenarios
+    perp_discount_bps: float = 0.0  # makers quote the perp up to this far below a falling index
 
 
 @dataclass
@@ -58,7 +61,7 @@ def run(
 def _run(
     cfg: SimulationConfig, blps: Sequence[BLPSpec], progress: Progress | None
 ) -> SimulationResult:
-    x = Exchange(ExchangeConfig())
+    x = Exchange(ExchangeConfig(funding=funding_config(cfg.funding_interval_s)))
     scenario = build_scenario(
         cfg.scenario,
         x,
@@ -68,6 +71,7 @@ def _run(
         seconds=cfg.seconds,
         drop=cfg.drop,
         csv_path=cfg.csv_path,
+        perp_discount_bps=cfg.perp_discount_bps,
     )
     x.drain_events()
     timeline = [sample(x, scenario)]
@@ -185,6 +189,15 @@ def report(
         "blps": blps,
         "final_index": {sym: x.index[sym] for sym in sorted(x.index)},
     }
+    funding = funding_section(
+        x, cfg.seconds, scenario.blps if blps_by_name is None else blps_by_name
+    )
+    out["funding_to_traders"] = funding["received"]["trader"]
+    out["funding_to_blps"] = funding["received"]["blp"]
+    out["funding_to_fund"] = money(
+        funding["received"]["insurance_fund"] + funding["residue_to_fund"]
+    )
+    out["funding"] = funding
     return out
 
 
@@ -231,6 +244,11 @@ COMPARE_ROWS = (
     ("adl_plus_socialized", "ADL + socialised loss"),
     ("blp_liquidations", "BLPs liquidated"),
 )
+FUNDING_ROWS = (
+    ("funding_to_traders", "Funding to traders (net)"),
+    ("funding_to_blps", "Funding to BLPs (net)"),
+    ("funding_to_fund", "Funding to the fund (net)"),
+)  # shown when a run had a funding time
 
 
 def _fmt(v: Any) -> str:
@@ -247,7 +265,8 @@ def table(reports: dict[str, dict[str, Any]]) -> str:
     """A fixed-width table of the headline figures, one column per report."""
     names = list(reports)
     rows = [["", *names]]
-    for key, label in COMPARE_ROWS:
+    funded = any(r.get("funding", {}).get("settlements") for r in reports.values())
+    for key, label in COMPARE_ROWS + (FUNDING_ROWS if funded else ()):
         rows.append([label, *(_fmt(reports[n].get(key, "")) for n in names)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
@@ -265,7 +284,14 @@ def compare_text(result: dict[str, Any]) -> str:
     table_text = table({"with BLPs": result["with_blp"], "without BLPs": result["without_blp"]})
     return (
         f"{table_text}\n\nADL + socialised loss avoided by the program: {saving(result):,.2f} USDT"
+        + funding_note(result["with_blp"])
     )
+
+
+def funding_note(report: Mapping[str, Any]) -> str:
+    """A line under the table when the funding interval was shortened."""
+    funding = report.get("funding", {})
+    return f"\nFunding: {funding['note']}" if funding.get("shortened") else ""
 
 
 def saving(result: dict[str, Any]) -> Decimal:

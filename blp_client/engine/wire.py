@@ -19,7 +19,7 @@ from .core.book import Order, Side
 from .core.margin import snapshot
 from .core.num import ZERO
 
-Message = m.AssignmentEvent | m.ProfileEvent | m.MarginEvent | m.FillEvent
+Message = m.AssignmentEvent | m.ProfileEvent | m.MarginEvent | m.FillEvent | m.FundingEvent
 Numbering = Callable[[str], tuple[int, int]]
 """A BLP's api key -> (its next seq, the next event id of the log)."""
 
@@ -49,6 +49,13 @@ def protocol_events(e: ev.Event, keys: Mapping[int, str], number: Numbering) -> 
         ]
     if not isinstance(e, _OWN_ACCOUNT) or (key := keys.get(e.account_id)) is None:
         return []
+    if isinstance(e, ev.FundingPayment):
+        seq, gid = number(key)
+        funding = m.FundingData(
+            payment_id=e.payment_id, symbol=e.symbol, qty=e.qty, mark_price=e.mark_price,
+            rate=e.rate, amount=e.amount, funding_time=e.funding_time,
+        )  # fmt: skip
+        return [Outgoing(key, gid, m.FundingEvent(seq=seq, id=f"ev-{gid}", ts=e.ts, data=funding))]
     if isinstance(e, ev.Assignment):
         seq, gid = number(key)
         data = m.Assignment(
@@ -74,7 +81,7 @@ def protocol_events(e: ev.Event, keys: Mapping[int, str], number: Numbering) -> 
 
 _OWN_ACCOUNT = (
     ev.Assignment, ev.ProfileChanged, ev.MarginAlert, ev.LiquidationStarted,
-    ev.LiquidationReturned, ev.TakenOver, ev.AutoDeleveraged,
+    ev.LiquidationReturned, ev.TakenOver, ev.AutoDeleveraged, ev.FundingPayment,
 )  # fmt: skip
 """The core events that become one protocol event for the account they name."""
 
@@ -164,6 +171,8 @@ def order_model(o: Order) -> m.Order:
 def market_model(x: Exchange, symbol: str) -> m.Market:
     inst = x.instruments[symbol]
     book = x.books[symbol]
+    funding = x.config.funding.enabled
+    last = x.funding.last(symbol) if funding else None
     return m.Market(
         symbol=symbol,
         base=inst.base,
@@ -174,6 +183,10 @@ def market_model(x: Exchange, symbol: str) -> m.Market:
         mark_price=x.marks.get(symbol),
         best_bid=book.best_bid(),
         best_ask=book.best_ask(),
+        funding_rate=last.rate if last is not None else None,
+        predicted_funding_rate=x.predicted_funding_rate(symbol) if funding else None,
+        next_funding_time=x.next_funding_ms() if funding else None,
+        funding_interval_ms=x.config.funding.interval_ms if funding else None,
     )
 
 
@@ -233,6 +246,8 @@ def account_model(x: Exchange, account_id: int) -> m.Account:
         liquidation_state=acct.liquidation.value,
         margin_call=x.in_margin_call(account_id),
         positions=positions,
+        funding_paid=acct.funding_paid,
+        funding_received=acct.funding_received,
     )
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from blp_client.bot.strategy import (
     EXCHANGE,
+    FundingRate,
     Holding,
     Inventory,
     RiskState,
@@ -68,6 +69,7 @@ def view(
     account: Account | None = None,
     venue_margins: Iterable[VenueMargin] = (),
     risk_state: RiskState = RiskState.ACTIVE,
+    funding: Iterable[FundingRate] = (),
 ) -> View:
     return View(
         now_ms,
@@ -77,6 +79,7 @@ def view(
         account,
         {m.venue: m for m in venue_margins},
         risk_state,
+        {(f.symbol, f.venue): f for f in funding},
     )
 
 

@@ -27,6 +27,7 @@ from blp_client.engine.admin_client import admin_request
 from blp_client.engine.config import (
     BLPSection,
     EngineConfig,
+    FundingSection,
     ProgramSection,
     RateLimitSection,
 )
@@ -299,12 +300,14 @@ async def start_stack(
     collateral: str = "1000000",
     threshold: str = "100000000",
     venue_collateral: str = "10000000",
+    funding: FundingSection | None = None,
 ) -> Stack:
     cfg = EngineConfig(
         instruments=[SYM],
         index={SYM: INDEX},
         program=ProgramSection(min_minute_rate=D(0), min_hour_rate=D(0)),
         rate_limit=RateLimitSection(per_second=2000.0, burst=5000),
+        funding=funding or FundingSection(),
         blps=[
             BLPSection(
                 name="bot",

@@ -9,6 +9,8 @@ whole event stream of that second is replayed by an independent, event-sourced c
 * every BLP price is inside the 1 % collar, and favorable flow is at or better than mark;
 * positions sum to zero per contract, and Σ cash − Σ cost == Σ deposits exactly;
 * an account taken over ends with cash exactly 0 and no positions;
+* funding (intervals of 5 s to 8 h): each funding time's payments and its rounding residue
+  net to exactly zero, and the conservation identity above holds through them;
 * the same seed and inputs give the same events.
 
 Plus a property test of `blp.allocate` on its own.
@@ -26,6 +28,7 @@ from hypothesis import strategies as st
 from blp_client.engine.core import events as ev
 from blp_client.engine.core.blp import allocate
 from blp_client.engine.core.exchange import Exchange, ExchangeConfig
+from blp_client.engine.core.funding import FundingConfig
 from blp_client.engine.core.ledger import AccountKind, LiquidationState
 from blp_client.engine.core.liquidation import WaterfallConfig
 from blp_client.engine.core.num import ZERO, ceil_to, floor_to, round_to, sign
@@ -87,6 +90,7 @@ class Scenario:
     traders: tuple[TraderSpec, ...]
     blps: tuple[BLPSpec, ...]
     steps: tuple[Step, ...]
+    funding_interval_s: int = 8 * 3600
 
 
 THRESHOLDS = (None, D(0), D(3000), D(30000), D(150000), D(1000000))
@@ -181,6 +185,7 @@ def scenarios(draw: st.DrawFn, max_steps: int = 70, heavy: bool = False) -> Scen
         ),
         blps=tuple(draw(st.lists(blp_specs(heavy), min_size=1 if heavy else 0, max_size=3))),
         steps=tuple(draw(st.lists(steps(drift, heavy), min_size=5, max_size=max_steps))),
+        funding_interval_s=draw(st.sampled_from((5, 20, 60, 8 * 3600))),
     )
 
 
@@ -200,6 +205,7 @@ class Checker:
         self.takeovers: dict[tuple[int, str], ev.TakenOver] = {}
         self.favorable: dict[int, bool] = {}
         self.kinds: Counter[str] = Counter()
+        self.funding_net: dict[str, Decimal] = defaultdict(Decimal)  # Σ amounts, per contract
 
     def seeded(self, account_id: int, counterparty_id: int, symbol: str, qty: Decimal) -> None:
         self.pos[account_id][symbol] += qty
@@ -227,6 +233,16 @@ class Checker:
             elif isinstance(e, ev.AutoDeleveraged):
                 self.pos[e.account_id][e.symbol] += e.qty
                 self.pos[self.fund_id][e.symbol] -= e.qty
+            elif isinstance(e, ev.FundingPayment):
+                assert e.qty == self.pos[e.account_id][e.symbol], f"paid on a stale qty: {e}"
+                self.funding_net[e.symbol] += e.amount
+            elif isinstance(e, ev.FundingSettled):
+                # the payments and the residue the fund takes net to exactly zero
+                net = self.funding_net.pop(e.symbol, ZERO)
+                assert net + e.residue == 0, f"funding payments net {net}: {e}"
+                assert e.paid - e.received == e.residue, e
+                if e.payments:
+                    self.kinds["FundingSettled"] += 1
         self._ledger(taken)
 
     def _assignment(self, e: ev.Assignment) -> None:
@@ -342,6 +358,7 @@ def run(sc: Scenario, checker: bool = True) -> tuple[Exchange, Checker | None]:
     cfg = ExchangeConfig(
         insurance_fund=sc.insurance_fund,
         waterfall=WaterfallConfig(fund_max_notional=sc.fund_max_notional),
+        funding=FundingConfig(interval_ms=sc.funding_interval_s * 1000),
     )
     x = Exchange(cfg, sc.seed, now_ms=0)
     chk = Checker(x) if checker else None
@@ -432,6 +449,7 @@ def test_waterfall_and_blp_invariants(sc: Scenario) -> None:
         "InsuranceKept",
         "AutoDeleveraged",
         "SocializedLoss",
+        "FundingSettled",
         "bound.minute",
         "bound.hour",
         "bound.threshold",

@@ -295,6 +295,36 @@ DOCUMENTED: dict[tuple[str, str], Documented] = {
         },
         "either",
     ),
+    ("GET", "/fapi/v1/fundingRate"): Documented(
+        DOCS + "market-data/rest-api/Get-Funding-Rate-History",
+        {"symbol": STR, "fundingRate": DEC, "fundingTime": INT, "markPrice": DEC},
+        "list",
+    ),
+    ("GET", "/fapi/v1/fundingInfo"): Documented(
+        DOCS + "market-data/rest-api/Get-Funding-Rate-Info",
+        {
+            "symbol": STR,
+            "adjustedFundingRateCap": DEC,
+            "adjustedFundingRateFloor": DEC,
+            "fundingIntervalHours": INT,
+            "disclaimer": BOOL,
+        },
+        "list",
+    ),
+    ("GET", "/fapi/v1/income"): Documented(
+        DOCS + "account/rest-api/Get-Income-History",
+        {
+            "symbol": STR,
+            "incomeType": STR,
+            "income": DEC,
+            "asset": STR,
+            "info": STR,
+            "time": INT,
+            "tranId": INT,
+            "tradeId": STR,
+        },
+        "list",
+    ),
     ("POST", "/fapi/v1/order"): Documented(
         DOCS + "trade/rest-api",
         {**ORDER, "cumQty": DEC, "avgPrice": DEC},  # New Order
@@ -586,13 +616,17 @@ class Client:
 
 @pytest.fixture
 async def client(env: VenueEnv) -> AsyncIterator[Client]:
-    """A trader with a position (a market buy: a user trade too) and a resting order
-    `doc-rest`, placed through the venue itself."""
+    """A trader with a position (a market buy: a user trade too) that has paid funding once,
+    and a resting order `doc-rest`, placed through the venue itself."""
     async with aiohttp.ClientSession() as session:
         c = Client(env, session)
         order = "/fapi/v1/order"
         market = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01"}
         await c.ok("POST", order, market, signed=True)
+        x = env.exchange  # past the next funding time: funding history and income rows
+        interval = x.config.funding.interval_ms
+        x.advance((x.now_ms // interval + 1) * interval)
+        x.drain_events()
         rest = {**CALLS[("POST", order)], "newClientOrderId": "doc-rest", "price": "48000.0"}
         await c.ok("POST", order, rest, signed=True)
         yield c

@@ -443,6 +443,7 @@ async def test_admin_limits_routes(clock: Clock) -> None:
             "request_weight_per_minute": 2400,
             "orders_per_10s": 300,
             "orders_per_minute": 1200,
+            "funding_per_5min": 500,
             "per": "ip",
             "ban_after": 50,
             "ban_ms": 120_000,

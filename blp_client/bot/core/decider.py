@@ -24,12 +24,13 @@ from blp_client.bot.core.program import ExposureAlarm, ProgramClock
 from blp_client.bot.core.record import Record
 from blp_client.bot.core.spill import budget_spill
 from blp_client.bot.core.threshold import Exposure
-from blp_client.bot.journal_schema import FillRecord, OrderRecord, PositionDelta
+from blp_client.bot.journal_schema import FillRecord, FundingRecord, OrderRecord, PositionDelta
 from blp_client.bot.risk import Denied, MonitorDecision, RiskGate, RiskMonitor
 from blp_client.bot.strategy import (
     EXCHANGE,
     AssignmentReceived,
     FillReceived,
+    FundingRate,
     Intent,
     Inventory,
     RiskChanged,
@@ -47,6 +48,7 @@ from blp_client.models import (
     AssignmentEvent,
     Event,
     FillEvent,
+    FundingEvent,
     MarginEvent,
     Profile,
     ProfileEvent,
@@ -85,6 +87,7 @@ class Readings:
     margins_ms: dict[str, int] = field(default_factory=dict)
     capacity: Decimal | None = None  # min(minute, hour) left, from the latest assignment
     capacity_ms: int | None = None
+    funding: Mapping[tuple[str, str], FundingRate] = field(default_factory=dict)
 
 
 class Decider:
@@ -120,7 +123,16 @@ class Decider:
 
     def view(self, now_ms: int, inventory: Inventory) -> View:
         r = self.readings
-        return View(now_ms, inventory, r.markets, r.profile, r.account, r.margins, self.gate.state)
+        return View(
+            now_ms,
+            inventory,
+            r.markets,
+            r.profile,
+            r.account,
+            r.margins,
+            self.gate.state,
+            r.funding,
+        )
 
     def observe_account(
         self, now_ms: int, profile: Profile | None, account: Account | None
@@ -201,6 +213,12 @@ class Decider:
                 state={"strategy": self.strategy.dump_state()},
             )
             return Decision(rec, finish=f.client_order_id)
+        if isinstance(ev, FundingEvent):
+            fd = ev.data  # cash on the exchange account: no position, no decision
+            pay = FundingRecord(
+                EXCHANGE, str(fd.payment_id), fd.symbol, fd.amount, fd.funding_time, fd.rate
+            )
+            return Decision(Record("funding", ev, funding=(pay,)))
         if isinstance(ev, ProfileEvent):
             p = ev.data
             r = self.readings

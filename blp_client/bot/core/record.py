@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from blp_client.bot.core.escalation import Step
-from blp_client.bot.journal_schema import FillRecord, PositionDelta
+from blp_client.bot.journal_schema import FillRecord, FundingRecord, PositionDelta
 from blp_client.bot.risk import Denied
 from blp_client.bot.strategy import Intent
 from blp_client.models import Event
@@ -28,3 +28,4 @@ class Record:
     denied: tuple[Denied, ...] = ()
     state: Mapping[str, Any] | None = None
     steps: Mapping[int, Step] = field(default_factory=dict)  # escalation step of intent n
+    funding: tuple[FundingRecord, ...] = ()  # the exchange's payments on the stream

@@ -150,6 +150,18 @@
         cell(st, `${p}.mark_price`), disc, cell(st, `${p}.discount_bps`),
         text(hedges.length ? hedges.join("; ") : "not hedged", "text hedges")];
     }), 10);
+    rows("pnl-venues", keys(get(st, "pnl.by_venue")).map((v) => [text(v),
+      ...["discount", "market_move", "slippage", "fees", "funding", "total"].map(
+        (k) => cell(st, `pnl.by_venue.${v}.${k}`)),
+    ]), 7);
+    const legs = [...new Set([...keys(get(st, "funding.rates")),
+      ...keys(get(st, "funding.payments"))])].sort();
+    rows("funding", legs.map((k) => {
+      const [s, v] = k.split("@");
+      return [text(s), text(v), cell(st, `funding.rates.${k}.current`),
+        cell(st, `funding.rates.${k}.predicted`), cell(st, `funding.rates.${k}.next_ms`, "time"),
+        cell(st, `funding.payments.${k}.paid`), cell(st, `funding.payments.${k}.received`)];
+    }), 7);
     rows("margin-events", newest(st.margin_events, 10).map(([, i]) => [
       cell(st, `margin_events.${i}.seq`), cell(st, `margin_events.${i}.ts`, "time"),
       cell(st, `margin_events.${i}.kind`),

@@ -172,6 +172,29 @@ class MarginSummary:
 # ---- errors ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class VenueFunding:
+    """A contract's funding as the venue states it: the last settled rate and its estimate
+    for the next funding time (`next_ms`); None where it does not say."""
+
+    symbol: str
+    last_rate: Decimal | None
+    next_rate: Decimal | None
+    next_ms: int | None
+    interval_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FundingFee:
+    """One funding payment on the venue account: `amount` > 0 received, < 0 paid; `id` is the
+    venue's (Binance: `tranId`)."""
+
+    symbol: str
+    id: str
+    amount: Decimal
+    timestamp_ms: int
+
+
 class VenueError(Exception):
     """A venue refused or failed a request."""
 

@@ -13,12 +13,14 @@ from typing import Any
 from .base import (
     ZERO,
     Fill,
+    FundingFee,
     MarketInfo,
     OrderRequest,
     OrderStatus,
     OrderType,
     Side,
     TimeInForce,
+    VenueFunding,
     VenueOrder,
     VenuePosition,
 )
@@ -195,4 +197,37 @@ def parse_position(p: Mapping[str, Any], m: MarketInfo) -> VenuePosition | None:
         notional=abs(dec0(p.get("notional"))),
         liquidation_price=to_dec(p.get("liquidationPrice")),
         maintenance_margin=to_dec(p.get("maintenanceMargin")),
+    )
+
+
+def parse_funding_rate(symbol: str, raw: Mapping[str, Any]) -> VenueFunding:
+    """ccxt's funding rate structure: `fundingRate` is the estimate for `fundingTimestamp`
+    (Binance's `lastFundingRate` / `nextFundingTime`); `previousFundingRate` the last settled
+    one where ccxt knows it; `interval` like "8h"."""
+    interval = raw.get("interval")
+    interval_ms = None
+    if isinstance(interval, str) and interval.endswith("h"):
+        hours = to_dec(interval[:-1])
+        interval_ms = int(hours * 3_600_000) if hours is not None else None
+    next_ms = raw.get("fundingTimestamp")
+    return VenueFunding(
+        symbol,
+        to_dec(raw.get("previousFundingRate")),
+        to_dec(raw.get("fundingRate")),
+        int(next_ms) if next_ms is not None else None,
+        interval_ms,
+    )
+
+
+def parse_funding_fee(symbol: str, raw: Mapping[str, Any]) -> FundingFee:
+    """One entry of ccxt's `fetch_funding_history`; the exact amount from the venue's own
+    string where ccxt keeps it (`info.income` on Binance), else ccxt's number."""
+    info = raw.get("info")
+    text = info.get("income") if isinstance(info, Mapping) else None
+    amount = to_dec(text) if text is not None else dec0(raw.get("amount"))
+    return FundingFee(
+        symbol,
+        str(raw.get("id")),
+        amount if amount is not None else ZERO,
+        int(raw.get("timestamp") or 0),
     )

@@ -46,6 +46,7 @@ from .base import (
     ZERO,
     Balance,
     Fill,
+    FundingFee,
     InvalidOrder,
     MarginSummary,
     MarketInfo,
@@ -56,6 +57,7 @@ from .base import (
     OrderType,
     RateLimited,
     VenueError,
+    VenueFunding,
     VenueOrder,
     VenuePosition,
     VenueUnavailable,
@@ -81,6 +83,8 @@ from .ccxt_parse import (
     default_venue_symbol,
     order_params,
     parse_fill,
+    parse_funding_fee,
+    parse_funding_rate,
     parse_markets,
     parse_order,
     parse_position,
@@ -653,6 +657,34 @@ class CcxtVenue:
             if since is None or self.control.milliseconds() - since < window:
                 return sorted(out, key=lambda f: (f.timestamp_ms, f.trade_id))
             since += window
+
+    # ---- funding ------------------------------------------------------------------------
+
+    async def funding_rate(self, symbol: str) -> VenueFunding | None:
+        """ccxt's `fetch_funding_rate` (Binance: `premiumIndex`, weight 1): the venue's
+        estimate for the next funding time; the last settled rate when ccxt reports one
+        (`previousFundingRate`). None: the venue has no funding for ccxt."""
+        m = (await self.markets()).get(symbol)
+        if m is None or not self.control.has.get("fetchFundingRate"):
+            return None  # not listed here, or no funding through ccxt
+        raw = await self._call(
+            "fetch_funding_rate",
+            functools.partial(self.control.fetch_funding_rate, m.venue_symbol),
+        )
+        return parse_funding_rate(symbol, raw)
+
+    async def funding_history(self, symbol: str, since_ms: int) -> list[FundingFee]:
+        """The account's funding payments at or after `since_ms` (ccxt's
+        `fetch_funding_history`; Binance: `income` FUNDING_FEE, weight 30), oldest first."""
+        m = (await self.markets()).get(symbol)
+        if m is None or not self.control.has.get("fetchFundingHistory"):
+            return []
+        since = since_ms if since_ms > 0 else None
+        raws = await self._call(
+            "fetch_funding_history",
+            functools.partial(self.control.fetch_funding_history, m.venue_symbol, since, 1000),
+        )
+        return [parse_funding_fee(symbol, r) for r in raws]
 
 
 def _book(symbol: str, raw: Mapping[str, Any], depth: int) -> OrderBook:

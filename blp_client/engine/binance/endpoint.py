@@ -31,7 +31,7 @@ from .errors import BinanceApiError
 from .limits import VenueLimiter, Verdict
 from .params import Call
 from .state import VenueState
-from .weights import request_cost
+from .weights import funding_cost, request_cost
 
 _log = structlog.get_logger("blp_client.engine.binance")
 
@@ -78,6 +78,12 @@ def refusal_error(verdict: Verdict, ip: str, limiter: VenueLimiter) -> BinanceAp
                 f"Too many requests; current limit of IP({ip}) request weight per minute is "
                 f"{cfg.request_weight_per_minute}. Please use WebSocket Streams for live updates"
                 " to avoid polling the API."
+            )
+            return BinanceApiError(-1003, msg, 429)
+        case "funding_5m":
+            msg = (
+                f"Too many requests; current limit of IP({ip}) is {cfg.funding_per_5min} "
+                "fundingRate and fundingInfo requests per 5 minutes."
             )
             return BinanceApiError(-1003, msg, 429)
         case _:
@@ -253,7 +259,8 @@ class Pipeline:
             if key in self.keys:
                 client = "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
         now = self.state.clock_ms()
-        return limiter.charge(client, weight, now, account_id, orders)
+        funding = funding_cost(request.method, request.path)
+        return limiter.charge(client, weight, now, account_id, orders, funding)
 
     async def _lose(
         self, request: web.Request, data: Any, headers: dict[str, str]

@@ -17,6 +17,7 @@ from .account import AccountHandlers
 from .admin import VenueAdmin
 from .auth import KeyRing, wall_ms
 from .endpoint import Pipeline, RequestRecord, Route
+from .funding import FundingHandlers
 from .limits import LimitsConfig, VenueLimiter
 from .market_data import MarketData, ticker_24hr
 from .orders import Orders
@@ -67,6 +68,7 @@ class BinanceFacade:
         )
         self.orders = Orders(self.state, self.faults)
         self.account = AccountHandlers(self.state)
+        self.funding = FundingHandlers(self.state)
         self.admin = VenueAdmin(self)
 
     @property
@@ -139,7 +141,7 @@ class BinanceFacade:
     def rest_routes(self) -> list[Route]:
         """Every `/fapi` endpoint the venue serves: the one table routing, weights' tests and
         the documented-fields test read."""
-        md, od, ac = self.market_data, self.orders, self.account
+        md, od, ac, fd = self.market_data, self.orders, self.account, self.funding
         public = Route.unsigned
         private = Route.signed
         return [
@@ -152,6 +154,8 @@ class BinanceFacade:
             public("GET", "/fapi/v1/ticker/price", md.ticker_price),
             public("GET", "/fapi/v2/ticker/price", md.ticker_price),
             public("GET", "/fapi/v1/premiumIndex", md.premium_index),
+            public("GET", "/fapi/v1/fundingRate", fd.funding_rate),
+            public("GET", "/fapi/v1/fundingInfo", fd.funding_info),
             private("POST", "/fapi/v1/order", od.new_order, mutating=True),
             private("GET", "/fapi/v1/order", od.get_order),
             private("DELETE", "/fapi/v1/order", od.cancel_order, mutating=True),
@@ -168,6 +172,7 @@ class BinanceFacade:
             private("POST", "/fapi/v1/leverage", ac.set_leverage, mutating=True),
             private("GET", "/fapi/v1/leverageBracket", ac.leverage_bracket),
             private("GET", "/fapi/v1/commissionRate", ac.commission_rate),
+            private("GET", "/fapi/v1/income", fd.income),
         ]
 
     def add_routes(self, app: web.Application) -> None:

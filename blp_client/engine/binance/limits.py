@@ -29,10 +29,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 Per = Literal["ip", "key"]
-Refusal = Literal["weight", "orders_10s", "orders_1m", "banned"]
+Refusal = Literal["weight", "orders_10s", "orders_1m", "funding_5m", "banned"]
 
 MINUTE_MS = 60_000
 TEN_S_MS = 10_000
+FIVE_MIN_MS = 300_000
 MAX_LIMIT = 100_000_000
 MAX_BAN_MS = 259_200_000  # 3 days, Binance's longest ban
 
@@ -45,13 +46,19 @@ class LimitsConfig:
     request_weight_per_minute: int = 2400
     orders_per_10s: int = 300
     orders_per_minute: int = 1200
+    funding_per_5min: int = 500  # fundingRate + fundingInfo requests per client, shared
     per: Per = "ip"
     ban_after: int = 50  # strikes (weight 429s while told to wait) before a 418 ban
     ban_ms: int = 120_000  # the first ban; each further one doubles it
     ban_max_ms: int = MAX_BAN_MS
 
     def __post_init__(self) -> None:
-        for name in ("request_weight_per_minute", "orders_per_10s", "orders_per_minute"):
+        for name in (
+            "request_weight_per_minute",
+            "orders_per_10s",
+            "orders_per_minute",
+            "funding_per_5min",
+        ):
             v = getattr(self, name)
             if not 1 <= v <= MAX_LIMIT:
                 raise ValueError(f"{name} must be within [1, {MAX_LIMIT}], got {v}")
@@ -133,6 +140,7 @@ class Window:
 @dataclass
 class Client:
     weight: Window = field(default_factory=lambda: Window(MINUTE_MS))
+    funding: Window = field(default_factory=lambda: Window(FIVE_MIN_MS))
     retry_at: int = 0  # when the last 429 told it to come back
     strikes: int = 0
     bans: int = 0
@@ -185,10 +193,17 @@ class VenueLimiter:
         self.refusals.clear()
 
     def charge(
-        self, client: str, weight: int, now_ms: int, account: int | None = None, orders: int = 0
+        self,
+        client: str,
+        weight: int,
+        now_ms: int,
+        account: int | None = None,
+        orders: int = 0,
+        funding: int = 0,
     ) -> Verdict:
         """Admit a request of `weight` from `client` placing `orders` new orders for `account`
-        (counted only when it has one), or refuse it without counting anything."""
+        (counted only when it has one) and `funding` requests on the shared funding limit, or
+        refuse it without counting anything."""
         cfg, now = self.config, now_ms
         c = self.clients.get(client)
         if c is None:
@@ -211,6 +226,8 @@ class VenueLimiter:
             refusal, wait = "orders_10s", a.orders_10s.wait_s(now)
         elif a is not None and o1m + orders > cfg.orders_per_minute:
             refusal, wait = "orders_1m", a.orders_1m.wait_s(now)
+        elif funding and c.funding.at(now) + funding > cfg.funding_per_5min:
+            refusal, wait = "funding_5m", c.funding.wait_s(now)
         if refusal == "weight":
             c.strikes = c.strikes + 1 if now < c.retry_at else 0
             c.retry_at = max(c.retry_at, now + wait * 1000)
@@ -224,6 +241,8 @@ class VenueLimiter:
         if now >= c.retry_at:
             c.strikes = 0
         c.weight.used = used + weight
+        if funding:
+            c.funding.used = c.funding.at(now) + funding
         if a is None:
             return Verdict(None, 0, c.weight.used, None, None)
         a.orders_10s.used, a.orders_1m.used = o10 + orders, o1m + orders
@@ -242,7 +261,8 @@ class VenueLimiter:
         return Verdict(refusal, max(1, wait_s), used, o10, o1m, banned_until)
 
     def served(self) -> dict[str, int]:
-        """How many 429 and 418 answers the limits gave, in all and by reason."""
+        """How many 429 and 418 answers the limits gave, in all and by reason (the shared
+        funding limit's 429s count in "429" only)."""
         r = self.refusals
         n429 = sum(v for k, v in r.items() if k != "banned")
         return {

@@ -1,7 +1,8 @@
 """Public market-data endpoints: ping, time, exchangeInfo, depth, tickers and premiumIndex.
 
 Prices come straight from the engine's books, marks and index; the 24 h ticker from the trades
-`VenueState` has seen. Funding is not modelled (`lastFundingRate` 0).
+`VenueState` has seen. `premiumIndex` shows the engine's funding: `lastFundingRate` is the rate
+the next funding time (`nextFundingTime`) pays so far, as on Binance.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from ..core.book import Side
 from ..core.instruments import Instrument
 from ..core.num import ZERO, money, price_q
 from .errors import BinanceApiError
+from .funding import rate8
 from .limits import VenueLimiter
 from .params import Call
 from .shapes import JSON, fmt, symbol_info
@@ -20,8 +22,6 @@ from .state import DAY_MS, QUOTE, VenueState
 
 if TYPE_CHECKING:
     from .streams import BookFeeds
-
-FUNDING_INTERVAL_MS = 28_800_000
 
 
 def ticker_24hr(st: VenueState, inst: Instrument) -> dict[str, Any]:
@@ -152,19 +152,22 @@ class MarketData:
         st = self.state
         insts, many = st.insts(call.get("symbol"))
         now = st.now_ms()
+        x = st.exchange
+        on = x.config.funding.enabled
         out = []
         for inst in insts:
-            mark = st.exchange.marks.get(inst.symbol, ZERO)
-            index = st.exchange.index.get(inst.symbol, ZERO)
+            mark = x.marks.get(inst.symbol, ZERO)
+            index = x.index.get(inst.symbol, ZERO)
+            rate = x.predicted_funding_rate(inst.symbol) if on else ZERO
             out.append(
                 {
                     "symbol": st.to_venue[inst.symbol],
                     "markPrice": fmt(mark),
                     "indexPrice": fmt(index),
                     "estimatedSettlePrice": fmt(index),
-                    "lastFundingRate": "0.00000000",
-                    "interestRate": "0.00010000",
-                    "nextFundingTime": (now // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS,
+                    "lastFundingRate": rate8(rate),
+                    "interestRate": rate8(x.config.funding.interval_interest if on else ZERO),
+                    "nextFundingTime": x.next_funding_ms() if on else 0,
                     "time": now,
                 }
             )

@@ -1,5 +1,5 @@
 """What the facade knows beyond the engine: symbol names, Binance-only order details, the
-own-trade history and 24 h stats of venue accounts, and per-symbol leverage.
+own-trade and funding-fee history and 24 h stats of venue accounts, and per-symbol leverage.
 
 The engine does not keep a per-account trade list or Binance's order labels (FOK, GTX, CANCELED
 vs EXPIRED), so `VenueState` watches the engine's events as they are emitted and keeps them.
@@ -20,6 +20,7 @@ from ..core.num import ZERO
 from .errors import BinanceApiError, missing
 
 QUOTE = "USDT"
+FUNDING_INCOME_KEPT = 10_000  # FUNDING_FEE rows per venue account
 DEFAULT_LEVERAGE = 20
 DAY_MS = 86_400_000
 BIG = Decimal("1000000000")  # "no limit" in filters and brackets
@@ -92,6 +93,7 @@ class VenueState:
         self.order_updated: dict[int, int] = {}
         self.position_updated: dict[tuple[int, str], int] = {}
         self.user_trades: dict[int, list[UserTrade]] = {}
+        self.funding_income: dict[int, deque[ev.FundingPayment]] = {}
         self.stats = {s: TickerStats() for s in exchange.instruments}
         self._realised_seen: dict[int, Decimal] = {}
         # Observe the engine's events as they are emitted (the service drains the list
@@ -105,6 +107,7 @@ class VenueState:
         acct = self.exchange.account(account_id)
         self._realised_seen.setdefault(account_id, acct.realised_pnl)
         self.user_trades.setdefault(account_id, [])
+        self.funding_income.setdefault(account_id, deque(maxlen=FUNDING_INCOME_KEPT))
 
     # ---- symbols and prices -------------------------------------------------------------
 
@@ -160,6 +163,8 @@ class VenueState:
             and event.account_id in self.venue_accounts
         ):
             self.order_updated[event.order_id] = event.ts
+        elif isinstance(event, ev.FundingPayment) and event.account_id in self.venue_accounts:
+            self.funding_income[event.account_id].append(event)  # GET /fapi/v1/income
 
     def _own_fill(
         self, event: ev.Trade, acct_id: int, order_id: int, fee: Decimal, maker: bool, side: Side

@@ -25,6 +25,8 @@ minute, half the limit; its `order` cost 4 paces order placement, which costs no
 | GET v2, v3 positionRisk / balance / account | 5                                |        |
 | POST leverage, GET leverageBracket | 1                                         |        |
 | GET commissionRate                 | 20                                        |        |
+| GET fundingRate, fundingInfo       | 0; share 500 per 5 min per IP             |        |
+| GET income                         | 30                                        |        |
 
 The facade takes any depth `limit` in [1, 1000]; one between Binance's valid values costs what
 the next valid one does (7 → 2, 101 → 10).
@@ -72,7 +74,12 @@ COSTS: dict[tuple[str, str], Cost] = {
     ("POST", "/fapi/v1/leverage"): Cost(1),
     ("GET", "/fapi/v1/leverageBracket"): Cost(1),
     ("GET", "/fapi/v1/commissionRate"): Cost(20),
+    ("GET", "/fapi/v1/fundingRate"): Cost(0),  # counted on FUNDING_5M instead
+    ("GET", "/fapi/v1/fundingInfo"): Cost(0),
+    ("GET", "/fapi/v1/income"): Cost(30),
 }
+FUNDING_5M = frozenset({("GET", "/fapi/v1/fundingRate"), ("GET", "/fapi/v1/fundingInfo")})
+"""Binance: these two "share 500/5min/IP rate limit", outside the request weight."""
 UNLISTED = Cost(1)
 
 
@@ -81,6 +88,11 @@ def depth_weight(limit: int) -> int:
         if limit <= top:
             return weight
     return DEPTH_WEIGHTS[-1][1]
+
+
+def funding_cost(method: str, path: str) -> int:
+    """1 for a request counted on the shared funding limit (500 per 5 min per IP), else 0."""
+    return 1 if (method, path) in FUNDING_5M else 0
 
 
 def request_cost(method: str, path: str, params: Mapping[str, str]) -> tuple[int, int]:

@@ -206,6 +206,13 @@ class OrderBook:
             self.version += 1
         return out
 
+    def levels(self, side: Side) -> Iterator[tuple[Decimal, Decimal]]:
+        """Aggregated (price, quantity) levels of one side, best first, lazily (the funding
+        premium walks only as deep as its impact notional)."""
+        book = self._side(side)
+        for price in book.prices():
+            yield price, sum((o.remaining for o in book.levels[price]), ZERO)
+
     def depth(self, side: Side, levels: int) -> list[tuple[Decimal, Decimal]]:
         """Aggregated (price, quantity) for the best `levels` price levels of one side."""
         book = self._side(side)

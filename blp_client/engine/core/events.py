@@ -194,3 +194,36 @@ class ProfileChanged(Event):
     thresholds: tuple[tuple[str, Decimal], ...]
     opted_in: bool
     reason: str
+
+
+@event
+class FundingPayment(Event):
+    """One position's funding at a funding time: `amount` is the account's cash change
+    (> 0 received, < 0 paid), `-qty × mark × rate` quantised to 1e-8."""
+
+    payment_id: int
+    account_id: int
+    kind: str  # the account's kind (trader, blp, market_maker, insurance_fund)
+    symbol: str
+    qty: Decimal  # the signed position that paid or received
+    mark_price: Decimal
+    rate: Decimal
+    amount: Decimal
+    funding_time: int
+
+
+@event
+class FundingSettled(Event):
+    """A contract's funding time: the rate and what moved. `residue` is what quantising the
+    payments left over (Σ paid − Σ received), booked to the insurance fund."""
+
+    symbol: str
+    funding_time: int
+    premium: Decimal
+    interest: Decimal
+    rate: Decimal
+    mark_price: Decimal
+    paid: Decimal  # Σ of what payers paid (>= 0)
+    received: Decimal  # Σ of what receivers received (>= 0)
+    residue: Decimal
+    payments: int

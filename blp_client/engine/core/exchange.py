@@ -20,12 +20,14 @@ from .book import (
     FILLED,
     IOC,
     PARTIALLY_FILLED,
+    SELL,
     Order,
     OrderBook,
     OrderStatus,
     Side,
     TimeInForce,
 )
+from .funding import Funding, FundingConfig, Settlement, pay
 from .instruments import Instrument, default_instruments
 from .ledger import Account, AccountKind, Ledger, LiquidationState
 from .liquidation import Liquidator, WaterfallConfig
@@ -56,6 +58,7 @@ class ExchangeConfig:
     program: ProgramConfig = field(default_factory=ProgramConfig)
     waterfall: WaterfallConfig = field(default_factory=WaterfallConfig)
     insurance_fund: Decimal = Decimal("1000000")
+    funding: FundingConfig = field(default_factory=FundingConfig)
 
 
 class Exchange:
@@ -84,6 +87,8 @@ class Exchange:
             for kind in AccountKind
         }  # fmt: skip
         self._next_trade_id = 1
+        self.funding = Funding(self.config.funding, self.instruments, now_ms)
+        self._next_payment_id = 1
         self.liquidator = Liquidator(self, self.config.waterfall, prog, self.rng)
         if self.config.insurance_fund:
             self.ledger.deposit(self.ledger.insurance_fund, self.config.insurance_fund)
@@ -295,7 +300,54 @@ class Exchange:
         for symbol in self.instruments:
             self._update_mark(symbol)
             self.liquidator.check(symbol)
+        if self.config.funding.enabled and self._run_funding(now_ms):
+            for symbol in self.instruments:
+                self.liquidator.check(symbol)  # funding moved cash
         self.liquidator.run_due()
+
+    # ---- funding ------------------------------------------------------------------------
+
+    def _run_funding(self, now_ms: int) -> bool:
+        """Sample the premium for this engine second; at a funding time, settle every
+        contract first. Returns whether anything was settled. A clock jump over several
+        funding times settles the last of them only (positions pay once per jump)."""
+        f = self.funding
+        settled = False
+        if f.next_ms <= now_ms:
+            f.next_ms = now_ms - (now_ms - f.next_ms) % self.config.funding.interval_ms
+            for symbol in self.instruments:
+                self._sample_premium(symbol, f.next_ms)
+                s = f.settle(symbol, self.marks.get(symbol))
+                if s is not None:
+                    self._pay_funding(s)
+                    settled = True
+            f.roll()
+        for symbol in self.instruments:
+            self._sample_premium(symbol, now_ms)
+        return settled
+
+    def _sample_premium(self, symbol: str, now_ms: int) -> None:
+        index = self.index.get(symbol)
+        if index is not None:
+            book = self.books[symbol]
+            self.funding.sample(symbol, now_ms, book.levels(BUY), book.levels(SELL), index)
+
+    def _pay_funding(self, s: Settlement) -> None:
+        """Every open position in the contract pays or receives `qty × mark × rate`."""
+        for e in pay(self.ledger, s, self.now_ms, self._next_payment_id):
+            if isinstance(e, ev.FundingPayment):
+                self._next_payment_id += 1
+                self.liquidator.touched(self.ledger.accounts[e.account_id])
+            self.emit(e)
+        self.liquidator.touched(self.insurance_fund)  # the residue's home
+
+    def next_funding_ms(self) -> int:
+        return self.funding.next_ms
+
+    def predicted_funding_rate(self, symbol: str) -> Decimal:
+        """The rate the next funding time would pay with the premium sampled so far."""
+        self._instrument(symbol)
+        return self.funding.predicted(symbol)
 
     # ---- orders -------------------------------------------------------------------------
 

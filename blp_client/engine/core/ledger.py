@@ -54,6 +54,8 @@ class Account:
     positions: dict[str, Position] = field(default_factory=dict)
     realised_pnl: Decimal = ZERO
     fees_paid: Decimal = ZERO
+    funding_paid: Decimal = ZERO  # Σ funding paid (>= 0)
+    funding_received: Decimal = ZERO  # Σ funding received (>= 0)
     liquidation: LiquidationState = LiquidationState.NONE
     version: int = 0  # bumped on every change that moves its liquidation price
 
@@ -101,6 +103,24 @@ class Ledger:
         acct.version += 1
         pool.version += 1
         acct.fees_paid += fee
+
+    def pay_funding(self, payments: list[tuple[Account, Decimal]]) -> Decimal:
+        """Book one contract's funding: each (account, cash change); the quantisation residue
+        (what the changes do not net to) goes to the insurance fund, so cash is conserved
+        exactly. Returns the residue."""
+        residue = ZERO
+        for acct, amount in payments:
+            acct.cash += amount
+            if amount > ZERO:
+                acct.funding_received += amount
+            else:
+                acct.funding_paid -= amount
+            acct.version += 1
+            residue -= amount
+        if residue:
+            self.insurance_fund.cash += residue
+            self.insurance_fund.version += 1
+        return residue
 
     def trade(self, acct: Account, symbol: str, qty: Decimal, price: Decimal) -> Decimal:
         """Book a signed quantity at a price; return the realised PnL (already in cash)."""

@@ -23,6 +23,22 @@ class BLPStats:
     toxic_notional: Decimal = ZERO
     discount_value: Decimal = ZERO  # Σ qty·(mark − price)·side: value vs mark at assignment
     liquidated: bool = False
+    funding: Decimal = ZERO  # net funding received (< 0: paid)
+
+
+@dataclass(slots=True)
+class FundingStats:
+    """What funding moved: per account kind (net received, paid, received), per contract the
+    rates seen, and the rounding residue the insurance fund took."""
+
+    times: int = 0  # contract settlements
+    net: dict[str, Decimal] = field(default_factory=dict)
+    paid: dict[str, Decimal] = field(default_factory=dict)
+    received: dict[str, Decimal] = field(default_factory=dict)
+    residue: Decimal = ZERO
+    rates: dict[str, tuple[Decimal, Decimal, Decimal]] = field(
+        default_factory=dict
+    )  # min, max, last
 
 
 @dataclass(slots=True)
@@ -44,6 +60,7 @@ class Stats:
     max_clawback_rate: Decimal = ZERO
     blp_liquidations: int = 0
     blps: dict[int, BLPStats] = field(default_factory=dict)
+    funding: FundingStats = field(default_factory=FundingStats)
     _blp_accounts: set[int] = field(default_factory=set)  # seen in a profile event
     _last_takeover: int = 0  # liquidation id of the last takeover counted
 
@@ -110,6 +127,21 @@ class Stats:
         self.socialized_events += 1
         self.max_clawback_rate = max(self.max_clawback_rate, e.rate)
 
+    def _funding_payment(self, e: ev.FundingPayment) -> None:
+        f = self.funding
+        f.net[e.kind] = f.net.get(e.kind, ZERO) + e.amount
+        side = f.received if e.amount > ZERO else f.paid
+        side[e.kind] = side.get(e.kind, ZERO) + abs(e.amount)
+        if e.account_id in self._blp_accounts:
+            self.blp(e.account_id).funding += e.amount
+
+    def _funding_settled(self, e: ev.FundingSettled) -> None:
+        f = self.funding
+        f.times += 1
+        f.residue += e.residue
+        low, high, _ = f.rates.get(e.symbol, (e.rate, e.rate, e.rate))
+        f.rates[e.symbol] = (min(low, e.rate), max(high, e.rate), e.rate)
+
 
 _COUNTERS: dict[type[ev.Event], Callable[[Stats, Any], None]] = {
     ev.ProfileChanged: Stats._profile,
@@ -121,4 +153,6 @@ _COUNTERS: dict[type[ev.Event], Callable[[Stats, Any], None]] = {
     ev.InsuranceKept: Stats._insurance_kept,
     ev.AutoDeleveraged: Stats._deleveraged,
     ev.SocializedLoss: Stats._socialized,
+    ev.FundingPayment: Stats._funding_payment,
+    ev.FundingSettled: Stats._funding_settled,
 }
