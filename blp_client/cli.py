@@ -7,6 +7,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
@@ -61,6 +62,13 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
         "--drop", type=float, default=0.20, help="crash depth as a fraction (default 0.20)"
     )
     p.add_argument("--csv", dest="csv_path", help="timestamp,price file for --scenario csv")
+    p.add_argument(
+        "--insurance-fund",
+        type=_insurance_fund,
+        default=None,
+        metavar="USDT",
+        help="the exchange's insurance fund at the start (default 1000000; 0 to 1e12)",
+    )
     p.add_argument("--no-blp", action="store_true", help="run without the BLP program")
     p.add_argument("--compare", action="store_true", help="run with and without BLPs")
     p.add_argument("--json", action="store_true", help="print the JSON report only")
@@ -71,6 +79,18 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="also write DIR/report.json and DIR/report.html (charts)",
     )
+
+
+def _insurance_fund(text: str) -> Decimal:
+    """`--insurance-fund`: a strict decimal in [0, 1e12] USDT."""
+    from .engine.simulate import check_insurance_fund
+    from .models import parse_decimal
+
+    try:
+        return check_insurance_fund(parse_decimal(text))
+    except ValueError as e:
+        message = str(e).removeprefix("insurance_fund: ")
+        raise argparse.ArgumentTypeError(f"{text!r}: {message}") from None
 
 
 def _positive_int(text: str) -> int:
@@ -100,6 +120,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         drop=args.drop,
         blp=not args.no_blp,
         csv_path=args.csv_path,
+        **({} if args.insurance_fund is None else {"insurance_fund": args.insurance_fund}),
     )
     report_dir = getattr(args, "report", None)
     if not _report_dir_usable(report_dir, "simulate"):

@@ -17,10 +17,20 @@ from decimal import Decimal
 from typing import Any
 
 from .core import Exchange, ExchangeConfig
-from .core.num import money
+from .core.num import ZERO, money
 from .market import DEFAULT_BLPS, BLPSpec, Scenario, build_scenario
+from .presets import PRESETS
 
 Progress = Callable[[int, int], None]  # (seconds done, seconds total)
+DEFAULT_INSURANCE_FUND = ExchangeConfig.insurance_fund
+MAX_INSURANCE_FUND = Decimal("1e12")
+
+
+def check_insurance_fund(value: Decimal) -> Decimal:
+    """A fund size in [0, 1e12] USDT, or ValueError naming `insurance_fund`."""
+    if not value.is_finite() or not ZERO <= value <= MAX_INSURANCE_FUND:
+        raise ValueError(f"insurance_fund: must be between 0 and {MAX_INSURANCE_FUND:,.0f} USDT")
+    return value
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,9 @@ class SimulationConfig:
     blp: bool = True
     csv_path: str | None = None
     sample_every_s: int = 10  # timeline resolution for charts
+    # the exchange's insurance fund at the start: small enough, and a crash's bankruptcies
+    # exhaust it, so the shortfall is socialised (clawed back from winners)
+    insurance_fund: Decimal = DEFAULT_INSURANCE_FUND
 
 
 @dataclass
@@ -58,7 +71,7 @@ def run(
 def _run(
     cfg: SimulationConfig, blps: Sequence[BLPSpec], progress: Progress | None
 ) -> SimulationResult:
-    x = Exchange(ExchangeConfig())
+    x = Exchange(ExchangeConfig(insurance_fund=check_insurance_fund(cfg.insurance_fund)))
     scenario = build_scenario(
         cfg.scenario,
         x,
@@ -162,7 +175,7 @@ def report(
         "seed": cfg.seed,
         "accounts": cfg.accounts,
         "seconds": cfg.seconds,
-        "drop": str(cfg.drop),
+        "drop": str(round(PRESETS[cfg.scenario].drop, 4) if cfg.scenario in PRESETS else cfg.drop),
         "blp_program": cfg.blp,
         "liquidations": s.liquidations,
         "returned_to_trader": s.returned,
