@@ -156,7 +156,7 @@ def recommendation_text(doc: Mapping[str, Any]) -> str:
         return f"No commitment qualifies: none has no liquidation in any market{within}."
     text = (
         f"Recommended (*): {best['commitment']}: mean P&L {best['mean_pnl']:,.2f} USDT over"
-        f" {best['markets']} markets, never liquidated{within}."
+        f" {best['markets']} market{'s' if best['markets'] != 1 else ''}, never liquidated{within}."
     )
     if best["mean_pnl"] < 0:
         text += " It still loses on average: the flow costs more than it earns in these markets."
