@@ -240,6 +240,7 @@ def _param(text: str) -> tuple[str, list[str]]:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from .bot.config import ConfigError
     from .plan import PlanConfigError, PlanRunError, parse_plan, read_plan_toml, run_plan
     from .plan.cache import CacheError
     from .plan.config import FLAG_KEYS, flag_for, merge_flags
@@ -274,6 +275,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
             progress=bar,
             log=lambda line: print(f"blp plan: {line}", file=sys.stderr, flush=True),
         )
+    except ConfigError as e:  # the bot.toml of -c
+        print(f"blp plan: {e}", file=sys.stderr)
+        return 2
     except (PlanRunError, CacheError) as e:
         print(f"blp plan: {e}", file=sys.stderr)
         return 1

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .backtest_runner import BacktestRunner, load_bot_config, runner_for
 from .cache import ResultCache
 from .config import PlanConfig
 from .execute import Backend, Log, Progress, run_tasks
-from .runner import TaskRunner, default_runner
+from .runner import TaskRunner
 from .summary import summarize
 from .tasks import build_tasks
 
@@ -25,7 +26,13 @@ def run_plan(
     log: Log | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the plan; its document (`summary.summarize`)."""
-    runner = runner or default_runner()
+    if runner is None:
+        bot = str(plan.bot_config) if plan.bot_config is not None else None
+        runner = runner_for(bot)
+        if bot is not None and isinstance(runner, BacktestRunner):
+            load_bot_config(bot)  # a bad bot.toml fails here, once, not in every worker
+        elif bot is not None and log is not None:
+            log("blp backtest is not installed: the bot config is not used (engine runner)")
     tasks = build_tasks(plan)
     results = run_tasks(
         tasks,

@@ -113,8 +113,4 @@ def _run(task: Task) -> TaskResult:
     }
 
 
-def default_runner() -> TaskRunner:
-    return EngineRunner()
-
-
-__all__ = ["RESULT_KEYS", "EngineRunner", "TaskResult", "TaskRunner", "default_runner"]
+__all__ = ["RESULT_KEYS", "EngineRunner", "TaskResult", "TaskRunner"]

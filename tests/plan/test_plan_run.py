@@ -161,3 +161,33 @@ def test_report_marks_liquidated_commitments_on_the_frontier(
     assert 'class="recommended"' in html
     assert "Recommended (*): min 400k / hr 2M / thr 1.5M / coll 3M" in text
     assert "<script" not in html
+
+
+HAS_BACKTEST = importlib.util.find_spec("blp_client.backtest") is not None
+
+
+@pytest.mark.skipif(not HAS_BACKTEST, reason="blp backtest is not installed (branch backtest)")
+def test_with_a_bot_config_each_task_is_a_backtest(tmp_path: Path) -> None:
+    plan = parse_plan(
+        {
+            "accounts": 300,
+            "seconds": 300,
+            "bot_config": str(ROOT / "examples" / "bot.toml"),
+            "commitments": {"minute_rate": ["150000", "300000"]},
+            "scenarios": {"names": ["crash", "march-2020"], "seeds": 1},
+        }
+    )
+    pooled = run_plan(plan, tmp_path / "pool", workers=2)
+    assert pooled["runner"] == "backtest/1"
+    assert to_json(run_plan(plan, tmp_path / "one", workers=1)) == to_json(pooled)
+
+
+@pytest.mark.skipif(HAS_BACKTEST, reason="blp backtest is installed")
+def test_without_the_backtest_a_bot_config_is_reported_unused(tmp_path: Path) -> None:
+    plan = parse_plan(
+        {**GRID, "bot_config": str(ROOT / "examples" / "bot.toml"), "scenarios": {"seeds": 1}}
+    )
+    lines: list[str] = []
+    doc = run_plan(plan, tmp_path, workers=1, log=lines.append)
+    assert doc["runner"] == "engine-ideal-hedge/1"
+    assert lines[0] == "blp backtest is not installed: the bot config is not used (engine runner)"
