@@ -26,22 +26,30 @@ def _f(v: float) -> str:
     return "0.0" if text == "-0.0" else text
 
 
-def frontier_chart(rows: Sequence[Mapping[str, Any]], best: int | None) -> str:
-    """An SVG scatter of mean P&L against worst drawdown, one point per commitment."""
+def frontier_chart(
+    rows: Sequence[Mapping[str, Any]],
+    best: int | None,
+    *,
+    only: Sequence[int] | None = None,
+    title: str = "Frontier: mean P&amp;L against worst drawdown",
+    chart_id: str = "frontier",
+) -> str:
+    """An SVG scatter of mean P&L against worst drawdown, one point per commitment (or per
+    commitment of `only`, numbered as in the table)."""
+    shown = list(range(len(rows))) if only is None else list(only)
     width, height, left, right, top, bottom = 760, 360, 84, 24, 40, 48
     pw, ph = width - left - right, height - top - bottom
     out = [
-        f'<svg class="chart" data-chart="frontier" xmlns="http://www.w3.org/2000/svg"'
+        f'<svg class="chart" data-chart="{chart_id}" xmlns="http://www.w3.org/2000/svg"'
         f' width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img"'
-        ' aria-label="Frontier: mean P&amp;L against worst drawdown">',
-        f'<text class="title" x="{left}" y="18">'
-        "Frontier: mean P&amp;L against worst drawdown</text>",
+        f' aria-label="{title}">',
+        f'<text class="title" x="{left}" y="18">{title}</text>',
     ]
-    if not rows:
+    if not shown:
         out.append(f'<text x="{left}" y="{top + ph // 2}">no data</text></svg>')
         return "\n".join(out)
-    xs = [float(r["worst_drawdown"]) for r in rows]
-    ys = [float(r["mean_pnl"]) for r in rows]
+    xs = [float(rows[i]["worst_drawdown"]) for i in shown]
+    ys = [float(rows[i]["mean_pnl"]) for i in shown]
     x0, x1, xt = ticks(min(0.0, *xs), max(xs))
     y0, y1, yt = ticks(min(ys), max(ys), 6)
 
@@ -73,8 +81,18 @@ def frontier_chart(rows: Sequence[Mapping[str, Any]], best: int | None) -> str:
         "worst drawdown (USDT)</text>"
     )
     out.append(f'<text x="{left}" y="{top - 8}" text-anchor="end">mean P&amp;L</text></g>')
+    edge = sorted(
+        (x, y) for i, x, y in zip(shown, xs, ys, strict=True) if rows[i].get("on_frontier")
+    )
+    if len(edge) > 1:
+        points = " ".join(f"{_f(sx(x))},{_f(sy(y))}" for x, y in edge)
+        out.append(
+            f'<polyline class="edge" fill="none" stroke="{PALETTE[0]}" stroke-width="1.2"'
+            f' stroke-dasharray="5 4" points="{points}"/>'
+        )
     out.append('<g class="points">')
-    for i, (row, x, y) in enumerate(zip(rows, xs, ys, strict=True)):
+    for i, x, y in zip(shown, xs, ys, strict=True):
+        row = rows[i]
         px, py = sx(x), sy(y)
         label = escape(f"#{i + 1} {row['commitment']}")
         if row["liquidated_markets"]:
@@ -111,6 +129,17 @@ def frontier_chart(rows: Sequence[Mapping[str, Any]], best: int | None) -> str:
     return "\n".join(out)
 
 
+def _safe_chart(rows: Sequence[Mapping[str, Any]], best: int | None) -> list[str]:
+    """The never-liquidated commitments on their own scale, when liquidated ones also exist
+    (their losses and drawdowns would squash the safe ones into a corner)."""
+    safe = [i for i, r in enumerate(rows) if not r["liquidated_markets"]]
+    if not safe or len(safe) == len(rows):
+        return []
+    title = "The never-liquidated commitments only"
+    svg = frontier_chart(rows, best, only=safe, title=title, chart_id="safe")
+    return [f"<figure>{svg}</figure>"]
+
+
 def commitments_table(doc: Mapping[str, Any]) -> str:
     best = doc["recommended"]
     head = "".join(f"<th>{escape(label)}</th>" for _, label in TABLE_COLUMNS)
@@ -142,9 +171,11 @@ def render_html(doc: Mapping[str, Any]) -> str:
         f'<p class="meta">Scenarios: {escape(", ".join(scenarios))}</p>',
         f'<p class="saving">{escape(recommendation_text(doc))}</p>',
         f"<figure>{frontier_chart(rows, best)}</figure>",
+        *_safe_chart(rows, best),
         '<p class="note">Each point is one commitment over every market of the plan: further'
         " up earns more on average, further left risks less in its worst market. Prefer the"
-        " upper-left edge; a red cross was auto-liquidated in at least one market.</p>",
+        " upper-left edge (dashed: no other safe commitment is both better on average and"
+        " safer); a red cross was auto-liquidated in at least one market.</p>",
         "<h2>Commitments</h2>",
         commitments_table(doc),
         '<p class="note">P&amp;L in USDT per market; P5 is the 5th-percentile (nearest rank)'

@@ -55,6 +55,20 @@ def commitment_row(c: Commitment, results: Sequence[TaskResult]) -> dict[str, An
     }
 
 
+def frontier(rows: Sequence[Mapping[str, Any]]) -> list[bool]:
+    """Which rows are on the efficient edge: never liquidated, and no other such row has a
+    mean P&L at least as high with a worst drawdown at most as deep (one of them strictly)."""
+    safe = [i for i, r in enumerate(rows) if not r["liquidated_markets"]]
+
+    def beats(j: int, i: int) -> bool:
+        a, b = rows[j], rows[i]
+        at_least = a["mean_pnl"] >= b["mean_pnl"] and a["worst_drawdown"] <= b["worst_drawdown"]
+        strictly = a["mean_pnl"] > b["mean_pnl"] or a["worst_drawdown"] < b["worst_drawdown"]
+        return bool(at_least and strictly)
+
+    return [i in safe and not any(beats(j, i) for j in safe) for i in range(len(rows))]
+
+
 def recommend(rows: Sequence[dict[str, Any]], max_drawdown: Decimal | None) -> int | None:
     """The index of the recommended row, or None when no commitment qualifies."""
     best: int | None = None
@@ -86,6 +100,8 @@ def summarize(
         commitments[t.commitment_index] = t.commitment
         markets[t.market_index] = t.market
     rows = [commitment_row(commitments[i], by_commitment[i]) for i in sorted(commitments)]
+    for row, edge in zip(rows, frontier(rows), strict=True):
+        row["on_frontier"] = edge
     best = recommend(rows, max_drawdown)
     return {
         "runner": runner,
@@ -163,4 +179,4 @@ def recommendation_text(doc: Mapping[str, Any]) -> str:
     return text
 
 
-__all__ = ["percentile", "recommend", "summarize", "table"]
+__all__ = ["frontier", "percentile", "recommend", "summarize", "table"]

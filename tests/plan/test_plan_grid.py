@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from blp_client.cli import main
 from blp_client.plan import PlanConfigError, parse_plan
-from blp_client.plan.summary import percentile, recommend, summarize, table
+from blp_client.plan.summary import frontier, percentile, recommend, summarize, table
 from blp_client.plan.tasks import build_tasks, markets, spawn_seed
 
 D = Decimal
@@ -189,3 +189,17 @@ def test_percentile_is_a_member_at_or_below_the_quantile(values: list[Decimal]) 
     assert below >= 0.05 * len(values)
     assert sum(1 for v in values if v < p5) < max(1, 0.05 * len(values))
     assert percentile(values, 1.0) == max(values)
+
+
+def test_frontier_is_the_safe_undominated_edge() -> None:
+    def row(mean: str, dd: str, liq: int = 0) -> dict[str, object]:
+        return {"mean_pnl": D(mean), "worst_drawdown": D(dd), "liquidated_markets": liq}
+
+    rows = [
+        row("10", "5"),  # on the edge: the safest
+        row("20", "8"),  # on the edge
+        row("15", "9"),  # dominated by the second
+        row("99", "1", liq=1),  # better on both, but liquidated: never on the edge
+        row("20", "8"),  # a tie with the second is not dominated
+    ]
+    assert frontier(rows) == [True, True, False, False, True]

@@ -156,9 +156,13 @@ def test_report_marks_liquidated_commitments_on_the_frontier(
     assert main(argv) == 0
     text = capsys.readouterr().out
     html = (tmp_path / "report.html").read_text()
-    assert html.count('class="point liquidated"') == 1  # 20k of collateral does not survive
-    assert html.count('class="point"') == 1
-    assert 'class="recommended"' in html
+    frontier, safe = html.split('data-chart="frontier"')[1].split('data-chart="safe"')
+    assert frontier.count('class="point liquidated"') == 1  # 20k of collateral does not survive
+    assert frontier.count('class="point"') == 1
+    assert 'class="recommended"' in frontier
+    # the safe commitments again on their own scale, without the liquidated one
+    assert safe.count('class="point"') == 1
+    assert safe.count('class="point liquidated"') == 0
     assert "Recommended (*): min 400k / hr 2M / thr 1.5M / coll 3M" in text
     assert "<script" not in html
 
