@@ -25,7 +25,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 def _benches() -> list[tuple[str, Callable[[], dict[str, Any]]]]:
     import asyncio
 
-    from . import burst, engine, hedge, stream
+    from . import burst, engine, hedge, plan, stream
 
     return [
         ("engine_tick", engine.tick_cost),
@@ -33,6 +33,7 @@ def _benches() -> list[tuple[str, Callable[[], dict[str, Any]]]]:
         ("stream", lambda: asyncio.run(stream.run())),
         ("hedge", lambda: asyncio.run(hedge.run())),
         ("burst", lambda: asyncio.run(burst.run())),
+        ("plan", plan.run),
     ]
 
 
@@ -50,7 +51,7 @@ def table(results: dict[str, Any]) -> str:
             f"| One-hour {int(c['drop'] * 100)}% crash, {c['accounts']:,} accounts "
             f"({c['liquidations']:,} liquidations) | {c['wall_s']} s | ≤ {c['target_s']} s |"
         )
-    for key in ("stream", "hedge", "burst"):
+    for key in ("stream", "hedge", "burst", "plan"):
         for row in results.get(key, {}).get("rows", []):
             rows.append(f"| {row[0]} | {row[1]} | {row[2]} |")
     machine = results["machine"]

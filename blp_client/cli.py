@@ -7,6 +7,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
@@ -61,6 +62,13 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
         "--drop", type=float, default=0.20, help="crash depth as a fraction (default 0.20)"
     )
     p.add_argument("--csv", dest="csv_path", help="timestamp,price file for --scenario csv")
+    p.add_argument(
+        "--insurance-fund",
+        type=_insurance_fund,
+        default=None,
+        metavar="USDT",
+        help="the exchange's insurance fund at the start (default 1000000; 0 to 1e12)",
+    )
     p.add_argument("--no-blp", action="store_true", help="run without the BLP program")
     p.add_argument("--compare", action="store_true", help="run with and without BLPs")
     p.add_argument(
@@ -84,6 +92,18 @@ def _simulate_args(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="also write DIR/report.json and DIR/report.html (charts)",
     )
+
+
+def _insurance_fund(text: str) -> Decimal:
+    """`--insurance-fund`: a strict decimal in [0, 1e12] USDT."""
+    from .engine.simulate import check_insurance_fund
+    from .models import parse_decimal
+
+    try:
+        return check_insurance_fund(parse_decimal(text))
+    except ValueError as e:
+        message = str(e).removeprefix("insurance_fund: ")
+        raise argparse.ArgumentTypeError(f"{text!r}: {message}") from None
 
 
 def _positive_int(text: str) -> int:
@@ -118,6 +138,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         csv_path=args.csv_path,
         funding_interval_s=args.funding_interval,
         perp_discount_bps=args.perp_discount,
+        **({} if args.insurance_fund is None else {"insurance_fund": args.insurance_fund}),
     )
     report_dir = getattr(args, "report", None)
     if not _report_dir_usable(report_dir, "simulate"):
@@ -169,6 +190,132 @@ def _report_dir_usable(directory: Path | None, command: str) -> bool:
         print(f"blp {command}: {e}", file=sys.stderr)
         return False
     return True
+
+
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-p", "--plan", type=Path, metavar="FILE", help="plan.toml: the grids")
+    p.add_argument(
+        "-c", "--config", metavar="FILE", help="bot.toml: the strategy and risk to backtest"
+    )
+    grid = p.add_argument_group("commitments (comma-separated lists; each overrides the plan)")
+    for flag, what in (
+        ("--minute-rate", "per-minute absorption rates, USDT"),
+        ("--hour-rate", "per-hour absorption rates, USDT"),
+        ("--threshold", "Max Position Notional Thresholds per contract, USDT"),
+        ("--collateral", "our BLP's collateral, USDT"),
+    ):
+        grid.add_argument(flag, type=_csv, metavar="A,B", help=what)
+    grid.add_argument(
+        "--param",
+        action="append",
+        type=_param,
+        metavar="NAME=A,B",
+        help="a strategy parameter's values (repeatable)",
+    )
+    markets = p.add_argument_group("scenarios (comma-separated lists; each overrides the plan)")
+    markets.add_argument(
+        "--scenario",
+        type=_csv,
+        metavar="A,B",
+        help=f"of {', '.join(s for s in SCENARIOS if s != 'csv')}",
+    )
+    markets.add_argument("--seeds", metavar="N", help="markets per scenario cell (default 3)")
+    markets.add_argument("--drop", type=_csv, metavar="A,B", help="crash depths (crash only)")
+    markets.add_argument(
+        "--speed", type=_csv, metavar="A,B", help="where the bottom falls, 0-1 (crash only)"
+    )
+    markets.add_argument("--gaps", type=_csv, metavar="A,B", help="flash gaps (crash only)")
+    markets.add_argument("--gap-size", type=_csv, metavar="A,B", help="largest gap (crash only)")
+    markets.add_argument("--insurance-fund", type=_csv, metavar="A,B", help="fund sizes, USDT")
+    p.add_argument("--seed", metavar="N", help="the plan's seed (default 1)")
+    p.add_argument("--accounts", metavar="N", help="traders per market (default 500)")
+    p.add_argument("--seconds", metavar="N", help="engine seconds per market (default 600)")
+    p.add_argument("--max-drawdown", metavar="USDT", help="recommend only commitments within this")
+    p.add_argument("--backend", choices=("process", "ray"), default="process")
+    p.add_argument("--ray-address", metavar="ADDR", help="a Ray cluster (default: local Ray)")
+    p.add_argument(
+        "--workers", type=_positive_int, metavar="N", help="processes (default: every core)"
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("plan-out"), metavar="DIR",
+        help="DIR/plan.json and DIR/report.html (default plan-out)",
+    )  # fmt: skip
+    p.add_argument("--cache", type=Path, metavar="DIR", help="task results (default OUT/cache)")
+    p.add_argument("--json", action="store_true", help="print plan.json only")
+
+
+def _csv(text: str) -> list[str]:
+    items = text.split(",")
+    if len(text) > 4096 or any(not item.strip() for item in items):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a comma-separated list, e.g. 1,2")
+    return [item.strip() for item in items]
+
+
+def _param(text: str) -> tuple[str, list[str]]:
+    name, sep, values = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=A,B, e.g. slippage_bps=20,50")
+    return name, _csv(values)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .bot.config import ConfigError
+    from .plan import PlanConfigError, PlanRunError, parse_plan, read_plan_toml, run_plan
+    from .plan.cache import CacheError
+    from .plan.config import FLAG_KEYS, flag_for, merge_flags
+
+    flags = {
+        flag: getattr(args, flag[2:].replace("-", "_"))
+        for flag in FLAG_KEYS
+        if getattr(args, flag[2:].replace("-", "_")) is not None
+    }
+    if args.param:
+        flags["--param"] = dict(args.param)
+    try:
+        data = read_plan_toml(args.plan) if args.plan else {}
+        base = args.plan.resolve().parent if args.plan else None
+        plan = parse_plan(merge_flags(data, flags), base_dir=base)
+    except PlanConfigError as e:
+        for line in str(e).splitlines():
+            flag = flag_for(line.partition(":")[0])
+            hint = f" (from {flag})" if flag in flags else ""
+            print(f"blp plan: {line}{hint}", file=sys.stderr)
+        return 2
+    if not _report_dir_usable(args.out, "plan"):
+        return 2
+    bar = ProgressBar("planning")
+    try:
+        doc = run_plan(
+            plan,
+            args.cache or args.out / "cache",
+            backend=args.backend,
+            workers=args.workers,
+            ray_address=args.ray_address,
+            progress=bar,
+            log=lambda line: print(f"blp plan: {line}", file=sys.stderr, flush=True),
+        )
+    except ConfigError as e:  # the bot.toml of -c
+        print(f"blp plan: {e}", file=sys.stderr)
+        return 2
+    except (PlanRunError, CacheError) as e:
+        print(f"blp plan: {e}", file=sys.stderr)
+        return 1
+    from .engine.simulate import to_json
+    from .plan.frontier import write_plan_report
+    from .plan.summary import table
+    from .report import ReportError
+
+    try:
+        html = write_plan_report(args.out, doc)
+    except ReportError as e:
+        print(f"blp plan: {e}", file=sys.stderr)
+        return 2
+    print(f"report: {html}", file=sys.stderr)
+    if args.json:
+        sys.stdout.write(to_json(doc))
+    else:
+        print(table(doc))
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -265,6 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="run a market scenario through the engine and report")
     _simulate_args(p)
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("plan", help="sweep BLP commitments × scenarios; recommend one")
+    _plan_args(p)
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("demo", help="engine + venue + the hedging bot through a crash")
     p.add_argument(

@@ -22,6 +22,7 @@ from pathlib import Path
 from .core import AccountKind, Exchange
 from .core.instruments import Instrument
 from .core.num import floor_to
+from .presets import PRESETS, Waypoint, eth_waypoints
 
 PricePath = Callable[[int], float]  # seconds since start -> price
 
@@ -75,6 +76,52 @@ def crash(
         else:
             u = (t - bottom_s) / max(1, seconds - bottom_s)
             shape = 1.0 - drop + drop * rebound * math.sin(u * math.pi / 2)
+        noise += -reversion * noise + rng.gauss(0.0, noise_bps / 1e4)
+        prices.append(start * shape * flash * math.exp(noise))
+    return lambda t: prices[min(max(t, 0), seconds)]
+
+
+def shaped(
+    start: float,
+    waypoints: Sequence[Waypoint],
+    seconds: int,
+    rng: random.Random,
+    *,
+    noise_bps: float = 8.0,
+    reversion: float = 0.05,
+    gaps: int = 3,
+    gap_size: float = 0.03,
+    gap_recovery_s: float = 20.0,
+) -> PricePath:
+    """A path through `waypoints` (eased between them), with the crash's flash gaps placed on
+    falling legs and the same mean-reverting noise: how a historical cascade's published
+    highs, lows and timing become a scenario (`presets`)."""
+    if len(waypoints) < 2 or waypoints[0][0] != 0.0 or waypoints[-1][0] != 1.0:
+        raise ValueError("waypoints must run from time fraction 0.0 to 1.0")
+    if any(b[0] <= a[0] for a, b in itertools.pairwise(waypoints)):
+        raise ValueError("waypoint times must increase")
+    if any(level <= 0 for _, level in waypoints):
+        raise ValueError("waypoint levels must be > 0")
+    falling = [(a, b) for a, b in itertools.pairwise(waypoints) if b[1] < a[1]]
+    flashes: list[tuple[int, float]] = []
+    for _ in range(gaps if falling else 0):
+        (t0, _l0), (t1, _l1) = rng.choice(falling)
+        at = int(seconds * rng.uniform(t0, t1))
+        flashes.append((at, gap_size * rng.uniform(0.5, 1.0)))
+    flashes.sort()
+    times = [t for t, _ in waypoints]
+    noise, prices, leg = 0.0, [], 0
+    for t in range(seconds + 1):
+        u = t / max(1, seconds)
+        while leg < len(times) - 2 and u > times[leg + 1]:
+            leg += 1
+        (ta, la), (tb, lb) = waypoints[leg], waypoints[leg + 1]
+        w = min(1.0, max(0.0, (u - ta) / (tb - ta)))
+        shape = la + (lb - la) * (1.0 - math.cos(w * math.pi)) / 2
+        flash = 1.0
+        for at, size in flashes:
+            if t >= at:
+                flash *= 1.0 - size * math.exp(-(t - at) / gap_recovery_s)
         noise += -reversion * noise + rng.gauss(0.0, noise_bps / 1e4)
         prices.append(start * shape * flash * math.exp(noise))
     return lambda t: prices[min(max(t, 0), seconds)]
@@ -285,7 +332,7 @@ class Scenario:
         return now_ms - self.start_ms >= self.seconds * 1000
 
 
-SCENARIOS = ("crash", "walk", "calm", "csv")
+SCENARIOS = ("crash", "walk", "calm", "csv", *PRESETS)
 
 
 def build_scenario(
@@ -297,6 +344,9 @@ def build_scenario(
     blps: Sequence[BLPSpec] = DEFAULT_BLPS,
     seconds: int = 3600,
     drop: float = 0.20,
+    bottom_at: float = 0.7,
+    gaps: int = 3,
+    gap_size: float = 0.03,
     csv_path: str | None = None,
     population: PopulationConfig | None = None,
     maker: MarketMakerConfig | None = None,
@@ -304,16 +354,20 @@ def build_scenario(
 ) -> Scenario:
     """Set up a population, market makers and BLPs on `exchange` and return the driver.
 
-    `crash`: a `drop` fall over the first 70% of `seconds`, partial rebound after;
-    `walk`: a volatile random walk; `calm`: a quiet one; `csv`: BTC replayed from `csv_path`
-    (ETH follows it with its own start price). `perp_discount_bps`: the default makers quote
-    the perp up to this far below a falling index (`MarketMakerConfig.max_discount_bps`).
+    `crash`: a `drop` fall over the first `bottom_at` of `seconds` with `gaps` flash drops of
+    up to `gap_size`, partial rebound after; `walk`: a volatile random walk; `calm`: a quiet
+    one; `csv`: BTC replayed from `csv_path` (ETH follows it with its own start price); a
+    preset name (`presets.PRESETS`): that cascade's shape, gaps, thin books and crowded side
+    (`drop`, `bottom_at`, `gaps` and `gap_size` are the preset's then).
+    `perp_discount_bps`: the default makers quote the perp up to this far below a falling index
+    (`MarketMakerConfig.max_discount_bps`).
     """
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}: choose one of {', '.join(SCENARIOS)}")
     rng = random.Random(seed)
     x = exchange
     paths: dict[str, PricePath] = {}
+    preset = PRESETS.get(name)
     if name == "csv":  # one replay for every symbol, each scaled to its own start price
         if csv_path is None:
             raise ValueError("the csv scenario needs a csv_path")
@@ -323,8 +377,28 @@ def build_scenario(
         if symbol not in x.instruments:
             continue
         beta = 1.0 if symbol == "BTC-PERP" else 1.2
-        if name == "crash":
-            paths[symbol] = crash(start, min(0.95, drop * beta), seconds, rng)
+        if preset is not None:
+            eth = symbol != "BTC-PERP"
+            paths[symbol] = shaped(
+                start,
+                eth_waypoints(preset) if eth else preset.waypoints,
+                seconds,
+                rng,
+                noise_bps=preset.noise_bps,
+                gaps=preset.gaps,
+                gap_size=preset.gap_size,
+                gap_recovery_s=preset.gap_recovery_s,
+            )
+        elif name == "crash":
+            paths[symbol] = crash(
+                start,
+                min(0.95, drop * beta),
+                seconds,
+                rng,
+                bottom_at=bottom_at,
+                gaps=gaps,
+                gap_size=gap_size,
+            )
         elif name == "walk":
             paths[symbol] = random_walk(start, 12.0 * beta, seconds, rng)
         elif name == "calm":
@@ -337,13 +411,22 @@ def build_scenario(
     for symbol in paths:
         mm_id = x.open_account(AccountKind.MARKET_MAKER, Decimal("500000000"))
         # depth scales with open interest: the default ladder is sized for 5,000 traders
-        cfg = maker or MarketMakerConfig(
-            level_notional=60_000.0 * max(1.0, accounts / 5000),
-            max_discount_bps=perp_discount_bps,
-        )
+        calm = 60_000.0 * max(1.0, accounts / 5000)
+        if maker is not None:
+            cfg = maker
+        elif preset is not None:
+            cfg = MarketMakerConfig(
+                level_notional=calm * preset.depth,
+                thinning=preset.thinning,
+                max_discount_bps=perp_discount_bps,
+            )
+        else:
+            cfg = MarketMakerConfig(level_notional=calm, max_discount_bps=perp_discount_bps)
         makers.append(MarketMaker(mm_id, symbol, cfg))
         x.set_index(symbol, starts[symbol])
-    pop = population or PopulationConfig(accounts=accounts)
+    pop = population or PopulationConfig(
+        accounts=accounts, long_share=preset.long_share if preset else 0.6
+    )
     if pop.accounts != accounts:
         pop = dataclasses.replace(pop, accounts=accounts)
     traders = seed_population(x, house, starts, pop, rng)
@@ -370,4 +453,5 @@ __all__ = [
     "csv_replay",
     "random_walk",
     "seed_population",
+    "shaped",
 ]

@@ -17,11 +17,21 @@ from decimal import Decimal
 from typing import Any
 
 from .core import Exchange, ExchangeConfig
-from .core.num import money
+from .core.num import ZERO, money
 from .funding_report import funding_config, funding_section
 from .market import DEFAULT_BLPS, BLPSpec, Scenario, build_scenario
+from .presets import PRESETS
 
 Progress = Callable[[int, int], None]  # (seconds done, seconds total)
+DEFAULT_INSURANCE_FUND = ExchangeConfig.insurance_fund
+MAX_INSURANCE_FUND = Decimal("1e12")
+
+
+def check_insurance_fund(value: Decimal) -> Decimal:
+    """A fund size in [0, 1e12] USDT, or ValueError naming `insurance_fund`."""
+    if not value.is_finite() or not ZERO <= value <= MAX_INSURANCE_FUND:
+        raise ValueError(f"insurance_fund: must be between 0 and {MAX_INSURANCE_FUND:,.0f} USDT")
+    return value
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,9 @@ class SimulationConfig:
     sample_every_s: int = 10  # timeline resolution for charts
     funding_interval_s: int | None = None  # None: Binance's 8 h; shorter for short scenarios
     perp_discount_bps: float = 0.0  # makers quote the perp up to this far below a falling index
+    # the exchange's insurance fund at the start: small enough, and a crash's bankruptcies
+    # exhaust it, so the shortfall is socialised (clawed back from winners)
+    insurance_fund: Decimal = DEFAULT_INSURANCE_FUND
 
 
 @dataclass
@@ -62,6 +75,7 @@ def _run(
     cfg: SimulationConfig, blps: Sequence[BLPSpec], progress: Progress | None
 ) -> SimulationResult:
     x = Exchange(ExchangeConfig(funding=funding_config(cfg.funding_interval_s)))
+    x = Exchange(ExchangeConfig(insurance_fund=check_insurance_fund(cfg.insurance_fund)))
     scenario = build_scenario(
         cfg.scenario,
         x,
@@ -166,7 +180,7 @@ def report(
         "seed": cfg.seed,
         "accounts": cfg.accounts,
         "seconds": cfg.seconds,
-        "drop": str(cfg.drop),
+        "drop": str(round(PRESETS[cfg.scenario].drop, 4) if cfg.scenario in PRESETS else cfg.drop),
         "blp_program": cfg.blp,
         "liquidations": s.liquidations,
         "returned_to_trader": s.returned,
