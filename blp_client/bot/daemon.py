@@ -37,13 +37,21 @@ from blp_client.bot.daemon_io import (
     venue_margins,
 )
 from blp_client.bot.execution import Executor, wall_ms
-from blp_client.bot.journal import Journal
+from blp_client.bot.journal_open import open_journal
 from blp_client.bot.metrics import BotMetrics, metrics_app
+from blp_client.bot.refusal import Refusal
 from blp_client.bot.registry import load_strategy
+from blp_client.bot.startup import (
+    check_contracts,
+    engine_profile,
+    loop_refusal,
+    port_refusal,
+)
 from blp_client.bot.status import JournalReader, StatusSources, build_status, update_gauges
 from blp_client.bot.statuspage import StatusPage, start_status_page
 from blp_client.bot.strategy import EXCHANGE, Strategy
 from blp_client.client import BLPClient
+from blp_client.errors import AuthError
 from blp_client.models import Event
 
 log = structlog.get_logger("blp_client.bot.daemon")
@@ -85,7 +93,7 @@ class Bot:
         strategy: Strategy[Any] = load_strategy(config.strategy.class_, config.strategy.params)
         self.core = Decider(strategy, config, recent=self.options.recent)
         self.crash_hook = crash_hook_from_env(env)
-        self.journal = Journal(config.journal, fault_hook=self.crash_hook)
+        self.journal = open_journal(config.journal, paper=self.paper, fault_hook=self.crash_hook)
         self.journal.prefix = self._client_prefix()
         self.client = BLPClient(
             config.engine.url,
@@ -129,6 +137,9 @@ class Bot:
 
     async def start(self) -> None:
         await self.client.__aenter__()
+        profile = await engine_profile(self.client, self.config)
+        profile = await check_contracts(self.client, self.config, profile)
+        self.core.observe_account(wall_ms(), profile, None)
         venues = await build_venues(
             self.config, self.client, paper=self.paper, env=self.env, metrics=self.metrics
         )
@@ -148,8 +159,12 @@ class Bot:
         self.core.load(self.journal.get_state)
         await self._serve_metrics()
         if self.config.status_port is not None:
-            self.status_page = await start_status_page(self.status, port=self.config.status_port)
-            log.info("status_page_listening", url=self.status_page.url)
+            try:
+                self.status_page = await start_status_page(
+                    self.status, port=self.config.status_port
+                )
+            except OSError as e:
+                raise port_refusal("status_port", self.config.status_port, e) from None
         await self.market.refresh(venues, self.client)
         await self._read_account()
         await self._read_margins()
@@ -187,8 +202,13 @@ class Bot:
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            log.exception("bot_task_failed")
-            self.failure = e
+            refusal = loop_refusal(self.config, e)
+            if refusal is None:
+                log.exception("bot_task_failed")
+            else:  # expected: what to do, without a traceback
+                refusal.__cause__ = refusal.__cause__ or (e if e is not refusal else None)
+                log.error(refusal.event, message=refusal.message)
+            self.failure = refusal or e
             self._stopped.set()
 
     async def wait(self, stop: asyncio.Event | None = None) -> None:
@@ -255,7 +275,10 @@ class Bot:
         self._runner = web.AppRunner(metrics_app(self.metrics, self.status), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:
+            raise port_refusal("metrics_port", port, e) from None
         actual = self._runner.addresses[0][1] if self._runner.addresses else port
         self.metrics_url = f"http://127.0.0.1:{actual}"
         log.info("metrics_listening", url=self.metrics_url + "/metrics")
@@ -278,6 +301,8 @@ class Bot:
         while True:
             try:
                 return (await self.client.assignment_history(0, 1)).last_seq
+            except AuthError:
+                raise
             except Exception as e:
                 log.warning(
                     "engine_unreachable", error=f"{type(e).__name__}: {e}"[:200], retry_s=delay
@@ -506,7 +531,9 @@ async def run_bot(
 
 def run_forever(config: BotConfig, *, paper: bool = False) -> int:
     """`blp bot`: run until SIGINT/SIGTERM, then stop gracefully. Exit status 1 when a loop
-    of the daemon failed (the journal is consistent; a restart resumes)."""
+    of the daemon failed (the journal is consistent; a restart resumes). An expected failure
+    (a second bot on the journal, a refused key, a port in use, ...) raises `Refusal`: the
+    CLI prints its one line and exits 2."""
     configure_logging(config.log_level)
 
     async def main() -> bool:
@@ -514,7 +541,15 @@ def run_forever(config: BotConfig, *, paper: bool = False) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        bot = await run_bot(config, paper=paper, stop=stop)
+        try:
+            bot = await run_bot(config, paper=paper, stop=stop)
+        except Exception as e:
+            refusal = loop_refusal(config, e)
+            if refusal is None:
+                raise
+            raise refusal from None
+        if isinstance(bot.failure, Refusal):
+            raise bot.failure
         return bot.failed
 
     return 1 if asyncio.run(main()) else 0

@@ -24,6 +24,7 @@ from blp_client.bot.core.escalation import Step
 from blp_client.bot.core.record import Record
 from blp_client.bot.journal_codec import intent_from_json, intent_to_json
 from blp_client.bot.journal_lanes import JournalLanes
+from blp_client.bot.journal_lock import JournalLock
 from blp_client.bot.journal_schema import (
     OPEN_STATES,
     ORDER_COLS,
@@ -62,6 +63,14 @@ __all__ = [
 class Journal(JournalLanes):
     """One SQLite file; safe to share between threads (calls are serialised). What is recorded
     is here; the connection, transactions and in-memory caches are `JournalStore`'s."""
+
+    owner: JournalLock | None = None
+    """The daemon's lock on this journal (`journal_open.open_journal`), dropped on close."""
+
+    def close(self) -> None:
+        super().close()
+        if self.owner is not None:
+            self.owner.release()
 
     # ---- state -------------------------------------------------------------------------
 
