@@ -39,6 +39,7 @@ from blp_client.bot.daemon_io import (
 from blp_client.bot.execution import Executor, wall_ms
 from blp_client.bot.journal_open import open_journal
 from blp_client.bot.metrics import BotMetrics, metrics_app
+from blp_client.bot.reconcile import PositionRound
 from blp_client.bot.refusal import Refusal
 from blp_client.bot.registry import load_strategy
 from blp_client.bot.startup import (
@@ -46,12 +47,12 @@ from blp_client.bot.startup import (
     engine_profile,
     loop_refusal,
     port_refusal,
+    resume_seq,
 )
 from blp_client.bot.status import JournalReader, StatusSources, build_status, update_gauges
 from blp_client.bot.statuspage import StatusPage, start_status_page
 from blp_client.bot.strategy import EXCHANGE, Strategy
 from blp_client.client import BLPClient
-from blp_client.errors import AuthError
 from blp_client.models import Event
 
 log = structlog.get_logger("blp_client.bot.daemon")
@@ -70,6 +71,9 @@ class BotOptions:
     its control lane."""
     reconcile_ms: int = 2000
     position_reconcile_every: int = 5  # reconcile rounds between position checks
+    position_confirm_ms: int = 250
+    """A position difference is read again this much later, on every side, before it is
+    corrected (a venue still settling a fill shows a figure once)."""
     drain_timeout_s: float = 5.0
     recent: int = 50
 
@@ -117,6 +121,8 @@ class Bot:
         self.assessed_seq = 0
         self._closed = False
         self._reader: JournalReader | None = None
+        self.positions: PositionRound | None = None
+        self.positions_due = False  # the account read saw a position the journal did not
         self.failure: Exception | None = None  # what stopped one of its loops, if anything
 
     @property
@@ -156,6 +162,13 @@ class Bot:
             spill_wait_ms=self.config.execution.spill_wait_ms,
         )
         self.carry.executor = self.executor
+        self.positions = PositionRound(
+            self.executor,
+            self.carry,
+            self.client,
+            self.symbols,
+            confirm_s=self.options.position_confirm_ms / 1000,
+        )
         self.core.load(self.journal.get_state)
         await self._serve_metrics()
         if self.config.status_port is not None:
@@ -284,31 +297,7 @@ class Bot:
         log.info("metrics_listening", url=self.metrics_url + "/metrics")
 
     async def _from_seq(self) -> int:
-        """Resume after the journal's last seq; a fresh journal starts at `from_seq` or at
-        the BLP's latest seq, saved so a crash before the first event does not skip flow."""
-        start = self.journal.get_state("start_seq")
-        if start is None:
-            if self.config.from_seq is not None:
-                start = self.config.from_seq
-            else:
-                start = await self._latest_seq()
-            self.journal.set_state("start_seq", start)
-        return max(int(start), self.journal.last_seq)
-
-    async def _latest_seq(self) -> int:
-        """The BLP's latest event seq, waiting out an engine that is not up yet."""
-        delay = 0.2
-        while True:
-            try:
-                return (await self.client.assignment_history(0, 1)).last_seq
-            except AuthError:
-                raise
-            except Exception as e:
-                log.warning(
-                    "engine_unreachable", error=f"{type(e).__name__}: {e}"[:200], retry_s=delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        return await resume_seq(self.client, self.journal, self.config)
 
     # ---- carrying out decisions (bot.carry) ------------------------------------------
 
@@ -337,6 +326,8 @@ class Bot:
         interval = (self.strategy.timer_ms() or 1000) / 1000
         while True:
             await asyncio.sleep(interval)
+            if self.positions is not None and self.positions.holding:
+                continue  # a reconciliation holds a difference: no hedge on a stale side
             self.carry.apply(self.core.on_timer(wall_ms(), self.journal.inventory()))
 
     async def _market_loop(self) -> None:
@@ -385,6 +376,7 @@ class Bot:
             self.assess()
             self.assessed_seq = seq
             self._watch()
+            self._check_account_positions(seq)
 
     async def _margin_loop(self) -> None:
         """Venue margins on each venue's control lane: never behind new orders."""
@@ -395,6 +387,16 @@ class Bot:
             due = max(due + period, loop.time())  # a fixed cadence, not period + read time
             await asyncio.sleep(due - loop.time())
             await self._read_margins()
+
+    def _check_account_positions(self, seq: int) -> None:
+        """The account just read holds other positions than the journal: run the position
+        round now, not at its next turn."""
+        acct = self.core.readings.account
+        if self.positions is None or acct is None or self.paper:
+            return
+        if self.journal.last_seq == seq and self.positions.account_differs(acct):
+            self.positions_due = True
+            self.positions.executor.wake.set()
 
     def _watch(self) -> None:
         """The exposure-age alarm and the program clock's gauges."""
@@ -427,31 +429,15 @@ class Bot:
             await asyncio.to_thread(self.journal.checkpoint)
             await ex.reconcile_orders()
             await ex.run_actions()
-            if not self.paper and rounds % self.options.position_reconcile_every == 0:
+            every = self.options.position_reconcile_every
+            if not self.paper and (self.positions_due or rounds % every == 0):
                 await self._reconcile_positions()
 
     async def _reconcile_positions(self) -> None:
-        assert self.executor is not None
-        for name in sorted(self.executor.venues):
-            if name != EXCHANGE:
-                await self.executor.reconcile_positions(name, self.symbols)
-        # the exchange account: only when every event up to now is processed and none came
-        # while its positions were read (else a stream event could be counted twice)
-        try:
-            before = (await self.client.assignment_history(0, 1)).last_seq
-        except Exception:
-            return
-        if before != self.journal.last_seq:
-            return
-
-        async def unchanged() -> bool:
-            try:
-                after = (await self.client.assignment_history(0, 1)).last_seq
-            except Exception:
-                return False
-            return after == before == self.journal.last_seq
-
-        await self.executor.reconcile_positions(EXCHANGE, self.symbols, unchanged)
+        """Both sides in one round (`bot.reconcile`): the exchange account and every venue."""
+        if self.positions is not None:
+            self.positions_due = False
+            await self.positions.run()
 
     # ---- status ------------------------------------------------------------------------
 

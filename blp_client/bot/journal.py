@@ -152,6 +152,7 @@ class Journal(JournalLanes):
             )
         return self.record_decision(
             now_ms=now_ms,
+            positions=rec.positions,
             intents=rec.intents,
             denied=rec.denied,
             state=rec.state,
@@ -168,10 +169,14 @@ class Journal(JournalLanes):
         state: Mapping[str, Any] | None = None,
         source: str = "t",
         steps: Mapping[int, Step] | None = None,
+        positions: Sequence[PositionDelta] = (),
     ) -> Committed:
-        """Record a decision not tied to a stream seq (timer, risk change, fill from a venue).
-        Its id is `source` + a journaled counter, so client ids never repeat."""
+        """Record a decision not tied to a stream seq (timer, risk change, fill from a venue,
+        a reconciliation's corrections). Its id is `source` + a journaled counter, so client
+        ids never repeat."""
         with self._tx():
+            for delta in positions:
+                self._move(delta.symbol, delta.venue, delta.qty, delta.price, delta.fee, now_ms)
             k = int(self._meta(f"counter.{source}") or 0) + 1
             self._set_meta(f"counter.{source}", k)
             return self._decide(f"{source}{k}", intents, denied, state, now_ms, steps)

@@ -22,6 +22,7 @@ from decimal import Decimal
 import structlog
 
 from blp_client.bot.config import BotConfig
+from blp_client.bot.journal import Journal
 from blp_client.bot.refusal import Refusal
 from blp_client.client import BLPClient
 from blp_client.errors import AuthError, StreamError
@@ -145,3 +146,27 @@ def port_refusal(key: str, port: int, error: OSError) -> Refusal:
         "false to turn it off",
         "port_unavailable",
     )
+
+
+async def resume_seq(client: BLPClient, journal: Journal, config: BotConfig) -> int:
+    """Resume after the journal's last seq; a fresh journal starts at `from_seq` or at the
+    BLP's latest seq, saved so a crash before the first event does not skip flow."""
+    start = journal.get_state("start_seq")
+    if start is None:
+        start = config.from_seq if config.from_seq is not None else await _latest_seq(client)
+        journal.set_state("start_seq", start)
+    return max(int(start), journal.last_seq)
+
+
+async def _latest_seq(client: BLPClient) -> int:
+    """The BLP's latest event seq, waiting out an engine that is not up yet."""
+    delay = 0.2
+    while True:
+        try:
+            return (await client.assignment_history(0, 1)).last_seq
+        except AuthError:
+            raise  # a key refused now (it was accepted at start): `loop_refusal` explains
+        except Exception as e:
+            log.warning("engine_unreachable", error=f"{type(e).__name__}: {e}"[:200], retry_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -179,6 +179,9 @@ class BotStatus(_Model):
     fills: dict[str, Any]
     pnl: dict[str, Any]
     margin_events: list[dict[str, Any]]
+    alarms: dict[str, Any]
+    """Operator alarms (`core.alarms`): assignments in contracts nothing hedges, position
+    differences found by reconciliation (both figures, and whether corrected)."""
 
     def as_json(self) -> dict[str, Any]:
         return as_str(self.model_dump(mode="json"))  # type: ignore[no-any-return]
@@ -298,6 +301,7 @@ def build_status(src: StatusSources, now_ms: int) -> BotStatus:
         fills={**src.reader.fills(), "paper": src.paper},
         pnl={"total": total, "fees": fees_total, "by_symbol_venue": pnl_by},
         margin_events=list(core.margin_events),
+        alarms=core.alarms.as_json(),
     )
 
 
