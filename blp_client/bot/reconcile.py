@@ -4,9 +4,10 @@ exchange account and every venue, and when any disagrees with the journal, raise
 and hedge the true net exposure in one journal transaction. While a round holds a
 difference, the strategy's timer sends nothing (`holding`): no hedge on a half-known state.
 
-A round counts only when nothing is in flight anywhere and no stream event arrived while the
-exchange was read (else an assignment or fill could be counted twice); otherwise it is tried
-again on the next one.
+A round counts only when nothing was sent and no stream event arrived while it read (else an
+assignment or fill could be counted twice); otherwise it is tried again on the next one. A
+contract with an order in flight anywhere (a hedge on its way, a resting GTC) is left out of
+the round: its positions are about to move.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from decimal import Decimal
 import structlog
 
 from blp_client.bot.carry import Carrier
-from blp_client.bot.core.positions import Held, confirmed, mismatches
+from blp_client.bot.core.positions import Held, Mismatch, confirmed, mismatches
 from blp_client.bot.execution import Executor, wall_ms
 from blp_client.bot.strategy import EXCHANGE, SetThreshold
 from blp_client.bot.venues import VenueError
@@ -48,8 +49,14 @@ class PositionRound:
         self.holding = False
         self._alarmed: set[tuple[str, str, str, str]] = set()
 
-    def _busy(self) -> bool:
-        return self.journal.has_open_orders() or bool(self.executor.awaiting())
+    def busy_symbols(self) -> set[str]:
+        """Contracts with an order open or awaiting its answer, on any venue."""
+        busy = {o.symbol for o in self.journal.open_orders()}
+        for cid in self.executor.awaiting():
+            o = self.journal.order(cid)
+            if o is not None:
+                busy.add(o.symbol)
+        return busy
 
     async def _seq(self) -> int | None:
         try:
@@ -57,12 +64,12 @@ class PositionRound:
         except Exception:
             return None
 
-    async def read(self) -> Held | None:
-        """Every venue's positions and the exchange account's, or None when this read
-        cannot count (something in flight, sent or streamed meanwhile, a read failed)."""
+    async def read(self) -> tuple[Held, set[str]] | None:
+        """Every venue's positions and the exchange account's, with the contracts that had an
+        order in flight while they were read; None when the read cannot count (something
+        sent or streamed meanwhile, a read failed)."""
         ex = self.executor
-        if self._busy():
-            return None
+        busy = self.busy_symbols()
         sends, before = ex.sends, self.journal.last_seq
         if await self._seq() != before:
             return None  # events not processed yet: the account already holds them
@@ -74,23 +81,27 @@ class PositionRound:
                 log.info("position_read_failed", venue=name, error=str(e)[:200])
                 return None
             held[name] = {p.symbol: p.qty for p in positions}
-        if self._busy() or ex.sends != sends or self.journal.last_seq != before:
+        if ex.sends != sends or self.journal.last_seq != before:
             return None
         if await self._seq() != before:
             return None
-        return held
+        return held, busy | self.busy_symbols()
 
     def account_differs(self, account: Account) -> bool:
         """Does an account reading (the monitor's, every 500 ms) hold other exchange positions
         than the journal, with nothing in flight there? Then a round is due at once."""
-        if self.journal.has_open_orders(EXCHANGE) or self.executor.awaiting(EXCHANGE):
-            return False
+        busy = self.busy_symbols()
         held = {EXCHANGE: {p.symbol: p.qty for p in account.positions if p.qty != 0}}
         expected = {k: v for k, v in self._expected().items() if k[1] == EXCHANGE}
-        found = mismatches(expected, held, ())
+        found = [m for m in mismatches(expected, held, ()) if m.symbol not in busy]
         if found:
             log.info("position_round_due", symbols=[m.symbol for m in found])
         return bool(found)
+
+    def _differences(self, reading: tuple[Held, set[str]]) -> list[Mismatch]:
+        held, busy = reading
+        found = mismatches(self._expected(), held, self.symbols)
+        return [m for m in found if m.symbol not in busy]
 
     def _expected(self) -> dict[tuple[str, str], Decimal]:
         return {k: v[0] for k, v in self.journal.positions().items()}
@@ -100,7 +111,7 @@ class PositionRound:
         first = await self.read()
         if first is None:
             return 0
-        found = mismatches(self._expected(), first, self.symbols)
+        found = self._differences(first)
         if not found:
             self._alarmed.clear()
             return 0
@@ -117,7 +128,7 @@ class PositionRound:
                     symbol=m.symbol,
                     journal=str(m.journal),
                     actual=str(m.actual),
-                    sides=sorted(first),
+                    sides=sorted(first[0]),
                     cause="an engine restart or a manual trade"
                     if m.venue == EXCHANGE
                     else "a manual trade or a fill the bot did not see",
@@ -129,7 +140,7 @@ class PositionRound:
             if second is None:
                 return 0
             now = wall_ms()
-            sure = confirmed(found, mismatches(self._expected(), second, self.symbols))
+            sure = confirmed(found, self._differences(second))
             if not sure:
                 return 0
             decision = self.core.on_corrected(sure, self.journal.inventory(), now)
@@ -147,7 +158,7 @@ class PositionRound:
             self.carry.apply(decision)
             log.info(
                 "positions_reconciled",
-                sides=sorted(second),
+                sides=sorted(second[0]),
                 corrected=len(sure),
                 hedges=[
                     (i.symbol, i.venue, str(i.qty))
