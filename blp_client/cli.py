@@ -391,6 +391,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
 def cmd_bot(args: argparse.Namespace) -> int:
     from .bot.config import ConfigError, load_config
     from .bot.daemon import run_forever
+    from .bot.refusal import Refusal
 
     try:
         config = load_config(args.config)
@@ -402,7 +403,11 @@ def cmd_bot(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"blp bot: {e}", file=sys.stderr)
         return 2
-    return run_forever(config, paper=args.paper)
+    try:
+        return run_forever(config, paper=args.paper)
+    except Refusal as e:  # expected: one line saying what to do, no traceback
+        print(f"blp bot: {e}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:

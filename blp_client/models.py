@@ -544,6 +544,11 @@ class ForceLiquidations(Request):
     count: int = Field(default=1, ge=1, le=100_000)
     qty: DecIn | None = Field(default=None, gt=0)  # per account; default one lot
     side: Literal["long", "short", "alternate"] = "alternate"  # of the liquidated positions
+    bankrupt_bps: DecIn | None = Field(default=None, gt=0, le=1000)
+    """Toxic flow: each account's entry is this many bps worse than mark (longs above it,
+    shorts below), so its equity is negative and its zero price worse than mark; the BLPs
+    fill at the zero price, collared at 1 % off mark (discount_bps = −bankrupt_bps, at most
+    −100). Default: zero equity, zero price = mark."""
 
 
 class ForceResult(Response):

@@ -72,9 +72,11 @@ class Carrier:
             )
         if d.unhedged is not None:
             m.unhedged.inc(symbol=d.unhedged)
+            self.core.alarms.note_unhedged(d.unhedged)
             log.error(
                 "assignment_not_hedged",
                 symbol=d.unhedged,
+                seq=d.assignment.seq if d.assignment is not None else None,
                 remedy="add the contract to engine.symbols (and a venue mapping) or set its "
                 "threshold to 0",
             )

@@ -8,6 +8,7 @@ as `SecretStr` (which prints as '**********').
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -52,7 +53,10 @@ class EngineConfig(_Section):
     api_key_env: str = "BLP_API_KEY"
     api_secret_env: str = "BLP_API_SECRET"
     symbols: list[str] = Field(default_factory=lambda: ["BTC-PERP"])
-    """Contracts to hedge (the exchange's names)."""
+    """Contracts to hedge (the exchange's names); each must be listed by the exchange."""
+    auth_retries: int = Field(default=3, ge=1, le=100)
+    """A refused key or signature (`engine_auth_failed`) stops the bot after this many tries
+    (an unreachable engine is waited for without limit)."""
 
     def api_key(self, env: Mapping[str, str] | None = None) -> SecretStr:
         return _secret(self.api_key_env, "engine.api_key_env", env)
@@ -94,6 +98,28 @@ class VenueConfig(_Section):
     (share × weight) ms: 62.5 ms at the defaults, an account read every 0.31 s); the order
     lane has the rest, but at ccxt's own spacing (1,200 a minute for Binance) both together
     stay under the budget."""
+
+    @field_validator("ccxt_id")
+    @classmethod
+    def _known_ccxt_id(cls, value: str) -> str:
+        # the bot loads ccxt anyway; here a typo fails at config time, naming the key
+        import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]
+
+        known: list[str] = list(ccxt_async.exchanges)
+        if value not in known:
+            close = difflib.get_close_matches(value, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"ccxt has no exchange {value!r}{hint}: use a ccxt exchange id")
+        return value
+
+    @model_validator(mode="after")
+    def _local_url_binance_only(self) -> VenueConfig:
+        if "local_url" in self.options and self.ccxt_id != "binanceusdm":
+            raise ValueError(
+                'options.local_url is served for ccxt_id = "binanceusdm" only: use that id, '
+                "or remove local_url to reach the real venue"
+            )
+        return self
 
     def credentials(self, name: str, env: Mapping[str, str] | None = None) -> dict[str, SecretStr]:
         """The venue's secrets from the environment (only those configured), by ccxt field;
@@ -159,6 +185,9 @@ class RiskConfig(_Section):
     max_drawdown: Decimal | None = Field(default=None, gt=0)
     max_drawdown_fraction: Decimal | None = Field(default=Decimal("0.2"), gt=0, le=1)
     """Kill switch: HALTED when equity falls this much (absolute / fraction) from its peak."""
+    unhedged_contracts: Literal["refuse", "zero_threshold"] = "refuse"
+    """A contract the BLP has a threshold > 0 on but `engine.symbols` does not hedge: refuse
+    to start, or set its threshold to 0 at start so no assignment can come in it."""
 
     @model_validator(mode="after")
     def _hysteresis(self) -> RiskConfig:

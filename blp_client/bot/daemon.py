@@ -38,9 +38,18 @@ from blp_client.bot.daemon_io import (
 )
 from blp_client.bot.execution import Executor, wall_ms
 from blp_client.bot.funding import FundingPoller
-from blp_client.bot.journal import Journal
+from blp_client.bot.journal_open import open_journal
 from blp_client.bot.metrics import BotMetrics, metrics_app
+from blp_client.bot.reconcile import PositionRound
+from blp_client.bot.refusal import Refusal
 from blp_client.bot.registry import load_strategy
+from blp_client.bot.startup import (
+    check_contracts,
+    engine_profile,
+    loop_refusal,
+    port_refusal,
+    resume_seq,
+)
 from blp_client.bot.status import JournalReader, StatusSources, build_status, update_gauges
 from blp_client.bot.statuspage import StatusPage, start_status_page
 from blp_client.bot.strategy import EXCHANGE, Strategy
@@ -66,6 +75,9 @@ class BotOptions:
     """Each hedge venue's funding rates and payments are read this often (control lane;
     Binance: premiumIndex weight 1 and income weight 30 per contract)."""
     position_reconcile_every: int = 5  # reconcile rounds between position checks
+    position_confirm_ms: int = 250
+    """A position difference is read again this much later, on every side, before it is
+    corrected (a venue still settling a fill shows a figure once)."""
     drain_timeout_s: float = 5.0
     recent: int = 50
 
@@ -89,7 +101,7 @@ class Bot:
         strategy: Strategy[Any] = load_strategy(config.strategy.class_, config.strategy.params)
         self.core = Decider(strategy, config, recent=self.options.recent)
         self.crash_hook = crash_hook_from_env(env)
-        self.journal = Journal(config.journal, fault_hook=self.crash_hook)
+        self.journal = open_journal(config.journal, paper=self.paper, fault_hook=self.crash_hook)
         self.journal.prefix = self._client_prefix()
         self.client = BLPClient(
             config.engine.url,
@@ -115,6 +127,8 @@ class Bot:
         self.assessed_seq = 0
         self._closed = False
         self._reader: JournalReader | None = None
+        self.positions: PositionRound | None = None
+        self.positions_due = False  # the account read saw a position the journal did not
         self.failure: Exception | None = None  # what stopped one of its loops, if anything
 
     @property
@@ -135,6 +149,9 @@ class Bot:
 
     async def start(self) -> None:
         await self.client.__aenter__()
+        profile = await engine_profile(self.client, self.config)
+        profile = await check_contracts(self.client, self.config, profile)
+        self.core.observe_account(wall_ms(), profile, None)
         venues = await build_venues(
             self.config, self.client, paper=self.paper, env=self.env, metrics=self.metrics
         )
@@ -154,11 +171,22 @@ class Bot:
         self.funding = FundingPoller(
             venues, self.symbols, self.journal, self.market.funding, self.metrics, wall_ms
         )
+        self.positions = PositionRound(
+            self.executor,
+            self.carry,
+            self.client,
+            self.symbols,
+            confirm_s=self.options.position_confirm_ms / 1000,
+        )
         self.core.load(self.journal.get_state)
         await self._serve_metrics()
         if self.config.status_port is not None:
-            self.status_page = await start_status_page(self.status, port=self.config.status_port)
-            log.info("status_page_listening", url=self.status_page.url)
+            try:
+                self.status_page = await start_status_page(
+                    self.status, port=self.config.status_port
+                )
+            except OSError as e:
+                raise port_refusal("status_port", self.config.status_port, e) from None
         await self.market.refresh(venues, self.client)
         await self._read_account()
         await self._read_margins()
@@ -197,8 +225,13 @@ class Bot:
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            log.exception("bot_task_failed")
-            self.failure = e
+            refusal = loop_refusal(self.config, e)
+            if refusal is None:
+                log.exception("bot_task_failed")
+            else:  # expected: what to do, without a traceback
+                refusal.__cause__ = refusal.__cause__ or (e if e is not refusal else None)
+                log.error(refusal.event, message=refusal.message)
+            self.failure = refusal or e
             self._stopped.set()
 
     async def wait(self, stop: asyncio.Event | None = None) -> None:
@@ -265,35 +298,16 @@ class Bot:
         self._runner = web.AppRunner(metrics_app(self.metrics, self.status), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:
+            raise port_refusal("metrics_port", port, e) from None
         actual = self._runner.addresses[0][1] if self._runner.addresses else port
         self.metrics_url = f"http://127.0.0.1:{actual}"
         log.info("metrics_listening", url=self.metrics_url + "/metrics")
 
     async def _from_seq(self) -> int:
-        """Resume after the journal's last seq; a fresh journal starts at `from_seq` or at
-        the BLP's latest seq, saved so a crash before the first event does not skip flow."""
-        start = self.journal.get_state("start_seq")
-        if start is None:
-            if self.config.from_seq is not None:
-                start = self.config.from_seq
-            else:
-                start = await self._latest_seq()
-            self.journal.set_state("start_seq", start)
-        return max(int(start), self.journal.last_seq)
-
-    async def _latest_seq(self) -> int:
-        """The BLP's latest event seq, waiting out an engine that is not up yet."""
-        delay = 0.2
-        while True:
-            try:
-                return (await self.client.assignment_history(0, 1)).last_seq
-            except Exception as e:
-                log.warning(
-                    "engine_unreachable", error=f"{type(e).__name__}: {e}"[:200], retry_s=delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        return await resume_seq(self.client, self.journal, self.config)
 
     # ---- carrying out decisions (bot.carry) ------------------------------------------
 
@@ -322,6 +336,8 @@ class Bot:
         interval = (self.strategy.timer_ms() or 1000) / 1000
         while True:
             await asyncio.sleep(interval)
+            if self.positions is not None and self.positions.holding:
+                continue  # a reconciliation holds a difference: no hedge on a stale side
             self.carry.apply(self.core.on_timer(wall_ms(), self.journal.inventory()))
 
     async def _market_loop(self) -> None:
@@ -370,6 +386,7 @@ class Bot:
             self.assess()
             self.assessed_seq = seq
             self._watch()
+            self._check_account_positions(seq)
 
     async def _margin_loop(self) -> None:
         """Venue margins on each venue's control lane: never behind new orders."""
@@ -380,6 +397,16 @@ class Bot:
             due = max(due + period, loop.time())  # a fixed cadence, not period + read time
             await asyncio.sleep(due - loop.time())
             await self._read_margins()
+
+    def _check_account_positions(self, seq: int) -> None:
+        """The account just read holds other positions than the journal: run the position
+        round now, not at its next turn."""
+        acct = self.core.readings.account
+        if self.positions is None or acct is None or self.paper:
+            return
+        if self.journal.last_seq == seq and self.positions.account_differs(acct):
+            self.positions_due = True
+            self.positions.executor.wake.set()
 
     def _watch(self) -> None:
         """The exposure-age alarm and the program clock's gauges."""
@@ -412,31 +439,15 @@ class Bot:
             await asyncio.to_thread(self.journal.checkpoint)
             await ex.reconcile_orders()
             await ex.run_actions()
-            if not self.paper and rounds % self.options.position_reconcile_every == 0:
+            every = self.options.position_reconcile_every
+            if not self.paper and (self.positions_due or rounds % every == 0):
                 await self._reconcile_positions()
 
     async def _reconcile_positions(self) -> None:
-        assert self.executor is not None
-        for name in sorted(self.executor.venues):
-            if name != EXCHANGE:
-                await self.executor.reconcile_positions(name, self.symbols)
-        # the exchange account: only when every event up to now is processed and none came
-        # while its positions were read (else a stream event could be counted twice)
-        try:
-            before = (await self.client.assignment_history(0, 1)).last_seq
-        except Exception:
-            return
-        if before != self.journal.last_seq:
-            return
-
-        async def unchanged() -> bool:
-            try:
-                after = (await self.client.assignment_history(0, 1)).last_seq
-            except Exception:
-                return False
-            return after == before == self.journal.last_seq
-
-        await self.executor.reconcile_positions(EXCHANGE, self.symbols, unchanged)
+        """Both sides in one round (`bot.reconcile`): the exchange account and every venue."""
+        if self.positions is not None:
+            self.positions_due = False
+            await self.positions.run()
 
     # ---- status ------------------------------------------------------------------------
 
@@ -516,7 +527,9 @@ async def run_bot(
 
 def run_forever(config: BotConfig, *, paper: bool = False) -> int:
     """`blp bot`: run until SIGINT/SIGTERM, then stop gracefully. Exit status 1 when a loop
-    of the daemon failed (the journal is consistent; a restart resumes)."""
+    of the daemon failed (the journal is consistent; a restart resumes). An expected failure
+    (a second bot on the journal, a refused key, a port in use, ...) raises `Refusal`: the
+    CLI prints its one line and exits 2."""
     configure_logging(config.log_level)
 
     async def main() -> bool:
@@ -524,7 +537,15 @@ def run_forever(config: BotConfig, *, paper: bool = False) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        bot = await run_bot(config, paper=paper, stop=stop)
+        try:
+            bot = await run_bot(config, paper=paper, stop=stop)
+        except Exception as e:
+            refusal = loop_refusal(config, e)
+            if refusal is None:
+                raise
+            raise refusal from None
+        if isinstance(bot.failure, Refusal):
+            raise bot.failure
         return bot.failed
 
     return 1 if asyncio.run(main()) else 0

@@ -25,6 +25,7 @@ from blp_client.bot.core.record import Record
 from blp_client.bot.journal_codec import intent_from_json, intent_to_json
 from blp_client.bot.journal_funding import JournalFunding
 from blp_client.bot.journal_lanes import JournalLanes
+from blp_client.bot.journal_lock import JournalLock
 from blp_client.bot.journal_schema import (
     OPEN_STATES,
     ORDER_COLS,
@@ -65,6 +66,14 @@ __all__ = [
 class Journal(JournalLanes, JournalFunding):
     """One SQLite file; safe to share between threads (calls are serialised). What is recorded
     is here; the connection, transactions and in-memory caches are `JournalStore`'s."""
+
+    owner: JournalLock | None = None
+    """The daemon's lock on this journal (`journal_open.open_journal`), dropped on close."""
+
+    def close(self) -> None:
+        super().close()
+        if self.owner is not None:
+            self.owner.release()
 
     # ---- state -------------------------------------------------------------------------
 
@@ -150,6 +159,7 @@ class Journal(JournalLanes, JournalFunding):
             )
         return self.record_decision(
             now_ms=now_ms,
+            positions=rec.positions,
             intents=rec.intents,
             denied=rec.denied,
             state=rec.state,
@@ -166,10 +176,14 @@ class Journal(JournalLanes, JournalFunding):
         state: Mapping[str, Any] | None = None,
         source: str = "t",
         steps: Mapping[int, Step] | None = None,
+        positions: Sequence[PositionDelta] = (),
     ) -> Committed:
-        """Record a decision not tied to a stream seq (timer, risk change, fill from a venue).
-        Its id is `source` + a journaled counter, so client ids never repeat."""
+        """Record a decision not tied to a stream seq (timer, risk change, fill from a venue,
+        a reconciliation's corrections). Its id is `source` + a journaled counter, so client
+        ids never repeat."""
         with self._tx():
+            for delta in positions:
+                self._move(delta.symbol, delta.venue, delta.qty, delta.price, delta.fee, now_ms)
             k = int(self._meta(f"counter.{source}") or 0) + 1
             self._set_meta(f"counter.{source}", k)
             return self._decide(f"{source}{k}", intents, denied, state, now_ms, steps)

@@ -35,7 +35,8 @@ def validation_messages(err: ValidationError, prefix: str = "") -> list[str]:
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"])
         key = ".".join(p for p in (prefix, loc) if p)
-        lines.append(f"{key or '(root)'}: {e['msg']}")
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        lines.append(f"{key or '(root)'}: {msg}")
     return lines
 
 
@@ -77,6 +78,18 @@ def resolve(
     except (ImportError, OSError) as exc:
         raise StrategyLoadError(f"{key}: {spec!r}: cannot import: {exc}") from exc
     cls = getattr(module, cls_name, None)
+    if cls is None:
+        where = f"file {module_part}" if module_part.endswith(".py") else f"module {module_part}"
+        have = sorted(
+            n
+            for n, v in vars(module).items()
+            if isinstance(v, type) and issubclass(v, Strategy) and v is not Strategy
+        )
+        raise StrategyLoadError(
+            f"{key}: no class {cls_name} in {where}"
+            + (f" (it has {', '.join(have)})" if have else "")
+            + ": fix the name after the ':'"
+        )
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise StrategyLoadError(f"{key}: {spec!r}: {cls_name} is not a Strategy subclass")
     return cls

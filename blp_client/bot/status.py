@@ -182,6 +182,9 @@ class BotStatus(_Model):
     pnl: dict[str, Any]
     funding: dict[str, Any]
     margin_events: list[dict[str, Any]]
+    alarms: dict[str, Any]
+    """Operator alarms (`core.alarms`): assignments in contracts nothing hedges, position
+    differences found by reconciliation (both figures, and whether corrected)."""
 
     def as_json(self) -> dict[str, Any]:
         return as_str(self.model_dump(mode="json"))  # type: ignore[no-any-return]
@@ -302,6 +305,7 @@ def build_status(src: StatusSources, now_ms: int) -> BotStatus:
         pnl=pnl_status,
         funding=_funding_status(view, j),
         margin_events=list(core.margin_events),
+        alarms=core.alarms.as_json(),
     )
 
 

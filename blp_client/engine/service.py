@@ -398,7 +398,9 @@ class EngineService:
         """Open `count` accounts each holding `qty` (default one lot) at mark with zero
         equity against the house, and run the waterfall at once: each is taken over at its
         zero price (= mark, favorable) and handed to the opted-in BLPs by the program's
-        rules (rates, thresholds, pro-rata). One lot per account gives one assignment each."""
+        rules (rates, thresholds, pro-rata). One lot per account gives one assignment each.
+        With `bankrupt_bps` the accounts are bankrupt (entry that far worse than mark): toxic
+        flow, filled at the zero price collared at 1 % off mark."""
         x = self.exchange
         inst = x.instruments.get(req.symbol)
         if inst is None:
@@ -420,7 +422,10 @@ class EngineService:
             else:
                 s = 1 if i % 2 == 0 else -1
             aid = x.open_account(AccountKind.TRADER)
-            x.seed_position(aid, self.house, req.symbol, s * qty, mark)
+            entry = mark
+            if req.bankrupt_bps is not None:  # bought dearer / sold cheaper: equity < 0
+                entry = mark * (1 + s * req.bankrupt_bps / 10_000)
+            x.seed_position(aid, self.house, req.symbol, s * qty, entry)
             ids.append(aid)
         self.settle()
         log.info("forced_liquidations", count=req.count, assignments=self.assignments - assigned)

@@ -70,6 +70,7 @@ class Stack:
     venue_secret: str = ""
     blp_account: int = 0
     daemons: list[Daemon] = field(default_factory=list)
+    venue_url: str | None = None  # a separate venue engine (default: this engine's facade)
 
     @property
     def url(self) -> str:
@@ -125,7 +126,12 @@ class Stack:
         risk: dict[str, Any] | None = None,
         paper: bool = False,
         execution: dict[str, Any] | None = None,
+        top: dict[str, Any] | None = None,
+        engine: dict[str, Any] | None = None,
+        symbols: list[str] | None = None,
     ) -> Path:
+        """A bot config for this stack; `top` and `engine` add or override keys of the root
+        and the [engine] table."""
         params = params if params is not None else {"venues": ["binance"], "retry_ms": 300}
         risk = {
             "max_orders": 10_000,
@@ -147,23 +153,31 @@ class Stack:
                 return "{ " + ", ".join(f'"{k}" = {toml(x)}' for k, x in v.items()) + " }"
             return json.dumps(str(v))
 
+        root = {
+            "journal": f"{name}.sqlite",
+            "metrics_port": port,
+            "from_seq": 0,
+            "paper": paper,
+            "log_level": "info",
+            **(top or {}),
+        }
+        eng = {
+            "url": self.url,
+            "api_key_env": "E2E_BLP_KEY",
+            "api_secret_env": "E2E_BLP_SECRET",
+            "symbols": symbols or [SYM],
+            **(engine or {}),
+        }
         lines = [
-            f'journal = "{name}.sqlite"',
-            f"metrics_port = {port}",
-            "from_seq = 0",
-            f"paper = {toml(paper)}",
-            'log_level = "info"',
+            *(f"{k} = {toml(v)}" for k, v in root.items()),
             "[engine]",
-            f'url = "{self.url}"',
-            'api_key_env = "E2E_BLP_KEY"',
-            'api_secret_env = "E2E_BLP_SECRET"',
-            f'symbols = ["{SYM}"]',
+            *(f"{k} = {toml(v)}" for k, v in eng.items()),
             "[venues.binance]",
             'ccxt_id = "binanceusdm"',
             'api_key_env = "E2E_VENUE_KEY"',
             'api_secret_env = "E2E_VENUE_SECRET"',
             # ccxt's default throttle (and the venue's Binance limits): as a desk runs it
-            f"options = {toml({'local_url': self.url, 'timeout': 3000})}",
+            f"options = {toml({'local_url': self.venue_url or self.url, 'timeout': 3000})}",
             "[strategy]",
             f"class = {toml(strategy)}",
             f"params = {toml(params)}",
@@ -301,25 +315,11 @@ async def start_stack(
     threshold: str = "100000000",
     venue_collateral: str = "10000000",
     funding: FundingSection | None = None,
+    others: dict[str, Decimal] | None = None,
 ) -> Stack:
-    cfg = EngineConfig(
-        instruments=[SYM],
-        index={SYM: INDEX},
-        program=ProgramSection(min_minute_rate=D(0), min_hour_rate=D(0)),
-        rate_limit=RateLimitSection(per_second=2000.0, burst=5000),
-        funding=funding or FundingSection(),
-        blps=[
-            BLPSection(
-                name="bot",
-                api_key=KEY,
-                api_secret=SECRET,
-                collateral=D(collateral),
-                minute_rate=D(1_000_000_000),
-                hour_rate=D(10_000_000_000),
-                max_position_notional={SYM: D(threshold)},
-            )
-        ],
-    )
+    """`others`: more contracts (symbol -> index price) the BLP has the same threshold on."""
+    others = others or {}
+    cfg = engine_config(collateral, threshold, others, funding)
     engine = await start_engine(port=0, config=cfg, venue_api="binance", data_dir=tmp / "engine")
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
     stack = Stack(engine, session, tmp)
@@ -331,8 +331,36 @@ async def start_stack(
     return stack
 
 
+def engine_config(
+    collateral: str = "1000000",
+    threshold: str = "100000000",
+    others: dict[str, Decimal] | None = None,
+    funding: FundingSection | None = None,
+) -> EngineConfig:
+    """The e2e engine: BTC-PERP (and `others`), one BLP "bot" with the e2e key."""
+    others = others or {}
+    return EngineConfig(
+        instruments=[SYM, *others],
+        index={SYM: INDEX, **others},
+        program=ProgramSection(min_minute_rate=D(0), min_hour_rate=D(0)),
+        rate_limit=RateLimitSection(per_second=2000.0, burst=5000),
+        funding=funding or FundingSection(),
+        blps=[
+            BLPSection(
+                name="bot",
+                api_key=KEY,
+                api_secret=SECRET,
+                collateral=D(collateral),
+                minute_rate=D(1_000_000_000),
+                hour_rate=D(10_000_000_000),
+                max_position_notional={s: D(threshold) for s in [SYM, *others]},
+            )
+        ],
+    )
+
+
 @contextlib.asynccontextmanager
-async def running_stack(tmp: Path, **kwargs: str) -> AsyncIterator[Stack]:
+async def running_stack(tmp: Path, **kwargs: Any) -> AsyncIterator[Stack]:
     """`start_stack(tmp, **kwargs)`, stopped on exit (the `stack` fixtures)."""
     stack = await start_stack(tmp, **kwargs)
     try:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from blp_client.bot.config import load_config
 from blp_client.bot.daemon import Bot, BotOptions, run_bot
+from blp_client.bot.refusal import Refusal
 from blp_client.bot.venues import local_binance
 from blp_client.errors import StreamError
 
@@ -115,4 +116,7 @@ async def test_refuses_to_resume_from_another_event_log(stack: Stack) -> None:
     journal.set_state("log_id", "a-log-that-is-not-this-engines")
     journal.close()
     bot = await asyncio.wait_for(run_bot(config, env=env), 30)  # ends by itself: it failed
-    assert isinstance(bot.failure, StreamError) and bot.failure.code == "log_changed"
+    # an expected failure: a Refusal (one line, its remedy), the stream's error its cause
+    assert isinstance(bot.failure, Refusal) and bot.failure.event == "log_changed"
+    assert isinstance(bot.failure.__cause__, StreamError)
+    assert "restart it with the same --data-dir" in bot.failure.message

@@ -18,8 +18,10 @@ from typing import Any
 
 from blp_client.bot.books import ZERO
 from blp_client.bot.config import BotConfig
+from blp_client.bot.core.alarms import OperatorAlarms
 from blp_client.bot.core.escalation import Step, next_intent
 from blp_client.bot.core.netting import NetPlan
+from blp_client.bot.core.positions import Mismatch
 from blp_client.bot.core.program import ExposureAlarm, ProgramClock
 from blp_client.bot.core.record import Record
 from blp_client.bot.core.spill import budget_spill
@@ -111,6 +113,7 @@ class Decider:
         self.staleness_ms: int | None = None  # age of the oldest input at the last assessment
         self.denied_total: dict[str, int] = {}
         self.threshold_history: list[dict[str, Any]] = []
+        self.alarms = OperatorAlarms()
 
     # ---- state -------------------------------------------------------------------------
 
@@ -297,6 +300,29 @@ class Decider:
             intents=tuple(allowed),
             denied=tuple(denied),
             state={"strategy": after},
+        )
+        return Decision(rec)
+
+    def on_corrected(
+        self, corrections: Sequence[Mismatch], inventory: Inventory, now_ms: int
+    ) -> Decision:
+        """Both sides read in one round disagreed with the journal: take what they hold, and
+        let the strategy hedge the true net exposure at once (a `Timer` event on the
+        corrected inventory), in the same transaction."""
+        deltas = tuple(m.correction for m in corrections)
+        inv = inventory
+        for d in deltas:
+            inv = inv.changed(d.symbol, d.venue, position=d.qty)
+        allowed, denied = self._decide(self.view(now_ms, inv), Timer(now_ms))
+        for s in sorted({d.symbol for d in deltas}):
+            self.track_exposure(s, self._after(inv, allowed))
+        rec = Record(
+            "decision",
+            source="c",
+            positions=deltas,
+            intents=tuple(allowed),
+            denied=tuple(denied),
+            state={"strategy": self.strategy.dump_state()},
         )
         return Decision(rec)
 

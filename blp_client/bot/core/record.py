@@ -17,7 +17,7 @@ from blp_client.models import Event
 class Record:
     """One journal transaction. `event` set: a stream event (`Journal.record_event`, skipped
     when its seq is already processed); else a decision of `source` (t timer, r risk, f venue
-    fill, e escalation)."""
+    fill, e escalation, c reconciliation's corrections)."""
 
     kind: str
     event: Event | None = None
