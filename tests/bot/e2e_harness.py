@@ -122,7 +122,7 @@ class Stack:
         strategy: str = "immediate_hedge",
         params: dict[str, Any] | None = None,
         risk: dict[str, Any] | None = None,
-        paper: bool = False,
+        paper: bool | dict[str, Any] = False,
     ) -> Path:
         params = params if params is not None else {"venues": ["binance"], "retry_ms": 300}
         risk = {
