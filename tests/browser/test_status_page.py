@@ -146,17 +146,26 @@ async def check_same_moment(page: Page) -> dict[str, Any]:
     assert await page.texts("#venues tbody tr td:first-child") == sorted(st["venues"])
     shown = await page.texts("#assignments tbody tr td:first-child")
     assert shown == [f"{a['seq']:,}" for a in reversed(st["recent_assignments"])][:20]
-    # how each assignment was hedged: one "venue side filled/qty @ price state" per order
+    # how each assignment was hedged: one "[via: ]venue side filled/qty @ price state" per
+    # order, "offset by #seq qty" per opposite assignment, and its hedge state
     hedged = await page.texts("#assignments tbody td.hedges")
-    for a, text in zip(reversed(st["recent_assignments"]), hedged, strict=False):
+    states = await page.texts("#assignments tbody td.hedge-state")
+    for a, text, state in zip(reversed(st["recent_assignments"]), hedged, states, strict=False):
+        assert state == a["hedge_state"]
         want = [
-            f"{h['venue']} {'sell' if h['qty'].startswith('-') else 'buy'} " for h in a["hedges"]
+            f"offset by #{h['seq']} "
+            if h["via"] == "offset"
+            else ("" if h["via"] == "own" else f"{h['via']}")
+            for h in a["hedges"]
         ]
         parts = text.split("; ") if want else [text]
         assert len(parts) == max(len(want), 1), (a, text)
         for part, start, h in zip(parts, want, a["hedges"], strict=False):
-            assert part.startswith(start) and part.endswith(h["state"]), (part, h)
-        assert want or text == "not hedged"
+            assert part.startswith(start), (part, h)
+            if h["via"] != "offset":
+                side = "sell" if h["qty"].startswith("-") else "buy"
+                assert f"{h['venue']} {side} " in part and part.endswith(h["state"]), (part, h)
+        assert want or text == a["hedge_state"]
     assert await page.text('[data-field="risk.state"]') == st["risk"]["state"]
     meter = await page.evaluate("document.querySelector('#use-minute').value")
     assert meter == pytest.approx(float(st["capacity"]["use_minute"]))
