@@ -270,7 +270,9 @@ def build_status(src: StatusSources, now_ms: int) -> BotStatus:
     recent, totals = src.reader.assignments()
     links = src.reader.hedges(recent)
     for r in recent:
-        r.update(links.get(int(r["seq"]), {"hedges": [], "hedge_state": "not hedged"}))
+        r.update(
+            links.get(int(r["seq"]), {"hedges": [], "offsets": [], "hedge_state": "not hedged"})
+        )
 
     total, fees_total, pnl_by = pnl(j, view)
     prof = view.profile

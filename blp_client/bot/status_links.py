@@ -68,6 +68,7 @@ class _Need:
     filled: Decimal = ZERO
     offset_qty: Decimal = ZERO
     hedges: list[dict[str, Any]] = field(default_factory=list)
+    offsets: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def left(self) -> Decimal:
@@ -79,7 +80,8 @@ def link_hedges(
     orders: Sequence[OrderRow],
     netted: Mapping[str, str],
 ) -> dict[int, dict[str, Any]]:
-    """seq → {"hedges": [...], "hedge_state": ..., "hedged_qty": ...} for each assignment
+    """seq → {"hedges": [orders], "offsets": [{seq, qty}], "hedge_state": ..., "hedged_qty":
+    ...} for each assignment
     (dicts with seq, symbol, side, qty, received_ms). `orders` in creation order; `netted`
     maps a netted-away order to the one that replaced it."""
     needs = {
@@ -123,7 +125,12 @@ def link_hedges(
         if isinstance(item, _Need):
             _offset(item, needs)
         elif item.client_order_id not in netted:  # a netted-away order: its replacement counts
-            _allocate(item, roots_of(item), needs, len(joined.get(item.client_order_id, ())))
+            parts = [by_id[j] for j in joined.get(item.client_order_id, ()) if j in by_id]
+            weights: dict[int, Decimal] = {}
+            for j in parts:  # a netted order hedges each root as much as its own orders asked
+                for seq in roots_of(j)[:1]:
+                    weights[seq] = weights.get(seq, ZERO) + abs(j.qty)
+            _allocate(item, roots_of(item), needs, len(parts), weights)
     return {seq: _result(n) for seq, n in needs.items()}
 
 
@@ -152,21 +159,32 @@ def _offset(new: _Need, needs: Mapping[int, _Need]) -> None:
             a.covered += x
             a.filled += x
             a.offset_qty += x
-            a.hedges.append({"via": "offset", "seq": b.seq, "qty": str(x)})
+            a.offsets.append({"seq": b.seq, "qty": str(x)})
 
 
-def _allocate(o: OrderRow, mine: list[int], needs: Mapping[int, _Need], joined: int) -> None:
+def _allocate(
+    o: OrderRow,
+    mine: list[int],
+    needs: Mapping[int, _Need],
+    joined: int,
+    weights: Mapping[int, Decimal],
+) -> None:
     """An order's effective quantity to its own assignments first (those it hedges in its
-    direction), then to the oldest others that still need it."""
+    direction; a netted order in proportion to what their orders asked, `weights`), then to
+    the oldest others that still need it."""
     direction = 1 if o.qty > 0 else -1
     own = [needs[s] for s in mine if needs[s].direction == direction]
     others = [n for n in _open_needs(needs, o.symbol, direction, o.created_ms) if n not in own]
     amount, fill = o.effective, abs(o.filled)
+    total = sum((weights.get(n.seq, ZERO) for n in own), ZERO)
     entry = _entry(o, _via(o), joined)
+    whole = amount
     for n in own:  # listed even when nothing filled (a rejected or cancelled attempt)
-        share = min(amount, n.left)
-        n.covered, n.filled = n.covered + share, n.filled + min(fill, share)
-        amount, fill = amount - share, fill - min(fill, share)
+        cap = whole * weights.get(n.seq, ZERO) / total if total > 0 else n.left
+        share = min(amount, n.left, cap)
+        share_fill = min(fill, share)
+        n.covered, n.filled = n.covered + share, n.filled + share_fill
+        amount, fill = amount - share, fill - share_fill
         n.hedges.append(entry)
     for n in others:
         if amount <= 0:
@@ -207,7 +225,12 @@ def _result(n: _Need) -> dict[str, Any]:
         state = "partly hedged"
     else:
         state = "not hedged"
-    return {"hedges": n.hedges, "hedge_state": state, "hedged_qty": str(n.filled)}
+    return {
+        "hedges": n.hedges,
+        "offsets": n.offsets,
+        "hedge_state": state,
+        "hedged_qty": str(n.filled),
+    }
 
 
 __all__ = ["OrderRow", "link_hedges"]

@@ -79,7 +79,7 @@ def test_opposite_assignments_offset_and_open_orders_are_hedging() -> None:
         {},
     )
     assert links[1]["hedge_state"] == "offset"
-    assert links[1]["hedges"] == [{"via": "offset", "seq": 2, "qty": "0.02"}]
+    assert links[1]["offsets"] == [{"seq": 2, "qty": "0.02"}] and links[1]["hedges"] == []
     assert links[2]["hedge_state"] == "hedging"  # 0.02 offset + 0.01 filled + 0.02 open
     assert links[2]["hedged_qty"] == "0.03"
 
@@ -127,7 +127,7 @@ def test_allocations_stay_within_needs_and_fills(
         got = links[r["seq"]]
         assert D(0) <= D(got["hedged_qty"]) <= D(r["qty"])
         assert got["hedge_state"] in {"hedged", "hedging", "partly hedged", "not hedged", "offset"}
-        offsets = sum(D(h["qty"]) for h in got["hedges"] if h["via"] == "offset")
+        offsets = sum((D(x["qty"]) for x in got["offsets"]), D(0))
         credited += D(got["hedged_qty"]) - offsets
     assert credited <= total_filled
 
@@ -150,3 +150,16 @@ def test_first_paint_fills_fields_and_embeds_the_json_safely() -> None:
     assert 'data-fmt="ratio" data-value="0.0100">0.01</dd>' in html
     assert '<i data-field="nothing" data-value="">—</i>' in html
     assert '</script>"}' not in html and "\\u003c/script>" in html
+
+
+def test_a_netted_order_hedges_each_assignment_as_its_own_order_asked() -> None:
+    """A strategy hedging half (0.01 of each 0.02 long): the netted 0.03 gives each 0.01,
+    not the first one all of it."""
+    links = link_hedges(
+        [a(1, "buy", "0.02", 10), a(2, "buy", "0.02", 11), a(3, "buy", "0.02", 12)],
+        [o(f"c-{i}-0", str(i), "-0.01", "0", "cancelled", 9 + i) for i in (1, 2, 3)]
+        + [o("c-n1-0", "n1", "-0.03", "-0.03", "filled", 13)],
+        {f"c-{i}-0": "c-n1-0" for i in (1, 2, 3)},
+    )
+    for seq in (1, 2, 3):
+        assert links[seq]["hedged_qty"] == "0.01" and links[seq]["hedge_state"] == "partly hedged"

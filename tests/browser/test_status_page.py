@@ -152,20 +152,17 @@ async def check_same_moment(page: Page) -> dict[str, Any]:
     states = await page.texts("#assignments tbody td.hedge-state")
     for a, text, state in zip(reversed(st["recent_assignments"]), hedged, states, strict=False):
         assert state == a["hedge_state"]
-        want = [
-            f"offset by #{h['seq']} "
-            if h["via"] == "offset"
-            else ("" if h["via"] == "own" else f"{h['via']}")
-            for h in a["hedges"]
-        ]
-        parts = text.split("; ") if want else [text]
-        assert len(parts) == max(len(want), 1), (a, text)
-        for part, start, h in zip(parts, want, a["hedges"], strict=False):
-            assert part.startswith(start), (part, h)
-            if h["via"] != "offset":
-                side = "sell" if h["qty"].startswith("-") else "buy"
-                assert f"{h['venue']} {side} " in part and part.endswith(h["state"]), (part, h)
-        assert want or text == a["hedge_state"]
+        offsets = [f"offset by #{o['seq']} " for o in a["offsets"]]
+        want = ["" if h["via"] == "own" else h["via"] for h in a["hedges"]]
+        parts = text.split("; ") if offsets or want else [text]
+        assert len(parts) == max(len(offsets) + len(want), 1), (a, text)
+        for part, start in zip(parts, offsets, strict=False):
+            assert part.startswith(start), (part, a)
+        for part, start, h in zip(parts[len(offsets) :], want, a["hedges"], strict=False):
+            side = "sell" if h["qty"].startswith("-") else "buy"
+            assert part.startswith(start) and f"{h['venue']} {side} " in part, (part, h)
+            assert part.endswith(h["state"]), (part, h)
+        assert offsets or want or text == a["hedge_state"]
     assert await page.text('[data-field="risk.state"]') == st["risk"]["state"]
     meter = await page.evaluate("document.querySelector('#use-minute').value")
     assert meter == pytest.approx(float(st["capacity"]["use_minute"]))

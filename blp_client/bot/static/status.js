@@ -176,8 +176,8 @@
     ]), 8);
     rows("assignments", newest(st.recent_assignments, 20).map(([a, i]) => {
       const p = `recent_assignments.${i}`;
+      const offsets = list(a && a.offsets).map((o) => `offset by #${o.seq} ${fmt(o.qty)}`);
       const hedges = list(a && a.hedges).map((h) => {
-        if (h.via === "offset") return `offset by #${h.seq} ${fmt(h.qty)}`;
         const side = Number(h.qty) < 0 ? "sell" : "buy";
         const abs = (v) => fmt(String(v).replace(/^-/, ""));
         const joined = h.joined > 1 ? ` (${h.joined} orders)` : "";
@@ -196,7 +196,8 @@
         cell(st, `${p}.symbol`), cell(st, `${p}.side`), kind, cell(st, `${p}.qty`),
         cell(st, `${p}.price`), cell(st, `${p}.mark_price`), disc, cell(st, `${p}.discount_bps`),
         hedge,
-        text(hedges.length ? hedges.join("; ") : state, "text hedges")];
+        text(offsets.length + hedges.length ? [...offsets, ...hedges].join("; ") : state,
+          "text hedges")];
     }), 12);
     rows("margin-events", newest(st.margin_events, 10).map(([e, i]) => [
       cell(st, `margin_events.${i}.seq`),
