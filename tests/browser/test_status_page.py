@@ -175,6 +175,8 @@ async def test_status_page_live_in_chromium(browser: Browser, tmp_path: Path) ->
         page = await browser.new_page()
         await page.navigate(url)
         await page.wait_for("window.blpStatusPage && window.blpStatusPage.updates > 0", 20)
+        # the first render is the server's state; then /events connects
+        await page.wait_for("document.getElementById('conn').dataset.state === 'live'", 20)
         await page.evaluate("window.notReloaded = true")
         assert await page.text("#conn") == "live"
         first_seq = int(await page.evaluate("document.body.dataset.seq"))
