@@ -81,14 +81,19 @@ def fmt_duration(v: float, step: float) -> str:
 
 
 def time_ticks(lo: float, hi: float, target: int = 6) -> tuple[float, float, list[float]]:
-    """Ticks on whole seconds, minutes or hours."""
-    span = max(hi - lo, 1.0)
+    """The axis runs from the first to the last data point (not to a rounded end: data that
+    ends at 1h must not look like it stopped early on a 1h15m axis); ticks on whole seconds,
+    minutes or hours inside it."""
+    if hi < lo:
+        lo, hi = hi, lo
+    if hi == lo:
+        hi = lo + 1.0
+    span = hi - lo
     steps = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
     step = next((s for s in steps if span / s <= target), 86400 * nice_step(span / 86400, target))
-    start = math.floor(lo / step) * step
-    end = math.ceil(hi / step) * step
-    n = round((end - start) / step)
-    return start, end, [start + i * step for i in range(n + 1)]
+    first = math.ceil(lo / step - 1e-9) * step
+    n = math.floor((hi - first) / step + 1e-9)
+    return lo, hi, [first + i * step for i in range(n + 1)]
 
 
 def thin(points: Sequence[XY], limit: int = MAX_POINTS) -> list[XY]:

@@ -396,7 +396,7 @@ def cmd_bot(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         config.engine.api_key(), config.engine.api_secret()  # fail early on missing secrets
-        if not (args.paper or config.paper):  # paper mode reads public market data only
+        if not (args.paper or config.paper.enabled):  # paper mode reads public market data only
             for name, venue in config.venues.items():
                 if venue.enabled:
                     venue.credentials(name)

@@ -293,7 +293,17 @@ def write_html(directory: Path, s: dict[str, Any], live: dict[str, Any]) -> Path
         },
         timelines={"demo (live)": live["timeline"], "without_blp": sim["without_blp"]["timeline"]},
         extra_series=extra,
+        notes=(LIVE_VS_SIMULATED,),
     )
 
+
+LIVE_VS_SIMULATED = (
+    "Why \u201cdemo (live)\u201d and \u201cwith BLPs\u201d differ: both are the same crash "
+    "(seed, accounts, BLPs), but in the live run our BLP is the bot, whose hedges trade on the "
+    "venue's book (moving the prices that trigger liquidations) and whose risk monitor changes "
+    "its threshold, and the engine runs on a sped-up wall clock, so timing depends on the "
+    "machine; the simulation steps the engine in engine time with our BLP as a passive account "
+    "at a fixed threshold, and is the same for a seed."
+)
 
 __all__ = ["LiveView", "live_lines", "summary", "text_report", "write_html"]

@@ -32,15 +32,19 @@ GREY = "#7f7f7f"
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;margin:0;
 background:#fafafa}
-main{max-width:820px;margin:0 auto;padding:16px 20px 40px}
+main{margin:0;padding:16px 24px 40px}
 h1{font-size:22px;margin:8px 0 4px}h2{font-size:17px;margin:28px 0 8px}
 .meta,.note{color:#555}.saving{font-weight:600}
 table{border-collapse:collapse;background:#fff;font-size:13px;font-variant-numeric:tabular-nums}
 th,td{padding:3px 10px;border-bottom:1px solid #e4e4e4;text-align:right}
 th:first-child,td:first-child{text-align:left;white-space:nowrap}
-thead th{border-bottom:2px solid #bbb}
-figure{margin:0 0 18px;background:#fff;border:1px solid #e4e4e4;border-radius:4px}
-svg.chart{display:block;max-width:100%;height:auto;font-size:11px;fill:#333}
+thead th{border-bottom:2px solid #bbb;vertical-align:bottom}
+#blps thead th{white-space:normal}
+.scroll{overflow-x:auto}
+#charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,640px),1fr));
+gap:16px}
+figure{margin:0;background:#fff;border:1px solid #e4e4e4;border-radius:4px;min-width:0}
+svg.chart{display:block;width:100%;height:auto;font-size:11px;fill:#333}
 svg.chart .title{font-size:14px;font-weight:600}
 svg.chart .grid line{stroke:#eee}svg.chart .axis line{stroke:#999}
 """
@@ -73,17 +77,25 @@ def write_report(
     timelines: Mapping[str, Timeline],
     extra_series: ExtraSeries | None = None,
     json_data: Any = None,
+    notes: Sequence[str] = (),
 ) -> Path:
     """Write report.json and report.html into `directory`; return the HTML file's path.
 
     `reports` and `timelines` are keyed alike ("with_blp"/"without_blp" or any label).
     `json_data` is what report.json holds; by default the single report, or all of them
-    keyed as given (which is what `blp simulate --compare --json` prints).
+    keyed as given (which is what `blp simulate --compare --json` prints). `notes` are
+    sentences shown under the headline table (e.g. why two of its runs differ).
     """
     path = prepare_dir(directory)
     if json_data is None:
         json_data = next(iter(reports.values())) if len(reports) == 1 else dict(reports)
-    page = render_html(title=title, reports=reports, timelines=timelines, extra_series=extra_series)
+    page = render_html(
+        title=title,
+        reports=reports,
+        timelines=timelines,
+        extra_series=extra_series,
+        notes=notes,
+    )
     html_path = path / "report.html"
     try:
         (path / "report.json").write_text(to_json(json_data), encoding="utf-8")
@@ -99,10 +111,12 @@ def render_html(
     reports: Mapping[str, Mapping[str, Any]],
     timelines: Mapping[str, Timeline],
     extra_series: ExtraSeries | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
     """The whole page as a string."""
     body = [f"<h1>{escape(title)}</h1>", f'<p class="meta">{escape(_meta(reports))}</p>']
     body += ["<h2>Headline figures</h2>", headline_table(reports)]
+    body += [f'<p class="note runs">{escape(n)}</p>' for n in notes]
     if set(reports) >= {"with_blp", "without_blp"}:
         avoided = _fmt(saving(dict(reports)).quantize(Decimal("0.01")))
         body.append(
@@ -110,10 +124,10 @@ def render_html(
         )
     blp_rows = blp_table(reports)
     if blp_rows:
-        body += ["<h2>BLPs</h2>", blp_rows]
+        body += ["<h2>BLPs</h2>", f'<div class="scroll">{blp_rows}</div>']  # narrow windows
     funding_rows = funding_table(reports)
     if funding_rows:
-        body += ["<h2>Funding</h2>", funding_rows]
+        body += ["<h2>Funding</h2>", f'<div class="scroll">{funding_rows}</div>']
     body += ['<h2>Charts</h2><section id="charts">']
     body += [f"<figure>{svg}</figure>" for svg in charts(timelines, extra_series)]
     body += [
@@ -151,6 +165,8 @@ def _meta(reports: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def _cell(v: Any) -> str:
+    if isinstance(v, bool):  # a flag reads "yes"/"no", not Python's True/False
+        return "yes" if v else "no"
     if isinstance(v, str):
         with contextlib.suppress(ArithmeticError):
             v = Decimal(v)

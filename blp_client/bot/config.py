@@ -223,6 +223,27 @@ class ExecutionConfig(_Section):
     for longer than this."""
 
 
+class PaperSettings(_Section):
+    """Paper mode (`--paper`, or `paper = true`, or a `[paper]` table): simulated fills on the
+    venues' real books, with a latency and a partial-fill model (both seeded, so a run's
+    draws repeat)."""
+
+    enabled: bool = False
+    initial_balance: Decimal = Field(default=Decimal(1_000_000), gt=0, le=Decimal(10) ** 12)
+    """Each paper account's starting cash (the venue's settlement currency)."""
+    latency_ms: int = Field(default=0, ge=0, le=60_000)
+    """How long an order takes to reach the book: it trades on the book as it is then, and its
+    fills are stamped then."""
+    latency_jitter_ms: int = Field(default=0, ge=0, le=60_000)
+    """Uniform ± around `latency_ms` (never below 0)."""
+    partial_fill_probability: Decimal = Field(default=Decimal(0), ge=0, le=1)
+    """The chance that an order taking liquidity gets only `partial_fill_ratio` of what the
+    book offers (others reached the book first); the rest expires (IOC) or rests (GTC)."""
+    partial_fill_ratio: Decimal = Field(default=Decimal("0.5"), gt=0, le=1)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    """Seeds the latency and partial-fill draws (each venue its own stream)."""
+
+
 class BotConfig(_Section):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
@@ -233,7 +254,8 @@ class BotConfig(_Section):
     metrics_port: int | None = Field(default=9108, ge=0, le=65535)
     status_port: int | None = Field(default=None, ge=0, le=65535)
     """Ports on 127.0.0.1: 0 picks a free one; `false` (TOML has no null) turns it off."""
-    paper: bool = False
+    paper: PaperSettings = Field(default_factory=PaperSettings)
+    """`paper = true` is short for `[paper] enabled = true`."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     from_seq: int | None = Field(default=None, ge=0)
     """Where to start the stream on a fresh journal (default: the BLP's latest seq)."""
@@ -246,6 +268,11 @@ class BotConfig(_Section):
         if value is True:
             raise ValueError("give a port number (0: any free port), or false to turn it off")
         return value
+
+    @field_validator("paper", mode="before")
+    @classmethod
+    def _paper_flag(cls, value: object) -> object:
+        return {"enabled": value} if isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _venue_names(self) -> BotConfig:

@@ -94,7 +94,7 @@ class Bot:
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
-        self.paper = paper or config.paper
+        self.paper = paper or config.paper.enabled
         self.options = options or BotOptions()
         self.env = env
         self.metrics = BotMetrics()

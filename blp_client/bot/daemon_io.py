@@ -57,17 +57,26 @@ async def build_venues(
             name, vc, env, public_only=paper, sleep=counted_sleep
         )
     if paper:
+        venues = {n: PaperVenue(v, paper_config(config, n, i), name=n) for i, (n, v) in
+                  enumerate(sorted(venues.items()))}  # fmt: skip
+    return venues
+
+
+def paper_config(config: BotConfig, name: str, index: int) -> PaperConfig:
+    """The paper venue `name` as `[paper]` configures it; each venue its own seeded stream
+    of latency and partial-fill draws."""
+    p = config.paper
+    return PaperConfig(
+        initial_balance=p.initial_balance,
+        latency_ms=p.latency_ms,
+        latency_jitter_ms=p.latency_jitter_ms,
+        partial_fill_probability=p.partial_fill_probability,
+        partial_fill_ratio=p.partial_fill_ratio,
+        seed=p.seed + index,
         # the BLP's exchange position comes from real assignments, not from this paper
         # account: reduce-only flips there could only be refused
-        venues = {
-            n: PaperVenue(
-                v,
-                PaperConfig(initial_balance=Decimal(1_000_000), ignore_reduce_only=n == EXCHANGE),
-                name=n,
-            )
-            for n, v in venues.items()
-        }
-    return venues
+        ignore_reduce_only=name == EXCHANGE,
+    )
 
 
 async def venue_margins(

@@ -7,8 +7,10 @@ never from the daemon object. `BotStatus.as_json()` is what `/status` and the pa
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,13 +20,17 @@ from pydantic import BaseModel, ConfigDict
 from blp_client.bot.config import BotConfig
 from blp_client.bot.core.decider import Decider
 from blp_client.bot.daemon_io import MarketData, as_str
-from blp_client.bot.execution import Executor
+from blp_client.bot.execution import Executor, VenueHealth
 from blp_client.bot.journal import Journal
 from blp_client.bot.journal_schema import OPEN_STATES
 from blp_client.bot.metrics import BotMetrics
 from blp_client.bot.pnl import HedgeCosts, pnl_lines, summarize
+from blp_client.bot.status_links import OrderRow, link_hedges
 from blp_client.bot.strategy import EXCHANGE, RiskState, View
 from blp_client.vocabulary import ZERO
+
+MAX_LINKED_ORDERS = 5000
+"""Orders read to link hedges to the page's recent assignments, at most."""
 
 
 class JournalReader:
@@ -48,10 +54,11 @@ class JournalReader:
 
     def assignments(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         rows = self.db.execute(
-            "SELECT seq, payload FROM events WHERE kind = 'assignment' AND seq > ? ORDER BY seq",
+            "SELECT seq, payload, processed_ms FROM events WHERE kind = 'assignment' AND seq > ? "
+            "ORDER BY seq",
             (self.seq,),
         ).fetchall()
-        for seq, text in rows:
+        for seq, text, received_ms in rows:
             a = json.loads(text)
             qty, price, mark = Decimal(a["qty"]), Decimal(a["price"]), Decimal(a["mark_price"])
             disc = (mark - price) * qty * (1 if a["side"] == "buy" else -1)
@@ -69,23 +76,82 @@ class JournalReader:
                 "kind",
                 "discount_bps",
             )
-            self.recent.append({"seq": seq, **{k: a[k] for k in keep}, "discount": str(disc)})
+            self.recent.append(
+                {
+                    "seq": seq,
+                    **{k: a[k] for k in keep},
+                    "discount": str(disc),
+                    "received_ms": received_ms,  # wall time; `ts` is the engine's
+                }
+            )
         totals = {"count": self.count, "notional": self.notional, "discount": self.discount}
         return [dict(r) for r in self.recent], totals
 
-    def hedges(self, decisions: list[str]) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {}
-        if not decisions:
-            return out
-        marks = ",".join("?" * len(decisions))
-        cols = ("client_order_id", "venue", "qty", "filled", "avg_price", "state")
-        for row in self.db.execute(
-            "SELECT decision, client_order_id, venue, qty, filled_qty, avg_price, state "
-            f"FROM orders WHERE decision IN ({marks}) ORDER BY rowid",
-            decisions,
-        ):
-            out.setdefault(row[0], []).append(dict(zip(cols, row[1:], strict=True)))
-        return out
+    def hedges(self, recent: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+        """seq → the orders that hedged it (own, netted, escalated, timer retries) and its
+        hedge state (`status_links`). Reads the recent assignments' own orders and every
+        order since the oldest of them (at most `MAX_LINKED_ORDERS`)."""
+        if not recent:
+            return {}
+        seqs = [str(r["seq"]) for r in recent]
+        marks = ",".join("?" * len(seqs))
+        (own_first,) = self.db.execute(
+            f"SELECT MIN(rowid) FROM orders WHERE decision IN ({marks})", seqs
+        ).fetchone()
+        since = min(int(r.get("received_ms") or 0) for r in recent)
+        starts = [x for x in (own_first, self._first_order_at(since)) if x is not None]
+        if not starts:
+            return {}
+        first = min(starts)
+        rows = self.db.execute(
+            "SELECT client_order_id, decision, venue, symbol, qty, filled_qty, avg_price, state, "
+            "created_ms, reason FROM orders WHERE rowid >= ? ORDER BY rowid LIMIT ?",
+            (first, MAX_LINKED_ORDERS),
+        ).fetchall()
+        orders = [
+            OrderRow(r[0], r[1], r[2], r[3], Decimal(r[4]), Decimal(r[5]), r[6], r[7], r[8], r[9])
+            for r in rows
+        ]
+        cids = [o.client_order_id for o in orders]
+        netted: dict[str, str] = {}
+        for i in range(0, len(cids), 500):
+            chunk = cids[i : i + 500]
+            netted.update(
+                self.db.execute(
+                    "SELECT client_order_id, into_order FROM netted "
+                    f"WHERE client_order_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+            )
+        return link_hedges(recent, orders, netted)
+
+    def _first_order_at(self, ms: int) -> int | None:
+        """The rowid of the first order created at or after `ms` (None: none), by bisection
+        on rowid (orders are inserted in time order; created_ms has no index)."""
+        (hi,) = self.db.execute("SELECT MAX(rowid) FROM orders").fetchone()
+        if hi is None:
+            return None
+        lo = 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            row = self.db.execute(
+                "SELECT created_ms FROM orders WHERE rowid >= ? ORDER BY rowid LIMIT 1", (mid,)
+            ).fetchone()
+            if row is not None and row[0] >= ms:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def received(self, seqs: list[int]) -> dict[int, int]:
+        """Stream seq → when the bot journaled it (wall ms)."""
+        if not seqs:
+            return {}
+        marks = ",".join("?" * len(seqs))
+        rows = self.db.execute(
+            f"SELECT seq, processed_ms FROM events WHERE seq IN ({marks})", seqs
+        ).fetchall()
+        return {int(a): int(b) for a, b in rows}
 
     def orders(self) -> dict[str, Any]:
         by_state = dict(self.db.execute("SELECT state, COUNT(*) FROM orders GROUP BY state"))
@@ -208,9 +274,11 @@ def build_status(src: StatusSources, now_ms: int) -> BotStatus:
     net_notional = {s: abs(net[s]) * (marks[s] or ZERO) for s in symbols}
 
     recent, totals = src.reader.assignments()
-    hedges = src.reader.hedges([str(r["seq"]) for r in recent])
+    links = src.reader.hedges(recent)
     for r in recent:
-        r["hedges"] = hedges.get(str(r["seq"]), [])
+        r.update(
+            links.get(int(r["seq"]), {"hedges": [], "offsets": [], "hedge_state": "not hedged"})
+        )
 
     pnl_status = pnl(j, view, src.reader.costs)
     prof = view.profile
@@ -232,11 +300,9 @@ def build_status(src: StatusSources, now_ms: int) -> BotStatus:
     health = ex.health if ex is not None else {}
     venues = {
         name: {
-            **(health[name].as_dict() if name in health else {}),
+            **(health[name] if name in health else VenueHealth()).as_dict(),
             "market_data_error": src.market.errors.get(name),
-            "margin": as_str(asdict(view.venue_margins[name]))
-            if name in view.venue_margins
-            else None,
+            "margin": _margin(name, view),
         }
         for name in (ex.venues if ex is not None else {})
     }
@@ -259,11 +325,11 @@ def build_status(src: StatusSources, now_ms: int) -> BotStatus:
         marks=marks,
         capacity=capacity,
         threshold=dict(prof.max_position_notional) if prof is not None else {},
-        threshold_history=core.threshold_history,
+        threshold_history=_received(src.reader, core.threshold_history),
         risk=RiskStatus(
             state=core.gate.state.value,
             monitor=src.config.risk.monitor,
-            reasons=list(dict.fromkeys(core.risk_reasons)),
+            reasons=dedupe_reasons(core.risk_reasons),
             last_denies=list(core.denies),
             thresholds_lowered=core.monitor.lowered,
             exchange_leverage=acct.leverage if acct is not None else None,
@@ -304,9 +370,55 @@ def build_status(src: StatusSources, now_ms: int) -> BotStatus:
         fills={**src.reader.fills(), "paper": src.paper},
         pnl=pnl_status,
         funding=_funding_status(view, j),
-        margin_events=list(core.margin_events),
+        margin_events=_received(src.reader, list(core.margin_events)),
         alarms=core.alarms.as_json(),
     )
+
+
+def _margin(name: str, view: View) -> dict[str, Any] | None:
+    """A venue's margin reading; the exchange's is the BLP account's own."""
+    if name in view.venue_margins:
+        return as_str(asdict(view.venue_margins[name]))  # type: ignore[no-any-return]
+    acct = view.account
+    if name == EXCHANGE and acct is not None:
+        return {
+            "venue": EXCHANGE,
+            "equity": str(acct.equity),
+            "notional": str(acct.notional),
+            "maintenance_margin": str(acct.maintenance_margin),
+        }
+    return None
+
+
+def _received(reader: JournalReader, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stream entries (engine time in `ts`/`ms`) with `received_ms`, the wall time the bot
+    journaled them: the page shows wall time throughout."""
+    when = reader.received([int(e["seq"]) for e in entries if "seq" in e])
+    return [{**e, "received_ms": when.get(int(e.get("seq", 0)))} for e in entries]
+
+
+_COMPARED = re.compile(r"^(?P<subject>.+?) (?P<value>\S+) (?P<op>>=|<=|<|>) (?P<limit>.+)$")
+
+
+def dedupe_reasons(reasons: Sequence[str]) -> list[str]:
+    """Each risk reason once: the same reading against several limits (the REDUCING level and
+    the threshold-lowering one) becomes one line, "leverage 9.10 (>= 8; >= 6)"."""
+    groups: dict[str, list[str]] = {}
+    for r in dict.fromkeys(reasons):
+        m = _COMPARED.match(r)
+        key = f"{m['subject']} {m['value']}" if m else r
+        groups.setdefault(key, [])
+        if m:
+            groups[key].append(f"{m['op']} {m['limit']}")
+    out = []
+    for key, limits in groups.items():
+        if not limits:
+            out.append(key)
+        elif len(limits) == 1:
+            out.append(f"{key} {limits[0]}")
+        else:
+            out.append(f"{key} ({'; '.join(limits)})")
+    return out
 
 
 def pnl(journal: Journal, view: View, costs: HedgeCosts | None = None) -> dict[str, Any]:

@@ -4,10 +4,11 @@
     print(page.url)                                          # http://127.0.0.1:8710/
     await page.stop()
 
-Routes (GET/HEAD only): `/` the page, `/status.json` exactly `status()`, `/events` the same
-JSON as server-sent events (one `status` event whenever it changed, checked every
-`interval_s`), `/static/<file>` the page's own CSS/JS. Everything comes from the package (no
-CDN, no external fonts or scripts) and a strict Content-Security-Policy forbids anything else.
+Routes (GET/HEAD only): `/` the page (already showing the current status: `status_html`),
+`/status.json` exactly `status()`, `/events` the same JSON as server-sent events (one
+`status` event whenever it changed, checked every `interval_s`), `/static/<file>` the page's
+own CSS/JS. Everything comes from the package (no CDN, no external fonts or scripts) and a
+strict Content-Security-Policy forbids anything else.
 Unknown paths answer a JSON 404. Bound to 127.0.0.1 unless another host is given.
 """
 
@@ -23,6 +24,8 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+
+from blp_client.bot.status_html import render_index
 
 log = structlog.get_logger("blp_client.bot.statuspage")
 
@@ -152,9 +155,17 @@ def status_app(status: StatusFn, interval_s: float = 0.5) -> web.Application:
     files = _static_files()
     app = web.Application(middlewares=[_headers])
 
+    template = files["index.html"][0].decode("utf-8")
+
     async def index(_request: web.Request) -> web.Response:
-        body, ctype = files["index.html"]
-        return web.Response(body=body, content_type=ctype, charset="utf-8")
+        """The page showing the current status already (`status_html`); the bare template
+        when the status cannot be read (the page then waits for /events)."""
+        try:
+            page = render_index(template, hub.snapshot())
+        except Exception as e:
+            log.warning("status_failed", error=f"{type(e).__name__}: {e}"[:200])
+            page = template
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
 
     async def static(request: web.Request) -> web.Response:
         found = files.get(request.match_info["name"])

@@ -124,7 +124,7 @@ class Stack:
         strategy: str = "immediate_hedge",
         params: dict[str, Any] | None = None,
         risk: dict[str, Any] | None = None,
-        paper: bool = False,
+        paper: bool | dict[str, Any] = False,
         execution: dict[str, Any] | None = None,
         top: dict[str, Any] | None = None,
         engine: dict[str, Any] | None = None,

@@ -38,4 +38,4 @@ def test_examples_are_valid_configs() -> None:
     root = Path(__file__).resolve().parents[2] / "examples"
     live = load_config(root / "bot.toml")
     assert live.venues["binance"].api_key_env == "BINANCE_API_KEY"
-    assert load_config(root / "paper.toml").paper is True
+    assert load_config(root / "paper.toml").paper.enabled is True

@@ -26,7 +26,7 @@ def test_an_empty_file_gives_sensible_defaults(tmp_path: Path) -> None:
     assert cfg.strategy.class_ == "immediate_hedge"
     assert cfg.risk.max_leverage == Decimal(10)
     assert cfg.journal == tmp_path / "blp-bot.sqlite"  # relative to the config file
-    assert not cfg.paper and cfg.venues == {}
+    assert not cfg.paper.enabled and cfg.venues == {}
 
 
 FULL = """
@@ -61,7 +61,7 @@ max_order_notional = "250000"
 
 def test_a_full_config(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, FULL))
-    assert cfg.paper and cfg.metrics_port == 9200 and cfg.status_port == 8080
+    assert cfg.paper.enabled and cfg.metrics_port == 9200 and cfg.status_port == 8080
     assert cfg.journal == tmp_path / "state/bot.sqlite"
     v = cfg.venues["binance"]
     assert v.ccxt_id == "binanceusdm" and v.symbols == {"BTC-PERP": "BTC/USDT:USDT"}
@@ -189,3 +189,23 @@ def test_registry_resolves_builtins_and_module_paths() -> None:
 def test_parse_config_without_strategy_check() -> None:
     cfg = parse_config({"strategy": {"class": "not_loaded:Yet"}}, check_strategy=False)
     assert isinstance(cfg, BotConfig) and cfg.strategy.class_ == "not_loaded:Yet"
+
+
+def test_paper_table_latency_and_partial_fills(tmp_path: Path) -> None:
+    """Issue 13: paper fills had no latency (`latency_ms=0` hard-coded) and no partial fills."""
+    text = (
+        "[paper]\nenabled = true\nlatency_ms = 120\nlatency_jitter_ms = 30\n"
+        'partial_fill_probability = "0.25"\npartial_fill_ratio = "0.4"\nseed = 9\n'
+    )
+    p = load_config(write(tmp_path, text)).paper
+    assert p.enabled and (p.latency_ms, p.latency_jitter_ms, p.seed) == (120, 30, 9)
+    assert p.partial_fill_probability == Decimal("0.25") and p.partial_fill_ratio == Decimal("0.4")
+    assert load_config(write(tmp_path, "paper = false")).paper.latency_ms == 0
+    for bad, key in (
+        ("latency_ms = -1", "paper.latency_ms"),
+        ('partial_fill_probability = "1.5"', "paper.partial_fill_probability"),
+        ("partial_fill_ratio = 0", "paper.partial_fill_ratio"),
+        ("latncy_ms = 5", "paper.latncy_ms"),
+    ):
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+            load_config(write(tmp_path, f"[paper]\n{bad}\n"))

@@ -80,5 +80,39 @@ async def test_custom_strategy_example_runs(stack: Stack) -> None:
     hedges = [h for a in st["recent_assignments"] for h in a["hedges"]]
     assert hedges and all(h["venue"] == "binance" for h in hedges)
     first = st["recent_assignments"][0]
-    assert D(first["hedges"][0]["qty"]) == D("-0.01")  # half of the first 0.02 long
+    h = first["hedges"][0]  # half of each 0.02 long: its own order, or the netted one of them
+    assert D(h["qty"]) == D("-0.01") * max(h["joined"], 1), h
     assert await d.terminate() == 0
+
+
+async def test_paper_latency_and_partial_fills_in_a_real_bot(stack: Stack) -> None:
+    """Issue 13: `--paper` fills had no latency and no partial fills. With `[paper]`
+    latency 150 ± 50 ms every paper fill is stamped at least 100 ms after its order was
+    journaled, and with partial fills on some hedges fill only in part (the bot then hedges
+    the rest: escalation and retries), ending hedged."""
+    paper = {
+        "latency_ms": 150,
+        "latency_jitter_ms": 50,
+        "partial_fill_probability": "0.5",
+        "partial_fill_ratio": "0.5",
+        "seed": 1,
+    }
+    d = stack.daemon(stack.write_config("paper-latency", paper=paper), paper=True)
+    await d.start()
+    await d.ready()
+    for side in ("long", "short", "long", "long"):
+        await stack.force(4, qty="0.02", side=side)
+    await wait_for(lambda: caught_up(stack, d), 90, "the paper bot to hedge everything")
+    rows = d.journal(
+        "SELECT f.venue, f.ts, o.created_ms, o.qty, o.filled_qty FROM fills f "
+        "JOIN orders o ON o.client_order_id = f.client_order_id"
+    )
+    assert rows and {r[0] for r in rows} >= {"binance"}
+    for venue, ts, created, _, _ in rows:
+        assert ts >= created + 100, (venue, ts, created)  # latency − jitter at least
+    partial = [r for r in rows if 0 < abs(D(r[4])) < abs(D(r[3]))]
+    assert partial, "no hedge was filled in part"
+    st = await d.status()
+    assert abs(D(st["net_exposure"][SYM])) <= LOT
+    assert await d.terminate() == 0
+    assert stack.venue_orders() == []  # still paper: nothing reached the venue

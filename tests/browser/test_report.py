@@ -54,3 +54,37 @@ async def test_report_charts_render_in_chromium(browser: Browser, tmp_path: Path
 
     assert page.requests == [url]  # self-contained: the page itself and nothing else
     assert page.errors == [] and page.console == []
+
+
+LAYOUT_JS = """
+(() => {
+  const main = document.querySelector('main').getBoundingClientRect();
+  const figs = Array.from(document.querySelectorAll('#charts figure'),
+                          f => f.getBoundingClientRect());
+  const top = Math.min(...figs.map(b => b.top));
+  const row = figs.filter(b => Math.abs(b.top - top) < 1);
+  return {view: window.innerWidth, main: main.width,
+          row: row.reduce((w, b) => w + b.width, 0), perRow: row.length,
+          scroll: document.documentElement.scrollWidth};
+})()
+"""
+
+
+async def test_report_uses_the_full_width_of_a_desktop_screen(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """Issue 13: the report used about 45% of a desktop screen (an 820 px column)."""
+    args = ["simulate", "--accounts", "200", "--seconds", "120", "--seed", "3", "--compare"]
+    assert main([*args, "--report", str(tmp_path)]) == 0
+    page = await browser.new_page(width=1920, height=1080)
+    await page.navigate((tmp_path / "report.html").as_uri())
+    got = await page.evaluate(LAYOUT_JS)
+    assert got["view"] == 1920
+    assert got["main"] >= 0.95 * 1920, got
+    assert got["perRow"] >= 2 and got["row"] >= 0.9 * got["main"], got  # charts fill the row
+    assert got["scroll"] <= 1920, got  # and nothing runs off to the right
+    # a narrow window still shows whole charts, one per row
+    small = await browser.new_page(width=700, height=900)
+    await small.navigate((tmp_path / "report.html").as_uri())
+    narrow = await small.evaluate(LAYOUT_JS)
+    assert narrow["perRow"] == 1 and narrow["scroll"] <= 700, narrow

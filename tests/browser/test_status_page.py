@@ -146,17 +146,23 @@ async def check_same_moment(page: Page) -> dict[str, Any]:
     assert await page.texts("#venues tbody tr td:first-child") == sorted(st["venues"])
     shown = await page.texts("#assignments tbody tr td:first-child")
     assert shown == [f"{a['seq']:,}" for a in reversed(st["recent_assignments"])][:20]
-    # how each assignment was hedged: one "venue side filled/qty @ price state" per order
+    # how each assignment was hedged: one "[via: ]venue side filled/qty @ price state" per
+    # order, "offset by #seq qty" per opposite assignment, and its hedge state
     hedged = await page.texts("#assignments tbody td.hedges")
-    for a, text in zip(reversed(st["recent_assignments"]), hedged, strict=False):
-        want = [
-            f"{h['venue']} {'sell' if h['qty'].startswith('-') else 'buy'} " for h in a["hedges"]
-        ]
-        parts = text.split("; ") if want else [text]
-        assert len(parts) == max(len(want), 1), (a, text)
-        for part, start, h in zip(parts, want, a["hedges"], strict=False):
-            assert part.startswith(start) and part.endswith(h["state"]), (part, h)
-        assert want or text == "not hedged"
+    states = await page.texts("#assignments tbody td.hedge-state")
+    for a, text, state in zip(reversed(st["recent_assignments"]), hedged, states, strict=False):
+        assert state == a["hedge_state"]
+        offsets = [f"offset by #{o['seq']} " for o in a["offsets"]]
+        want = ["" if h["via"] == "own" else h["via"] for h in a["hedges"]]
+        parts = text.split("; ") if offsets or want else [text]
+        assert len(parts) == max(len(offsets) + len(want), 1), (a, text)
+        for part, start in zip(parts, offsets, strict=False):
+            assert part.startswith(start), (part, a)
+        for part, start, h in zip(parts[len(offsets) :], want, a["hedges"], strict=False):
+            side = "sell" if h["qty"].startswith("-") else "buy"
+            assert part.startswith(start) and f"{h['venue']} {side} " in part, (part, h)
+            assert part.endswith(h["state"]), (part, h)
+        assert offsets or want or text == a["hedge_state"]
     assert await page.text('[data-field="risk.state"]') == st["risk"]["state"]
     meter = await page.evaluate("document.querySelector('#use-minute').value")
     assert meter == pytest.approx(float(st["capacity"]["use_minute"]))
@@ -169,6 +175,8 @@ async def test_status_page_live_in_chromium(browser: Browser, tmp_path: Path) ->
         page = await browser.new_page()
         await page.navigate(url)
         await page.wait_for("window.blpStatusPage && window.blpStatusPage.updates > 0", 20)
+        # the first render is the server's state; then /events connects
+        await page.wait_for("document.getElementById('conn').dataset.state === 'live'", 20)
         await page.evaluate("window.notReloaded = true")
         assert await page.text("#conn") == "live"
         first_seq = int(await page.evaluate("document.body.dataset.seq"))

@@ -143,6 +143,8 @@ def test_html_report(demo: tuple[dict[str, object], Path, str]) -> None:
     html = (report / "report.html").read_text()
     assert set(re.findall(r'data-chart="([^"]+)"', html)) == DEMO_CHARTS
     assert html.count("<svg") == len(DEMO_CHARTS)
+    assert "live run our BLP is the bot" in html  # why the live and simulated columns differ
+    assert ">False<" not in html and ">True<" not in html
     assert json.loads((report / "report.json").read_text())["assignments"] > 0
     assert "report:" in stderr
 

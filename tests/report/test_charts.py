@@ -128,3 +128,27 @@ def test_empty_chart_says_so() -> None:
     svg = line_chart("nothing", [Series("none", [])], chart_id="e")
     ET.fromstring(svg)
     assert "no data" in svg and "<polyline" not in svg
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0, 3600), (0, 3700), (0, 600), (10, 4321), (0, 59)])
+def test_time_axis_ends_at_the_data(lo: float, hi: float) -> None:
+    """Issue 13: data ending at 1h drew an axis to 1h15m; the axis is the data's span now,
+    with round ticks inside it."""
+    start, end, ts = time_ticks(lo, hi)
+    assert (start, end) == (lo, hi)
+    assert ts and lo <= ts[0] and ts[-1] <= hi
+    steps = {round(b - a, 6) for a, b in itertools.pairwise(ts)}
+    assert len(steps) <= 1 and all(t % (steps.pop() if steps else 1) == 0 for t in ts)
+    assert time_ticks(0, 3600)[2] == [0, 600, 1200, 1800, 2400, 3000, 3600]
+    assert time_ticks(0, 3700)[2][-1] == 3600  # no tick past the data
+
+
+def test_last_point_sits_on_the_right_edge_of_the_plot() -> None:
+    svg = line_chart("t", [Series("s", [(0, 1), (1800, 2), (3700, 3)])], chart_id="t")
+    root = ET.fromstring(svg)
+    line = root.find(f".//{SVG}polyline")
+    assert line is not None
+    xs = [float(p.split(",")[0]) for p in (line.get("points") or "").split()]
+    assert xs[0] == 74.0 and xs[-1] == 760 - 16  # left edge ... right edge of the plot
+    labels = [t.text for t in root.iter(f"{SVG}text")]
+    assert "1h" in labels and "1h15m" not in labels

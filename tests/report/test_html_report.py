@@ -140,3 +140,40 @@ def test_unusable_directory_is_a_clear_error(
     assert main(["simulate", "--accounts", "100000", "--report", str(blocker / "sub")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("blp simulate: cannot create report directory") and "file/sub" in err
+
+
+def test_flags_read_yes_or_no_and_notes_sit_under_the_headline(tmp_path: Path) -> None:
+    """Issue 13: a BLP's `liquidated` flag showed Python's `False`."""
+    reports = {
+        "with_blp": {
+            "liquidations": 3,
+            "blps": {"a": {"liquidated": False}, "b": {"liquidated": True}},
+        },
+    }
+    html = write_report(
+        tmp_path, title="t", reports=reports, timelines={"with_blp": []}, notes=("Why: this.",)
+    ).read_text()
+    assert "False" not in html and "True" not in html
+    assert "<tr><td>a</td>" in html
+    rows = dict(re.findall(r"<tr><td>(\w)</td>(?:<td>[^<]*</td>)*?<td>(yes|no)</td></tr>", html))
+    assert rows == {"a": "no", "b": "yes"}
+    table_end = html.index("</table>")
+    assert html.index('<p class="note runs">Why: this.</p>') == table_end + len("</table>\n")
+
+
+def test_demo_report_says_why_live_and_simulated_differ(tmp_path: Path) -> None:
+    from blp_client.demo_view import LIVE_VS_SIMULATED, write_html
+
+    run = {"report": {"liquidations": 1, "adl_plus_socialized": "5"}, "timeline": []}
+    live = {
+        "simulated": {"with_blp": run, "without_blp": run},
+        "series": [],
+        "live_report": {"liquidations": 2},
+        "timeline": [],
+    }
+    html = write_html(tmp_path, {"summary": 1}, live).read_text()
+    assert "<th>demo (live)</th><th>with BLPs</th><th>without BLPs</th>" in html
+    from html import escape
+
+    assert f'</table>\n<p class="note runs">{escape(LIVE_VS_SIMULATED)}</p>' in html
+    assert "sped-up wall clock" in LIVE_VS_SIMULATED and "passive" in LIVE_VS_SIMULATED

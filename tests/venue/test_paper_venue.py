@@ -209,3 +209,74 @@ async def test_margin_and_latency_model(env: VenueEnv) -> None:
     assert len(sleep.calls) == 2 and all(0.03 <= s <= 0.05 for s in sleep.calls)
     assert env.facade.private_requests() == []
     assert BTC_BIDS[0][0] == D("49995.0")
+
+
+class Clock:
+    """Engine-style injected time: the venue's sleep advances it instead of waiting."""
+
+    def __init__(self, now_ms: int) -> None:
+        self.now_ms = now_ms
+        self.slept: list[float] = []
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now_ms += round(seconds * 1000)
+
+
+async def _paper_run(env: VenueEnv, config: PaperConfig) -> tuple[list[int], list[D], Clock]:
+    """Five buys at t = 10 000, 20 000, ...: each order's venue time and filled quantity."""
+    clock = Clock(0)
+    p = PaperVenue(
+        CcxtVenue(env.public_ccxt(), name="local"), config, sleep=clock.sleep, clock=clock
+    )
+    stamps: list[int] = []
+    filled: list[D] = []
+    try:
+        for i in range(5):
+            clock.now_ms = 10_000 * (i + 1)
+            o = await p.place_order(OrderRequest(BTC, Side.BUY, D("0.2"), f"lat-{i}"))
+            fills = [
+                f for f in await p.trades_since(BTC, 0) if f.client_order_id == o.client_order_id
+            ]
+            assert fills and all(f.timestamp_ms == o.timestamp_ms for f in fills)
+            stamps.append(o.timestamp_ms - 10_000 * (i + 1))
+            filled.append(o.filled)
+    finally:
+        await p.close()
+    return stamps, filled, clock
+
+
+async def test_latency_delays_fills_by_a_seeded_draw(env: VenueEnv) -> None:
+    cfg = PaperConfig(initial_balance=D(1_000_000), latency_ms=200, latency_jitter_ms=50, seed=3)
+    delays, filled, clock = await _paper_run(env, cfg)
+    # each fill is stamped when the order reached the book: order time + its latency draw
+    assert all(150 <= d <= 250 for d in delays), delays
+    assert delays == [round(s * 1000) for s in clock.slept]
+    assert len(set(delays)) > 1  # jittered
+    assert filled == [D("0.2")] * 5
+    again, _, _ = await _paper_run(env, cfg)
+    assert again == delays  # the same seed, the same draws
+    other, _, _ = await _paper_run(env, replace(cfg, seed=4))
+    assert other != delays
+
+
+async def test_partial_fill_model(env: VenueEnv) -> None:
+    """With probability 0.5 an order gets 40 % of what the book offers (0.08 of 0.2 BTC), the
+    rest of a market order expires; which orders are cut is the seed's."""
+    cfg = PaperConfig(
+        initial_balance=D(1_000_000),
+        partial_fill_probability=D("0.5"),
+        partial_fill_ratio=D("0.4"),
+        seed=11,
+    )
+    _, filled, _ = await _paper_run(env, cfg)
+    assert set(filled) == {D("0.2"), D("0.08")}, filled
+    again = (await _paper_run(env, cfg))[1]
+    assert again == filled
+    every = (await _paper_run(env, replace(cfg, partial_fill_probability=D(1))))[1]
+    assert every == [D("0.08")] * 5
+    with pytest.raises(ValueError, match="partial_fill_ratio"):
+        PaperConfig(partial_fill_ratio=D(0))

@@ -58,6 +58,34 @@
   function cell(st, path, kind) {
     return bind(document.createElement("td"), st, path, kind);
   }
+  /* A cell of free text: it wraps (long errors must not widen the panel). */
+  function wrap(td) {
+    td.classList.add("text");
+    return td;
+  }
+  /* A wall-time cell; the engine's time `engineMs` under it where it differs by > 1 s. */
+  function when(st, path, engineMs) {
+    const td = cell(st, path, "time");
+    const wall = Number(get(st, path));
+    const eng = Number(engineMs);
+    if (Number.isFinite(wall) && Number.isFinite(eng) && eng > 0 && Math.abs(wall - eng) > 1000) {
+      const small = document.createElement("small");
+      small.className = "engine";
+      small.textContent = `engine ${time(eng)}`;
+      td.append(small);
+    }
+    return td;
+  }
+  /* A state as (dotted key, value) rows: nested objects flattened, lists as JSON. */
+  function flatten(obj, prefix, out) {
+    for (const k of keys(obj)) {
+      const v = obj[k];
+      const key = prefix ? `${prefix}.${k}` : k;
+      if (v && typeof v === "object" && !Array.isArray(v) && keys(v).length) flatten(v, key, out);
+      else out.push([key, v]);
+    }
+    return out;
+  }
   function text(value, cls) {
     const td = document.createElement("td");
     td.textContent = missing(value) ? DASH : String(value);
@@ -96,7 +124,12 @@
     const state = get(st, "risk.state");
     document.getElementById("risk-state").dataset.state = missing(state) ? "" : state;
     const reasons = list(get(st, "risk.reasons"));
-    document.getElementById("risk-reasons").textContent = reasons.length ? reasons.join("; ") : DASH;
+    document.getElementById("risk-reasons").replaceChildren(
+      ...(reasons.length ? [...new Set(reasons)] : [DASH]).map((r) => {
+        const li = document.createElement("li");
+        li.textContent = r;
+        return li;
+      }));
     const alarms = keys(get(st, "execution.exposure_alarms"));
     document.getElementById("exposure-alarms").textContent = alarms.length
       ? alarms.map((s) => `${s} since ${time(st.execution.exposure_alarms[s])}`).join("; ")
@@ -125,31 +158,47 @@
       text(s), cell(st, `threshold.${s}`), cell(st, `capacity.threshold_headroom.${s}`),
     ]), 3);
     rows("threshold-history", newest(st.threshold_history, 15).map(([h, i]) => [
-      cell(st, `threshold_history.${i}.ms`, "time"), cell(st, `threshold_history.${i}.seq`),
+      missing(h && h.received_ms) ? cell(st, `threshold_history.${i}.ms`, "time")
+        : when(st, `threshold_history.${i}.received_ms`, h.ms),
+      cell(st, `threshold_history.${i}.seq`),
       cell(st, `threshold_history.${i}.reason`),
       text(keys(h && h.max_position_notional).map(
         (s) => `${s} ${fmt(h.max_position_notional[s])}`).join(", "), "text"),
     ]), 4);
+    rows("strategy-state", flatten(st.strategy_state, "", []).map(([k, v]) => [
+      text(k, "text"), text(Array.isArray(v) ? JSON.stringify(v) : fmt(v), "text value"),
+    ]), 2);
     rows("venues", keys(st.venues).map((v) => [
       text(v), cell(st, `venues.${v}.ok`), cell(st, `venues.${v}.errors`),
-      cell(st, `venues.${v}.last_ok_ms`, "time"), cell(st, `venues.${v}.last_error`),
-      cell(st, `venues.${v}.market_data_error`), cell(st, `venues.${v}.margin.equity`),
+      cell(st, `venues.${v}.last_ok_ms`, "time"), wrap(cell(st, `venues.${v}.last_error`)),
+      wrap(cell(st, `venues.${v}.market_data_error`)), cell(st, `venues.${v}.margin.equity`),
       cell(st, `venues.${v}.margin.notional`),
     ]), 8);
     rows("assignments", newest(st.recent_assignments, 20).map(([a, i]) => {
       const p = `recent_assignments.${i}`;
+      const offsets = list(a && a.offsets).map((o) => `offset by #${o.seq} ${fmt(o.qty)}`);
       const hedges = list(a && a.hedges).map((h) => {
         const side = Number(h.qty) < 0 ? "sell" : "buy";
         const abs = (v) => fmt(String(v).replace(/^-/, ""));
-        return `${h.venue} ${side} ${abs(h.filled)}/${abs(h.qty)} @ ${fmt(h.avg_price)} ${h.state}`;
+        const joined = h.joined > 1 ? ` (${h.joined} orders)` : "";
+        const via = h.via && h.via !== "own" ? `${h.via}${joined}: ` : "";
+        return `${via}${h.venue} ${side} ${abs(h.filled)}/${abs(h.qty)} @ ${fmt(h.avg_price)} ${h.state}`;
       });
       const disc = cell(st, `${p}.discount`);
       disc.classList.toggle("pos", Number(a && a.discount) > 0);
-      return [cell(st, `${p}.seq`), cell(st, `${p}.ts`, "time"), cell(st, `${p}.symbol`),
-        cell(st, `${p}.side`), cell(st, `${p}.qty`), cell(st, `${p}.price`),
-        cell(st, `${p}.mark_price`), disc, cell(st, `${p}.discount_bps`),
-        text(hedges.length ? hedges.join("; ") : "not hedged", "text hedges")];
-    }), 10);
+      const state = missing(a && a.hedge_state) ? "not hedged" : a.hedge_state;
+      const hedge = text(state, "text hedge-state");
+      hedge.dataset.state = state.replace(/ /g, "-");
+      const kind = cell(st, `${p}.kind`);
+      kind.classList.add("text", "kind");
+      return [cell(st, `${p}.seq`),
+        missing(a && a.received_ms) ? cell(st, `${p}.ts`, "time") : when(st, `${p}.received_ms`, a.ts),
+        cell(st, `${p}.symbol`), cell(st, `${p}.side`), kind, cell(st, `${p}.qty`),
+        cell(st, `${p}.price`), cell(st, `${p}.mark_price`), disc, cell(st, `${p}.discount_bps`),
+        hedge,
+        text(offsets.length + hedges.length ? [...offsets, ...hedges].join("; ") : state,
+          "text hedges")];
+    }), 12);
     rows("pnl-venues", keys(get(st, "pnl.by_venue")).map((v) => [text(v),
       ...["discount", "market_move", "slippage", "fees", "funding", "total"].map(
         (k) => cell(st, `pnl.by_venue.${v}.${k}`)),
@@ -162,8 +211,10 @@
         cell(st, `funding.rates.${k}.predicted`), cell(st, `funding.rates.${k}.next_ms`, "time"),
         cell(st, `funding.payments.${k}.paid`), cell(st, `funding.payments.${k}.received`)];
     }), 7);
-    rows("margin-events", newest(st.margin_events, 10).map(([, i]) => [
-      cell(st, `margin_events.${i}.seq`), cell(st, `margin_events.${i}.ts`, "time"),
+    rows("margin-events", newest(st.margin_events, 10).map(([e, i]) => [
+      cell(st, `margin_events.${i}.seq`),
+      missing(e && e.received_ms) ? cell(st, `margin_events.${i}.ts`, "time")
+        : when(st, `margin_events.${i}.received_ms`, e.ts),
       cell(st, `margin_events.${i}.kind`),
     ]), 3);
 
@@ -172,6 +223,17 @@
     document.getElementById("updates").textContent = String(page.updates);
     document.getElementById("updated").textContent = new Date().toISOString().slice(11, 19);
     document.body.dataset.seq = raw(st.last_seq);
+  }
+
+  /* The state the server rendered the page with: shown before /events says anything. */
+  function initial() {
+    const block = document.getElementById("initial-status");
+    if (!block) return;
+    try {
+      render(JSON.parse(block.textContent));
+    } catch (err) {
+      console.error("status page: cannot render the initial state", err);
+    }
   }
 
   function connect() {
@@ -189,5 +251,6 @@
       }
     });
   }
+  initial();
   connect();
 })();

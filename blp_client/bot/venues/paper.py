@@ -15,7 +15,12 @@ here, in `Decimal`:
   by `poll()`, which `get_order`/`open_orders`/`order_book` run first;
 - liquidity a paper order took from a book snapshot is not offered again while the venue shows
   the same snapshot (same nonce/timestamp); the real book never sees paper orders;
-- a latency model delays each order by `latency_ms` ± jitter (seeded) before it sees the book;
+- a latency model delays each order by `latency_ms` ± jitter (seeded) before it sees the book
+  (it trades on the book as it is then, and its fills and its venue timestamp are stamped then);
+- a partial-fill model: with probability `partial_fill_probability` (seeded) an order that takes
+  liquidity gets only `partial_fill_ratio` of what it would have taken (rounded down to the lot,
+  at least one lot), as if others reached the book first; the rest expires (IOC, market) or
+  rests (GTC). Fill-or-kill orders are all or nothing and never drawn;
 - minimum size / notional and lot checks refuse orders with `InvalidOrder` naming the limit;
   margin: initial margin `initial_margin_rate`·notional of positions and open orders must fit
   in equity, else `InsufficientFunds` (cash, positions and margin: `paper_account.PaperAccount`).
@@ -67,12 +72,22 @@ class PaperConfig:
     maintenance_margin_rate: Decimal = Decimal("0.005")
     latency_ms: int = 0
     latency_jitter_ms: int = 0
+    partial_fill_probability: Decimal = ZERO
+    partial_fill_ratio: Decimal = Decimal("0.5")
     seed: int = 0
     book_depth: int = 100
     ignore_reduce_only: bool = False
     """Trade reduce-only orders as plain ones, for a venue whose real position this account
     does not hold (the exchange in paper mode: assignments land on the real account), where
     reduce-only would refuse every order that reduces that position."""
+
+    def __post_init__(self) -> None:
+        if self.latency_ms < 0 or self.latency_jitter_ms < 0:
+            raise ValueError("latency_ms and latency_jitter_ms must be >= 0")
+        if not 0 <= self.partial_fill_probability <= 1:
+            raise ValueError("partial_fill_probability must be within [0, 1]")
+        if not 0 < self.partial_fill_ratio <= 1:
+            raise ValueError("partial_fill_ratio must be within (0, 1]")
 
 
 @dataclass
@@ -386,7 +401,8 @@ class PaperVenue:
                     "fill_or_kill",
                 )
         self._orders[request.client_order_id] = po
-        for price, take in self._take(request.symbol, book, side, qty, limit):
+        taking = qty if tif is TimeInForce.FOK else self._partial(qty, m.lot)
+        for price, take in self._take(request.symbol, book, side, taking, limit):
             self._book_fill(po, take, price, taker_fee, maker=False)
         if po.order.is_open and tif is not TimeInForce.GTC and tif is not TimeInForce.POST_ONLY:
             po.order = replace(po.order, status=OrderStatus.EXPIRED)
@@ -402,6 +418,18 @@ class PaperVenue:
             status=po.order.status.value,
         )
         return po.order
+
+    def _partial(self, qty: Decimal, lot: Decimal) -> Decimal:
+        """How much of `qty` this order may take: all of it, or (drawn with the configured
+        probability) the ratio of it, down to the lot and at least one lot."""
+        c = self.config
+        p = float(c.partial_fill_probability)
+        if p <= 0 or self._rng.random() >= p:
+            return qty
+        part = qty * c.partial_fill_ratio
+        if lot > 0:
+            part = max(lot, (part / lot).to_integral_value(rounding="ROUND_FLOOR") * lot)
+        return min(qty, part)
 
     def _latency_s(self) -> float:
         c = self.config
