@@ -74,8 +74,12 @@ def run(
 def _run(
     cfg: SimulationConfig, blps: Sequence[BLPSpec], progress: Progress | None
 ) -> SimulationResult:
-    x = Exchange(ExchangeConfig(funding=funding_config(cfg.funding_interval_s)))
-    x = Exchange(ExchangeConfig(insurance_fund=check_insurance_fund(cfg.insurance_fund)))
+    x = Exchange(
+        ExchangeConfig(
+            insurance_fund=check_insurance_fund(cfg.insurance_fund),
+            funding=funding_config(cfg.funding_interval_s),
+        )
+    )
     scenario = build_scenario(
         cfg.scenario,
         x,

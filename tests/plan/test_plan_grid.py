@@ -70,24 +70,24 @@ def test_crash_shapes_multiply_presets_do_not() -> None:
     [
         (
             {"commitments": {"minute_rate": ["50000"]}},
-            "commitments.minute_rate.0: Value error, the program's minimum is 100,000",
+            "commitments.minute_rate.0: the program's minimum is 100,000",
         ),
         (
             {"commitments": {"hour_rate": ["1e6"]}},
-            "commitments.hour_rate.0: Value error, must be a decimal string",
+            "commitments.hour_rate.0: must be a decimal string",
         ),
         (
             {"commitments": {"threshold": ["1000000", "1000000"]}},
-            "commitments.threshold: Value error, values must be distinct",
+            "commitments.threshold: values must be distinct",
         ),
         (
             {"scenarios": {"names": ["crash", "nope"]}},
-            "scenarios.names.1: Value error, unknown scenario 'nope'",
+            "scenarios.names.1: unknown scenario 'nope'",
         ),
         ({"scenarios": {"drop": [1.5]}}, "scenarios.drop.0: Input should be less than 1"),
         (
             {"scenarios": {"insurance_fund": ["-1"]}},
-            "scenarios.insurance_fund.0: Value error, must be between 0",
+            "scenarios.insurance_fund.0: must be between 0",
         ),
         (
             {"scenarios": {"seeds": 0}},
@@ -117,7 +117,7 @@ def test_cli_error_is_one_line_per_problem_naming_the_flag(
     assert main(["plan", "--minute-rate", "150000,abc", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "blp plan: commitments.minute_rate.1: Value error, must be a decimal string of ASCII"
+        "blp plan: commitments.minute_rate.1: must be a decimal string of ASCII"
         " digits such as \"0.01\" (optional leading '-', no exponent, spaces, '_' or '+')"
         " (from --minute-rate)"
     ]
