@@ -97,7 +97,10 @@ async def test_paper_latency_and_partial_fills_in_a_real_bot(stack: Stack) -> No
         "partial_fill_ratio": "0.5",
         "seed": 1,
     }
-    d = stack.daemon(stack.write_config("paper-latency", paper=paper), paper=True)
+    # every hedge on the paper venue, where the models act (no budget spills while its
+    # 150 ms latency holds the lane)
+    cfg = stack.write_config("paper-latency", paper=paper, execution={"spill_wait_ms": 0})
+    d = stack.daemon(cfg, paper=True)
     await d.start()
     await d.ready()
     for side in ("long", "short", "long", "long"):

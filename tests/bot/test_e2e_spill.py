@@ -36,7 +36,7 @@ async def burst(stack: Stack, name: str, execution: dict[str, object]) -> list[t
 
 
 async def test_a_burst_spills_to_reduce_only_flips_on_the_exchange(stack: Stack) -> None:
-    rows = await burst(stack, "spill", {})
+    rows = await burst(stack, "spill", {"spill_wait_ms": 50})
     flips = [r for r in rows if len(r) == 4]
     assert flips, "nothing spilled: the whole burst waited for the venue's budget"
     for _cid, qty, reduce_only, reason in flips:
