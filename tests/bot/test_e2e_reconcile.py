@@ -62,7 +62,8 @@ async def _restart_flow(stack: Stack, venue: RunningEngine, tmp_path: Path) -> N
         keys["api_key"],
         keys["api_secret"],
     )
-    d = stack.daemon(stack.write_config("restart"))
+    # every hedge on the venue (no budget spills to the exchange): the figures below are exact
+    d = stack.daemon(stack.write_config("restart", execution={"spill_wait_ms": 0}))
     await d.start()
     await d.ready()
 
