@@ -9,8 +9,8 @@ Rules that make it exactly-once across crashes (see journal.py for the other hal
 - a venue's fills of our orders are recorded from the order's cumulative totals (filled qty,
   average price, fees) as the order's answer or a lookup reports them; an order stays open (its
   remainder counted in flight) until the venue says it is done *and* its fills are in;
-- positions are overwritten with a venue's truth only when nothing is in flight there and the
-  same difference was read twice in a row (venues update positions a little after fills).
+- positions are reconciled in `bot.reconcile` (every side in one round, corrected only where
+  two reads agree), not here.
 
 Orders go out in lanes, one lane per (venue, contract) with one order at a time in it: what the
 strategy queued meanwhile is netted into the next order (`core.netting`), built only once the
@@ -54,6 +54,7 @@ from blp_client.bot.journal import (
 )
 from blp_client.bot.journal_schema import TERMINAL_STATES
 from blp_client.bot.metrics import BotMetrics
+from blp_client.bot.strategy import EXCHANGE
 from blp_client.bot.venues import (
     AuthFailed,
     InsufficientFunds,
@@ -126,7 +127,6 @@ class Executor:
     _fill_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _fill_synced: dict[str, float] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _suspect: dict[tuple[str, str], tuple[Decimal, int]] = field(default_factory=dict)
     sends: int = 0
     netted: int = 0  # queued orders joined into a netted order
     spilled: int = 0  # queued orders taken over by a budget spill
@@ -178,8 +178,8 @@ class Executor:
         task = self._lanes.get(lane)
         if task is None or task.done():
             self._lanes[lane] = self._spawn(self._drain(lane))
-        if self.spill is not None and self.spill_wait_ms > 0:
-            timer = self._spill_timers.get(lane)
+        if self.spill is not None and self.spill_wait_ms > 0 and lane[0] != EXCHANGE:
+            timer = self._spill_timers.get(lane)  # the exchange's own lane never spills
             if timer is None or timer.done():
                 self._spill_timers[lane] = self._spawn(self._spill_when_due(lane))
 
@@ -558,55 +558,6 @@ class Executor:
         running = [t for lane in lanes if (t := self._lanes.get(lane)) is not None]
         await asyncio.gather(*running, return_exceptions=True)
         return len(self.journal.open_orders())
-
-    async def reconcile_positions(
-        self,
-        venue_name: str,
-        symbols: list[str],
-        still_valid: Callable[[], Awaitable[bool]] | None = None,
-    ) -> dict[str, Decimal]:
-        """Overwrite journal positions with the venue's, when nothing is in flight there
-        (and `still_valid()`, checked after the fetch, agrees). Returns the corrections."""
-        if self._venue_busy(venue_name):
-            return {}
-        sends = self.sends
-        try:
-            positions = await self.venues[venue_name].positions()
-        except (VenueError, OSError, TimeoutError) as e:
-            self._err(venue_name, "positions", e)
-            return {}
-        if self._venue_busy(venue_name) or self.sends != sends:
-            return {}
-        if still_valid is not None and not await still_valid():
-            return {}
-        if self._venue_busy(venue_name) or self.sends != sends:
-            return {}
-        held = {p.symbol: p.qty for p in positions}
-        journal = self.journal.positions()
-        out: dict[str, Decimal] = {}
-        for s in symbols:
-            truth = held.get(s, ZERO)
-            diff = truth - journal.get((s, venue_name), (ZERO, ZERO, ZERO))[0]
-            key = (venue_name, s)
-            seen = self._suspect.pop(key, None)
-            if diff == 0:
-                continue
-            if seen != (truth, self.sends):
-                # venues update positions a little after fills: act only on a difference
-                # seen twice in a row with nothing sent in between
-                self._suspect[key] = (truth, self.sends)
-                continue
-            diff = self.journal.set_position(s, venue_name, truth, now_ms=self.clock())
-            if diff != 0:
-                out[s] = diff
-                self.metrics.reconcile.inc(kind="position_corrected")
-                log.warning("position_corrected", venue=venue_name, symbol=s, diff=str(diff))
-        return out
-
-    def _venue_busy(self, venue_name: str) -> bool:
-        if any(v == venue_name for v, _a in self._awaiting.values()):
-            return True
-        return self.journal.has_open_orders(venue_name)
 
     # ---- threshold actions -------------------------------------------------------------
 
