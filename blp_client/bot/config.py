@@ -217,6 +217,9 @@ class ExecutionConfig(_Section):
     spill_to_exchange: bool = True
     """Where it spills: a reduce-only IOC flip of the assigned position on the exchange's own
     book (the BLP API's own budget), within the hedge's price cap; the remainder goes back."""
+    resting_ttl_ms: int = Field(default=5_000, ge=0, le=3_600_000)
+    """A resting fallback still open this long is cancelled and its remainder escalated again
+    from the start, on fresh books (0: it rests until it fills)."""
     exposure_alarm_notional: Decimal = Field(default=Decimal(50_000), ge=0)
     exposure_alarm_ms: int = Field(default=10_000, gt=0)
     """Alarm when |net exposure| (positions, in-flight not counted) stays above this notional

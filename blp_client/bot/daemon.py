@@ -166,6 +166,7 @@ class Bot:
             fault=self.crash_hook,
             spill=self.carry.spill,
             spill_wait_ms=self.config.execution.spill_wait_ms,
+            resting_ttl_ms=self.config.execution.resting_ttl_ms,
         )
         self.carry.executor = self.executor
         self.funding = FundingPoller(

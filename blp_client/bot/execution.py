@@ -60,6 +60,7 @@ from blp_client.bot.venues import (
     InsufficientFunds,
     InvalidOrder,
     OrderRequest,
+    OrderStatus,
     OrderType,
     Side,
     TimeInForce,
@@ -116,6 +117,8 @@ class Executor:
     """The core's budget spill of a venue lane's queue (`core.spill`), or None to keep waiting."""
     spill_wait_ms: int = 0
     """How long a venue lane's queue waits for its budget before `spill` is asked (0: never)."""
+    resting_ttl_ms: int = 0
+    """A resting fallback open this long is cancelled and escalated again (0: never)."""
     health: dict[str, VenueHealth] = field(default_factory=dict)
     _busy: set[str] = field(default_factory=set)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -545,12 +548,19 @@ class Executor:
                 continue
             try:
                 vo = await venue.get_order(o.symbol, cid)
+                stale = (
+                    vo is not None and vo.status is OrderStatus.OPEN and self._rested_too_long(o)
+                )
+                if stale:
+                    vo = await venue.cancel_order(o.symbol, cid)
             except (VenueError, OSError, TimeoutError) as e:
                 self._err(o.venue, "lookup", e)
                 self._wake.set()
                 continue
             await self._take(o, Found(vo) if vo is not None else NotFound())
             lanes.add(lane_of(o))
+            if stale:
+                self._escalate_cancelled(cid)
         for name in {v for v, _a in self._awaiting.values()}:
             await self.sync_fills(name)
         for lane in sorted(lanes):
@@ -558,6 +568,24 @@ class Executor:
         running = [t for lane in lanes if (t := self._lanes.get(lane)) is not None]
         await asyncio.gather(*running, return_exceptions=True)
         return len(self.journal.open_orders())
+
+    def _rested_too_long(self, order: OrderRecord) -> bool:
+        """A resting fallback (GTC, escalation stage "fallback") open past `resting_ttl_ms`."""
+        if self.resting_ttl_ms <= 0 or order.tif != "GTC" or order.state is not OrderState.ACKED:
+            return False
+        if self.clock() - order.created_ms < self.resting_ttl_ms:
+            return False
+        return self.journal.step(order.client_order_id).stage == "fallback"
+
+    def _escalate_cancelled(self, cid: str) -> None:
+        """A timed-out resting fallback, once cancelled with its fills in: escalate the rest
+        (`expired_unfilled` leaves GTC orders alone, so this is the only call)."""
+        o = self.journal.order(cid)
+        if o is None or o.state is not OrderState.CANCELLED or o.remaining == 0:
+            return
+        log.info("resting_fallback_timed_out", client_order_id=cid, remaining=str(o.remaining))
+        if self.on_expired is not None:
+            self.on_expired(o)
 
     # ---- threshold actions -------------------------------------------------------------
 

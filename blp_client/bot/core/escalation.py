@@ -6,7 +6,8 @@ its remainder back to the venue it came from, as a strategy hedge again (never s
 Other steps, in order: the same venue with the price cap `escalation_step_bps` wider, up to
 `max_slippage_bps`; then the next hedge venue by the depth its book shows within that cap;
 then the fallback: a reduce-only flip of the remainder on the exchange's own book, or a resting
-limit at the touch. Pure: the order, its step so far, the view and the config are the inputs.
+limit at the touch, which the executor cancels after `resting_ttl_ms` so its remainder starts
+over here. Pure: the order, its step so far, the view and the config are the inputs.
 """
 
 from __future__ import annotations
@@ -59,8 +60,14 @@ def next_intent(
     nothing tradable left or every step is used (the exposure alarm watches the rest)."""
     qty = order.remaining
     side = sign(qty)
-    if side == 0 or step.stage == "fallback":
+    if side == 0:
         return None
+    if step.stage == "fallback":
+        if order.tif != "GTC":
+            return None
+        # a resting fallback that timed out (`execution.resting_ttl_ms`): start over on
+        # fresh books, from its first venue
+        step = Step(step.attempt, ZERO, step.tried[:1], "strategy")
     reason = f"escalate {step.attempt + 1}: {order.client_order_id}"
     if step.stage == "budget" and order.venue == EXCHANGE and step.tried:
         home = step.tried[0]

@@ -92,3 +92,18 @@ def test_a_flip_that_cannot_reduce_rests_instead_and_none_stops() -> None:
 
 def test_nothing_left_nothing_to_do() -> None:
     assert next_intent(expired(filled="1"), Step(), v(), CFG) is None
+
+
+def test_a_timed_out_resting_fallback_starts_over_on_fresh_books() -> None:
+    from dataclasses import replace
+
+    resting = replace(expired(), tif="GTC", limit_price=D("99.9"))
+    done = Step(5, D(75), ("a", "b", "c"), "fallback")
+    got = next_intent(resting, done, v(), CFG)
+    assert got is not None
+    intent, step = got
+    # 0.9 left, back on its first venue a, 25 bps through the touch 100 → 100.25 → 100.2
+    assert intent == Hedge("BTC-PERP", "a", D("0.9"), D("100.2"), "IOC", D(25), intent.reason)
+    assert step == Step(6, D(25), ("a",), "widen")
+    # an IOC that reached the fallback stage is done (the exposure alarm watches the rest)
+    assert next_intent(expired(), done, v(), CFG) is None
