@@ -113,6 +113,8 @@ class Backtest:
                 drop=o.drop,
                 csv_path=o.csv_path,
             )
+        except ExchangeError as e:  # the program refuses the commitment
+            raise BacktestError(f"commitment: {e.message}") from e
         except (ValueError, OSError) as e:
             raise BacktestError(str(e)) from e
         self.our_id = self.scenario.blps[self.ours.name]
