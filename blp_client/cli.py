@@ -357,6 +357,115 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return rc
 
 
+def _decimal(text: str) -> Decimal:
+    """A strict decimal flag (digits and an optional point: no exponent, no sign)."""
+    from .models import parse_decimal
+
+    try:
+        value = parse_decimal(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: {e}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _latency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= 60_000:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 60000 ms, got {value}")
+    return value
+
+
+def _backtest_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", type=Path, required=True, help="bot.toml")
+    p.add_argument(
+        "--scenario", default="crash", help="a scenario of `blp simulate` (default crash)"
+    )
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--accounts", type=_positive_int, default=5000, help="default 5000")
+    p.add_argument("--seconds", type=_positive_int, default=3600, help="engine seconds")
+    p.add_argument("--drop", type=float, default=0.20, help="crash depth (default 0.20)")
+    p.add_argument("--csv", dest="csv_path", help="timestamp,price file for --scenario csv")
+    p.add_argument("--collateral", type=_decimal, help="override [commitment] collateral")
+    p.add_argument("--minute-rate", type=_decimal, help="override [commitment] minute_rate")
+    p.add_argument("--hour-rate", type=_decimal, help="override [commitment] hour_rate")
+    p.add_argument("--threshold", type=_decimal, help="override [commitment] threshold")
+    p.add_argument("--insurance-fund", type=_decimal, help="the exchange's insurance fund")
+    p.add_argument(
+        "--stream-latency-ms", type=_latency, default=20, help="engine → bot (default 20)"
+    )
+    p.add_argument(
+        "--venue-latency-ms", type=_latency, default=10, help="bot → venue, one way (default 10)"
+    )
+    p.add_argument("--json", action="store_true", help="print the JSON report only")
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="also write DIR/report.json and DIR/report.html (charts)",
+    )
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """The config's strategy and the bot's core through a scenario, in engine time."""
+    from .backtest import BacktestError, BacktestOptions, run_backtest
+    from .backtest.report import text, write_html
+    from .bot.config import ConfigError, load_config
+    from .engine.simulate import to_json
+
+    if not 0 < args.drop < 1:
+        print("blp backtest: --drop must be between 0 and 1 (e.g. 0.2 for 20%)", file=sys.stderr)
+        return 2
+    if args.seed < 0:
+        print("blp backtest: --seed must be >= 0", file=sys.stderr)
+        return 2
+    if not _report_dir_usable(args.report, "backtest"):
+        return 2
+    try:
+        config = load_config(args.config)
+        options = BacktestOptions(
+            scenario=args.scenario,
+            seed=args.seed,
+            accounts=args.accounts,
+            seconds=args.seconds,
+            drop=args.drop,
+            csv_path=args.csv_path,
+            collateral=args.collateral,
+            minute_rate=args.minute_rate,
+            hour_rate=args.hour_rate,
+            thresholds=args.threshold,
+            insurance_fund=args.insurance_fund,
+            stream_latency_ms=args.stream_latency_ms,
+            venue_latency_ms=args.venue_latency_ms,
+        )
+        bar = ProgressBar(f"backtest {args.scenario}, {args.accounts:,} accounts")
+        result = run_backtest(config, options, bar)
+    except ConfigError as e:
+        print(f"blp backtest: {e}", file=sys.stderr)
+        return 2
+    except BacktestError as e:
+        print(f"blp backtest: {e} (see blp backtest --help)", file=sys.stderr)
+        return 2
+    if args.report is not None:
+        from .report import ReportError
+
+        try:
+            html = write_html(args.report, result.report, result.timeline)
+        except ReportError as e:
+            print(f"blp backtest: {e}", file=sys.stderr)
+            return 2
+        print(f"report: {html}", file=sys.stderr)
+    if args.json:
+        sys.stdout.write(to_json(result.report))
+    else:
+        print(text(result.report))
+    return 0
+
+
 def cmd_engine(args: argparse.Namespace) -> int:
     import asyncio
     import signal
@@ -421,6 +530,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="sweep BLP commitments × scenarios; recommend one")
     _plan_args(p)
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("backtest", help="run the bot's strategy and core through a scenario")
+    _backtest_args(p)
+    p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser("demo", help="engine + venue + the hedging bot through a crash")
     p.add_argument(

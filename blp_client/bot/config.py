@@ -247,12 +247,25 @@ class PaperSettings(_Section):
     """Seeds the latency and partial-fill draws (each venue its own stream)."""
 
 
+class CommitmentConfig(_Section):
+    """What the BLP committed to the program: read by `blp backtest` / `blp plan`, which
+    register the BLP with it (live, the exchange holds the registration; the daemon ignores
+    this section). Defaults: the demo's BLP."""
+
+    collateral: Decimal = Field(default=Decimal(250_000), gt=0, le=Decimal(10) ** 12)
+    minute_rate: Decimal = Field(default=Decimal(300_000), gt=0, le=Decimal(10) ** 12)
+    hour_rate: Decimal = Field(default=Decimal(3_000_000), gt=0, le=Decimal(10) ** 12)
+    threshold: Decimal = Field(default=Decimal(1_500_000), ge=0, le=Decimal(10) ** 12)
+    """Max Position Notional Threshold, per contract."""
+
+
 class BotConfig(_Section):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     venues: dict[str, VenueConfig] = Field(default_factory=dict)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
+    commitment: CommitmentConfig = Field(default_factory=CommitmentConfig)
     journal: Path = Path("blp-bot.sqlite")
     metrics_port: int | None = Field(default=9108, ge=0, le=65535)
     status_port: int | None = Field(default=None, ge=0, le=65535)
