@@ -17,6 +17,9 @@ from ..core.book import Side
 from ..core.exchange import Exchange
 from ..core.instruments import Instrument
 from ..core.num import ZERO
+
+USER_TRADES_KEPT = 5_000
+"""Own trades kept per venue account (older ones are no longer served by `userTrades`)."""
 from .errors import BinanceApiError, missing
 
 QUOTE = "USDT"
@@ -91,7 +94,9 @@ class VenueState:
         self.user_cancelled: set[int] = set()
         self.order_updated: dict[int, int] = {}
         self.position_updated: dict[tuple[int, str], int] = {}
-        self.user_trades: dict[int, list[UserTrade]] = {}
+        # each venue account's own trades, the latest USER_TRADES_KEPT (`GET userTrades`
+        # serves at most 1000 at a time): a daemon that trades for weeks stays bounded
+        self.user_trades: dict[int, deque[UserTrade]] = {}
         self.stats = {s: TickerStats() for s in exchange.instruments}
         self._realised_seen: dict[int, Decimal] = {}
         # Observe the engine's events as they are emitted (the service drains the list
@@ -104,7 +109,7 @@ class VenueState:
         self.venue_accounts.add(account_id)
         acct = self.exchange.account(account_id)
         self._realised_seen.setdefault(account_id, acct.realised_pnl)
-        self.user_trades.setdefault(account_id, [])
+        self.user_trades.setdefault(account_id, deque(maxlen=USER_TRADES_KEPT))
 
     # ---- symbols and prices -------------------------------------------------------------
 
