@@ -29,8 +29,8 @@ from ..auth import Verifier, new_credentials
 from ..errors import Conflict, InvalidRequest, NotFound, RateLimited
 from .config import EngineConfig
 from .core import AccountKind, Exchange
-from .core.ledger import LiquidationState
 from .core import events as ev
+from .core.ledger import LiquidationState
 from .eventlog import BLPRecord, EventLog, LogRow
 from .market import SCENARIOS, Scenario, build_scenario
 from .simulate import SimulationConfig

@@ -17,12 +17,11 @@ from ..core.book import Side
 from ..core.exchange import Exchange
 from ..core.instruments import Instrument
 from ..core.num import ZERO
-
-USER_TRADES_KEPT = 5_000
-"""Own trades kept per venue account (older ones are no longer served by `userTrades`)."""
 from .errors import BinanceApiError, missing
 
 QUOTE = "USDT"
+USER_TRADES_KEPT = 5_000
+"""Own trades kept per venue account (older ones are no longer served by `userTrades`)."""
 DEFAULT_LEVERAGE = 20
 DAY_MS = 86_400_000
 BIG = Decimal("1000000000")  # "no limit" in filters and brackets
