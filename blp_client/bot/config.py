@@ -259,6 +259,31 @@ class CommitmentConfig(_Section):
     """Max Position Notional Threshold, per contract."""
 
 
+class RetentionConfig(_Section):
+    """How much history the journal keeps (`journal_compaction`). Compaction never deletes
+    what exactly-once resume needs (`last_seq`, counters, strategy state, inventory), an
+    open order or anything tied to one (its intent, step, fills, netted parts), a pending
+    threshold action, or an assignment whose hedge is still open."""
+
+    retain_days: float | None = Field(default=30, gt=0, le=36_500)
+    """Keep processed events, decisions, orders and fills younger than this (journal time);
+    `false` keeps them whatever their age."""
+    retain_assignments: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    """Keep at most the latest this many processed stream events (and what they caused);
+    `false`/unset: no count limit."""
+    every_s: float = Field(default=600, gt=0, le=86_400)
+    """How often the daemon compacts (in a thread, off the hot path)."""
+
+    @field_validator("retain_days", "retain_assignments", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:
+        if value is False:
+            return None
+        if value is True:
+            raise ValueError("give a number, or false to keep everything")
+        return value
+
+
 class BotConfig(_Section):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
@@ -267,6 +292,7 @@ class BotConfig(_Section):
     risk: RiskConfig = Field(default_factory=RiskConfig)
     commitment: CommitmentConfig = Field(default_factory=CommitmentConfig)
     journal: Path = Path("blp-bot.sqlite")
+    journal_retention: RetentionConfig = Field(default_factory=RetentionConfig)
     metrics_port: int | None = Field(default=9108, ge=0, le=65535)
     status_port: int | None = Field(default=None, ge=0, le=65535)
     """Ports on 127.0.0.1: 0 picks a free one; `false` (TOML has no null) turns it off."""

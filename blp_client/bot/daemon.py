@@ -38,6 +38,7 @@ from blp_client.bot.daemon_io import (
 )
 from blp_client.bot.execution import Executor, wall_ms
 from blp_client.bot.funding import FundingPoller
+from blp_client.bot.journal_compaction import Retention, compact
 from blp_client.bot.journal_open import open_journal
 from blp_client.bot.metrics import BotMetrics, metrics_app
 from blp_client.bot.reconcile import PositionRound
@@ -214,6 +215,8 @@ class Bot:
         ]
         if self.strategy.timer_ms():
             loops.append(self._timer_loop())
+        if not self.retention.keeps_everything:
+            loops.append(self._compact_loop())
         self._tasks = [asyncio.create_task(self._guard(c)) for c in loops]
 
     @property
@@ -425,6 +428,24 @@ class Bot:
         for s in self.symbols:
             self.metrics.exposure_age.set(self.core.alarm.age_ms(s, now), symbol=s)
         self._update_gauges()
+
+    @property
+    def retention(self) -> Retention:
+        r = self.config.journal_retention
+        return Retention(r.retain_days, r.retain_assignments)
+
+    async def _compact_loop(self) -> None:
+        """Drop journal history past the retention, off the event loop (`journal_compaction`
+        keeps whatever resume and open orders need)."""
+        keep, every = self.retention, self.config.journal_retention.every_s
+        while True:
+            done = await asyncio.to_thread(compact, self.journal.path, keep, wall_ms())
+            for table, n in done.deleted.items():
+                if n:
+                    self.metrics.compacted.inc(n, table=table)
+            if done.total:
+                log.info("journal_compacted", compacted_seq=done.compacted_seq, **done.deleted)
+            await asyncio.sleep(every)
 
     async def _reconcile_loop(self) -> None:
         assert self.executor is not None

@@ -85,8 +85,14 @@ class Journal(JournalLanes, JournalFunding):
 
     def processed(self, seq: int) -> bool:
         with self._lock:
+            if seq <= self._compacted_seq():
+                return True
             row = self._db.execute("SELECT 1 FROM events WHERE seq = ?", (seq,)).fetchone()
             return row is not None
+
+    def _compacted_seq(self) -> int:
+        """The highest seq compaction deleted (0: none); every seq up to it was processed."""
+        return int(self._meta("compacted_seq") or 0)
 
     def get_state(self, key: str) -> Any:
         """JSON state saved with decisions (e.g. "strategy", "monitor"), or None."""
@@ -119,8 +125,11 @@ class Journal(JournalLanes, JournalFunding):
         """Record stream event `seq` and all it causes, atomically. None when `seq` was already
         processed (a replay after a crash or reconnect): then nothing changes."""
         with self._tx() as db:
-            if db.execute("SELECT 1 FROM events WHERE seq = ?", (seq,)).fetchone():
-                return None
+            if (
+                seq <= self._compacted_seq()
+                or db.execute("SELECT 1 FROM events WHERE seq = ?", (seq,)).fetchone()
+            ):
+                return None  # recorded before (a compacted seq counts: `journal_compaction`)
             db.execute(
                 "INSERT INTO events(seq, id, kind, ts, payload, processed_ms) "
                 "VALUES (?, ?, ?, ?, ?, ?)",

@@ -261,6 +261,10 @@ class BotMetrics:
             "blp_bot_unhedged_assignments_total",
             "Assignments in contracts the bot does not hedge (engine.symbols), by contract.",
         )
+        self.compacted = r.counter(
+            "blp_bot_journal_compacted_rows_total",
+            "Journal rows deleted by compaction (journal_retention), by table.",
+        )
 
 
 def metrics_app(metrics: BotMetrics, status: Callable[[], object] | None = None) -> web.Application:

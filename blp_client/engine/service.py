@@ -30,6 +30,7 @@ from ..errors import Conflict, InvalidRequest, NotFound, RateLimited
 from .config import EngineConfig
 from .core import AccountKind, Exchange
 from .core import events as ev
+from .core.ledger import LiquidationState
 from .eventlog import BLPRecord, EventLog, LogRow
 from .market import SCENARIOS, Scenario, build_scenario
 from .simulate import SimulationConfig
@@ -176,6 +177,9 @@ class EngineService:
         self.connections: set[Any] = set()  # live stream connections (stream.py)
         self.counters = {"connections": 0, "slow_consumer_closes": 0, "events_logged": 0}
         self.assignments = 0  # core assignments seen (all BLPs)
+        # accounts `force_liquidations` opened whose liquidation is over (flat, no cash):
+        # the next forced liquidations reuse them, so a soak does not grow the ledger
+        self.spent_forced: list[int] = []
         self.house = self.exchange.open_account(
             AccountKind.MARKET_MAKER, self.config.house_collateral
         )
@@ -395,12 +399,13 @@ class EngineService:
         return ids
 
     def force_liquidations(self, req: m.ForceLiquidations) -> m.ForceResult:
-        """Open `count` accounts each holding `qty` (default one lot) at mark with zero
-        equity against the house, and run the waterfall at once: each is taken over at its
-        zero price (= mark, favorable) and handed to the opted-in BLPs by the program's
-        rules (rates, thresholds, pro-rata). One lot per account gives one assignment each.
-        With `bankrupt_bps` the accounts are bankrupt (entry that far worse than mark): toxic
-        flow, filled at the zero price collared at 1 % off mark."""
+        """Open `count` accounts (or reuse spent ones, `spent_forced`) each holding `qty`
+        (default one lot) at mark with zero equity against the house, and run the waterfall
+        at once: each is taken over at its zero price (= mark, favorable) and handed to the
+        opted-in BLPs by the program's rules (rates, thresholds, pro-rata). One lot per
+        account gives one assignment each. With `bankrupt_bps` the accounts are bankrupt
+        (entry that far worse than mark): toxic flow, filled at the zero price collared at
+        1 % off mark."""
         x = self.exchange
         inst = x.instruments.get(req.symbol)
         if inst is None:
@@ -421,13 +426,16 @@ class EngineService:
                 s = -1
             else:
                 s = 1 if i % 2 == 0 else -1
-            aid = x.open_account(AccountKind.TRADER)
+            aid = (
+                self.spent_forced.pop() if self.spent_forced else x.open_account(AccountKind.TRADER)
+            )
             entry = mark
             if req.bankrupt_bps is not None:  # bought dearer / sold cheaper: equity < 0
                 entry = mark * (1 + s * req.bankrupt_bps / 10_000)
             x.seed_position(aid, self.house, req.symbol, s * qty, entry)
             ids.append(aid)
         self.settle()
+        self.spent_forced += [a for a in ids if self._spent(a)]
         log.info("forced_liquidations", count=req.count, assignments=self.assignments - assigned)
         return m.ForceResult(
             accounts=len(ids),
@@ -435,6 +443,17 @@ class EngineService:
             last_account_id=ids[-1],
             assignments=self.assignments - assigned,
             events_logged=self.counters["events_logged"] - before,
+        )
+
+    def _spent(self, account_id: int) -> bool:
+        """A forced account whose liquidation is over and left nothing: flat, no cash, no
+        orders (one that still holds anything is never reused)."""
+        acct = self.exchange.account(account_id)
+        return (
+            acct.liquidation is LiquidationState.NONE
+            and acct.cash == 0
+            and not acct.open_positions()
+            and not self.exchange.open_orders.get(account_id)
         )
 
     def set_index(self, req: m.SetIndex) -> None:

@@ -303,7 +303,7 @@ class Orders:
         trades = _window(
             call,
             "fromId",
-            (t for t in st.user_trades.get(call.account, []) if t.symbol == inst.symbol),
+            (t for t in st.user_trades.get(call.account, ()) if t.symbol == inst.symbol),
             lambda t: t.id,
             lambda t: t.time,
         )

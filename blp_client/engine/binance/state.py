@@ -21,6 +21,8 @@ from .errors import BinanceApiError, missing
 
 QUOTE = "USDT"
 FUNDING_INCOME_KEPT = 10_000  # FUNDING_FEE rows per venue account
+USER_TRADES_KEPT = 5_000
+"""Own trades kept per venue account (older ones are no longer served by `userTrades`)."""
 DEFAULT_LEVERAGE = 20
 DAY_MS = 86_400_000
 BIG = Decimal("1000000000")  # "no limit" in filters and brackets
@@ -92,7 +94,9 @@ class VenueState:
         self.user_cancelled: set[int] = set()
         self.order_updated: dict[int, int] = {}
         self.position_updated: dict[tuple[int, str], int] = {}
-        self.user_trades: dict[int, list[UserTrade]] = {}
+        # each venue account's own trades, the latest USER_TRADES_KEPT (`GET userTrades`
+        # serves at most 1000 at a time): a daemon that trades for weeks stays bounded
+        self.user_trades: dict[int, deque[UserTrade]] = {}
         self.funding_income: dict[int, deque[ev.FundingPayment]] = {}
         self.stats = {s: TickerStats() for s in exchange.instruments}
         self._realised_seen: dict[int, Decimal] = {}
@@ -106,7 +110,7 @@ class VenueState:
         self.venue_accounts.add(account_id)
         acct = self.exchange.account(account_id)
         self._realised_seen.setdefault(account_id, acct.realised_pnl)
-        self.user_trades.setdefault(account_id, [])
+        self.user_trades.setdefault(account_id, deque(maxlen=USER_TRADES_KEPT))
         self.funding_income.setdefault(account_id, deque(maxlen=FUNDING_INCOME_KEPT))
 
     # ---- symbols and prices -------------------------------------------------------------
