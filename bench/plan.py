@@ -1,6 +1,7 @@
 """The plan benchmark: a 100-task `blp plan` (4 commitments × 25 markets, 500 accounts and 600
-engine seconds each) on the process pool with every core, against the same tasks in one
-process (issue 14's target: ≤ 3 min on 2 cores). Fresh caches, so every task runs.
+engine seconds each, every task a backtest of examples/bot.toml) on the process pool with
+every core, against the same tasks in one process (issue 14's target: ≤ 3 min on 2 cores).
+Fresh caches, so every task runs.
 
 The machine may be shared, so the runs alternate (pool, one process, pool, one process) and
 the best wall time of each counts. The CPU seconds the runs got are reported too: a pool can
@@ -18,8 +19,10 @@ from typing import Any
 from blp_client.engine.simulate import to_json
 from blp_client.plan import parse_plan, run_plan
 
+ROOT = Path(__file__).resolve().parent.parent
 PLAN = {
     "seed": 1,
+    "bot_config": str(ROOT / "examples" / "bot.toml"),
     "accounts": 500,
     "seconds": 600,
     "commitments": {"minute_rate": ["150000", "400000"], "collateral": ["100000", "1000000"]},
@@ -65,8 +68,8 @@ def run(target_s: float = 180.0, rounds: int = 2) -> dict[str, Any]:
         "target_s": target_s,
         "rows": [
             [
-                f"`blp plan`: {tasks} tasks ({plan.accounts} accounts, {plan.seconds} engine s"
-                f" each), process pool of {cores}",
+                f"`blp plan -c examples/bot.toml`: {tasks} backtests ({plan.accounts} accounts,"
+                f" {plan.seconds} engine s each), process pool of {cores}",
                 f"{pool_s:.1f} s: {one_s / pool_s:.2f}× one process ({one_s:.1f} s); best of"
                 f" {rounds}; the pool got {min(cpus[cores]) / pool_s:.2f} cores of CPU"
                 f" (load average {load_before:.1f} before)",

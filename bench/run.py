@@ -25,7 +25,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 def _benches() -> list[tuple[str, Callable[[], dict[str, Any]]]]:
     import asyncio
 
-    from . import burst, engine, hedge, plan, stream
+    from . import backtest, burst, engine, hedge, plan, stream
 
     return [
         ("engine_tick", engine.tick_cost),
@@ -33,6 +33,8 @@ def _benches() -> list[tuple[str, Callable[[], dict[str, Any]]]]:
         ("stream", lambda: asyncio.run(stream.run())),
         ("hedge", lambda: asyncio.run(hedge.run())),
         ("burst", lambda: asyncio.run(burst.run())),
+        ("backtest", backtest.crash),
+        ("backtest_vs_demo", backtest.versus_demo),
         ("plan", plan.run),
     ]
 
@@ -51,7 +53,7 @@ def table(results: dict[str, Any]) -> str:
             f"| One-hour {int(c['drop'] * 100)}% crash, {c['accounts']:,} accounts "
             f"({c['liquidations']:,} liquidations) | {c['wall_s']} s | ≤ {c['target_s']} s |"
         )
-    for key in ("stream", "hedge", "burst", "plan"):
+    for key in ("stream", "hedge", "burst", "backtest", "backtest_vs_demo", "plan"):
         for row in results.get(key, {}).get("rows", []):
             rows.append(f"| {row[0]} | {row[1]} | {row[2]} |")
     machine = results["machine"]

@@ -383,7 +383,7 @@ def _latency(text: str) -> int:
 def _backtest_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", "--config", type=Path, required=True, help="bot.toml")
     p.add_argument(
-        "--scenario", default="crash", help="a scenario of `blp simulate` (default crash)"
+        "--scenario", choices=SCENARIOS, default="crash", help="as `blp simulate` (default crash)"
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--accounts", type=_positive_int, default=5000, help="default 5000")
@@ -394,7 +394,12 @@ def _backtest_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minute-rate", type=_decimal, help="override [commitment] minute_rate")
     p.add_argument("--hour-rate", type=_decimal, help="override [commitment] hour_rate")
     p.add_argument("--threshold", type=_decimal, help="override [commitment] threshold")
-    p.add_argument("--insurance-fund", type=_decimal, help="the exchange's insurance fund")
+    p.add_argument(
+        "--insurance-fund",
+        type=_insurance_fund,
+        metavar="USDT",
+        help="the exchange's insurance fund at the start (default 1000000; 0 to 1e12)",
+    )
     p.add_argument(
         "--stream-latency-ms", type=_latency, default=20, help="engine → bot (default 20)"
     )

@@ -1,19 +1,16 @@
 """The backtest runner: each task is one `blp_client.backtest.run_backtest` of the plan's
-bot.toml, with the task's commitment, market and strategy parameters as overrides.
-
-`blp backtest` is built in parallel with the planner, so it is found at run time (not imported
-statically): when it is installed and the plan names a bot config, plans use it; otherwise
-they use the engine runner (`runner.EngineRunner`).
+bot.toml, with the task's commitment, market and strategy parameters as overrides. A plan
+that names a bot config uses it; one without runs the engine runner (`runner.EngineRunner`).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
 from decimal import Decimal
 from typing import Any
 
+from ..backtest import BacktestOptions, run_backtest
+from ..bot.config import BotConfig, load_config
 from .runner import EngineRunner, TaskResult, TaskRunner
 from .tasks import Task
 
@@ -25,7 +22,6 @@ class BacktestRunner:
     name = "backtest/1"
 
     def __call__(self, task: Task) -> TaskResult:
-        bt = importlib.import_module("blp_client.backtest")
         m, c = task.market, task.commitment
         if task.bot_config is None:
             raise ValueError("the backtest runner needs a bot config (-c bot.toml)")
@@ -41,7 +37,7 @@ class BacktestRunner:
             config = config.model_copy(
                 update={"strategy": strategy.model_copy(update={"params": params})}
             )
-        options = bt.BacktestOptions(
+        options = BacktestOptions(
             scenario=m.scenario,
             seed=m.seed,
             accounts=task.accounts,
@@ -53,7 +49,7 @@ class BacktestRunner:
             thresholds=c.threshold,
             insurance_fund=m.insurance_fund,
         )
-        report: dict[str, Any] = bt.run_backtest(config, options).report
+        report: dict[str, Any] = run_backtest(config, options).report
         fraction = report["in_program_fraction"]
         return {
             "pnl": _money(report["pnl"]),
@@ -67,10 +63,8 @@ class BacktestRunner:
 
 
 @functools.lru_cache(maxsize=4)
-def load_bot_config(path: str) -> Any:
+def load_bot_config(path: str) -> BotConfig:
     """The bot config, read once per worker process."""
-    from ..bot.config import load_config
-
     return load_config(path)
 
 
@@ -78,16 +72,9 @@ def _money(value: Any) -> str:
     return format(Decimal(str(value)).quantize(CENT), "f")
 
 
-def backtest_available() -> bool:
-    return importlib.util.find_spec("blp_client.backtest") is not None
-
-
 def runner_for(bot_config: str | None) -> TaskRunner:
-    """The backtest runner when the plan names a bot config and `blp backtest` is installed,
-    the engine runner otherwise."""
-    if bot_config is not None and backtest_available():
-        return BacktestRunner()
-    return EngineRunner()
+    """The backtest runner when the plan names a bot config, the engine runner otherwise."""
+    return EngineRunner() if bot_config is None else BacktestRunner()
 
 
-__all__ = ["BacktestRunner", "backtest_available", "runner_for"]
+__all__ = ["BacktestRunner", "runner_for"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .backtest_runner import BacktestRunner, load_bot_config, runner_for
+from .backtest_runner import load_bot_config, runner_for
 from .cache import ResultCache
 from .config import PlanConfig
 from .execute import Backend, Log, Progress, run_tasks
@@ -29,10 +29,8 @@ def run_plan(
     if runner is None:
         bot = str(plan.bot_config) if plan.bot_config is not None else None
         runner = runner_for(bot)
-        if bot is not None and isinstance(runner, BacktestRunner):
+        if bot is not None:
             load_bot_config(bot)  # a bad bot.toml fails here, once, not in every worker
-        elif bot is not None and log is not None:
-            log("blp backtest is not installed: the bot config is not used (engine runner)")
     tasks = build_tasks(plan)
     results = run_tasks(
         tasks,

@@ -50,6 +50,7 @@ def test_ray_on_a_local_instance_gives_the_same_table(
     plan_file = tmp_path / "plan.toml"
     plan_file.write_text(
         "accounts = 200\nseconds = 120\nseed = 5\n"
+        f"bot_config = {str(ROOT / 'examples' / 'bot.toml')!r}\n"  # every task a backtest
         '[commitments]\nminute_rate = ["150000", "400000"]\ncollateral = ["50000", "1000000"]\n'
         '[scenarios]\nnames = ["march-2020"]\nseeds = 3\n'
     )
@@ -61,6 +62,7 @@ def test_ray_on_a_local_instance_gives_the_same_table(
     assert "12 tasks: 0 cached, 12 to run on the ray backend" in out.err
     assert out.out == pooled
     assert (tmp_path / "ray" / "plan.json").read_text() == pooled
+    assert '"runner": "backtest/1"' in pooled
 
 
 def _plan_cmd(out: Path) -> list[str]:
@@ -167,10 +169,6 @@ def test_report_marks_liquidated_commitments_on_the_frontier(
     assert "<script" not in html
 
 
-HAS_BACKTEST = importlib.util.find_spec("blp_client.backtest") is not None
-
-
-@pytest.mark.skipif(not HAS_BACKTEST, reason="blp backtest is not installed (branch backtest)")
 def test_with_a_bot_config_each_task_is_a_backtest(tmp_path: Path) -> None:
     plan = parse_plan(
         {
@@ -184,14 +182,3 @@ def test_with_a_bot_config_each_task_is_a_backtest(tmp_path: Path) -> None:
     pooled = run_plan(plan, tmp_path / "pool", workers=2)
     assert pooled["runner"] == "backtest/1"
     assert to_json(run_plan(plan, tmp_path / "one", workers=1)) == to_json(pooled)
-
-
-@pytest.mark.skipif(HAS_BACKTEST, reason="blp backtest is installed")
-def test_without_the_backtest_a_bot_config_is_reported_unused(tmp_path: Path) -> None:
-    plan = parse_plan(
-        {**GRID, "bot_config": str(ROOT / "examples" / "bot.toml"), "scenarios": {"seeds": 1}}
-    )
-    lines: list[str] = []
-    doc = run_plan(plan, tmp_path, workers=1, log=lines.append)
-    assert doc["runner"] == "engine-ideal-hedge/1"
-    assert lines[0] == "blp backtest is not installed: the bot config is not used (engine runner)"
