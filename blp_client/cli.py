@@ -383,7 +383,7 @@ def _latency(text: str) -> int:
 def _backtest_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", "--config", type=Path, required=True, help="bot.toml")
     p.add_argument(
-        "--scenario", choices=SCENARIOS, default="crash", help="as `blp simulate` (default crash)"
+        "--scenario", default="crash", help="a scenario or preset of `blp simulate` (default crash)"
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--accounts", type=_positive_int, default=5000, help="default 5000")

@@ -38,7 +38,7 @@ from blp_client.bot.journal import (
     OrderState,
 )
 from blp_client.bot.journal_schema import TERMINAL_STATES
-from blp_client.bot.venues.base import VenueOrder
+from blp_client.bot.venues.base import OrderStatus, VenueOrder
 
 
 class Endpoint(Protocol):
@@ -49,6 +49,8 @@ class Endpoint(Protocol):
     def mark(self, symbol: str) -> Decimal | None: ...
 
     def lookup(self, client_order_id: str, now_ms: int) -> VenueOrder | None: ...
+
+    def cancel(self, client_order_id: str, now_ms: int) -> VenueOrder | None: ...
 
 
 @dataclass
@@ -62,6 +64,9 @@ class SimExecutor:
     on_expired: Callable[[OrderRecord, int], None]
     stream_fills: frozenset[str] = frozenset()
     max_resend_age_ms: int = 120_000
+    resting_ttl_ms: int = 0
+    """A resting fallback open this long is cancelled and escalated again (0: never), as the
+    daemon's `execution.resting_ttl_ms`."""
     sends: int = 0
     netted: int = 0
     refused: int = 0
@@ -188,7 +193,31 @@ class SimExecutor:
             if venue is None:
                 continue
             vo = venue.lookup(cid, now_ms)
+            stale = (
+                vo is not None
+                and vo.status is OrderStatus.OPEN
+                and self._rested_too_long(o, now_ms)
+            )
+            if stale:
+                vo = venue.cancel(cid, now_ms)
             self._take(o, NotFound() if vo is None else Found(vo), now_ms)
+            if stale:
+                self._escalate_cancelled(cid, now_ms)
+
+    def _rested_too_long(self, order: OrderRecord, now_ms: int) -> bool:
+        """The daemon's rule: a resting fallback (GTC, escalation stage "fallback") open past
+        `resting_ttl_ms`."""
+        if self.resting_ttl_ms <= 0 or order.tif != "GTC" or order.state is not OrderState.ACKED:
+            return False
+        if now_ms - order.created_ms < self.resting_ttl_ms:
+            return False
+        return self.journal.step(order.client_order_id).stage == "fallback"
+
+    def _escalate_cancelled(self, cid: str, now_ms: int) -> None:
+        """A timed-out fallback, cancelled with its fills in: escalate the rest."""
+        o = self.journal.order(cid)
+        if o is not None and o.state is OrderState.CANCELLED and o.remaining > 0:
+            self.on_expired(o, now_ms)
 
     def finish(self, cid: str, now_ms: int) -> bool:
         """Close an order the venue reported done once its fills are in (`tracker.settle`)."""

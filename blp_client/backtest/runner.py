@@ -22,7 +22,7 @@ from blp_client.backtest.clock import Agenda, RateBudget, order_spacing_ms
 from blp_client.backtest.executor import SimExecutor
 from blp_client.backtest.options import BacktestError, BacktestOptions, BacktestResult
 from blp_client.backtest.tally import Tally
-from blp_client.backtest.venue_sim import SimVenue, answer, find
+from blp_client.backtest.venue_sim import SimVenue, answer, cancel, find
 from blp_client.bot.config import BotConfig
 from blp_client.bot.core.decider import Decider, Decision
 from blp_client.bot.journal import FillRecord, Journal, OrderRecord, ThresholdAction
@@ -87,6 +87,12 @@ class ExchangeEndpoint:
 
     def lookup(self, client_order_id: str, now_ms: int) -> VenueOrder | None:
         return find(self.bt.x, self.bt.our_id, client_order_id, now_ms)
+
+    def cancel(self, client_order_id: str, now_ms: int) -> VenueOrder | None:
+        try:
+            return cancel(self.bt.x, self.bt.our_id, client_order_id, now_ms)
+        finally:
+            self.bt.pump(now_ms)
 
 
 class Backtest:
@@ -157,6 +163,7 @@ class Backtest:
             self._on_fills,
             self._on_expired,
             stream_fills=frozenset({EXCHANGE}),
+            resting_ttl_ms=config.execution.resting_ttl_ms,
         )
         self.tally = Tally(self)
         self._assess_due: int | None = None

@@ -108,6 +108,13 @@ class SimVenue:
         """Our order by client id, as a reconciliation reads it (None: not known here)."""
         return find(self.x, self.desk, client_order_id, now_ms)
 
+    def cancel(self, client_order_id: str, now_ms: int) -> VenueOrder | None:
+        """Cancel our resting order by client id; its state after (None: not known here)."""
+        try:
+            return cancel(self.x, self.desk, client_order_id, now_ms)
+        finally:
+            self.x.events.clear()
+
     def market(self, symbol: str) -> VenueMarket:
         """The book as the bot's market data would show it now."""
         x = self.x
@@ -145,6 +152,17 @@ class SimVenue:
 def find(x: Exchange, account_id: int, client_order_id: str, now_ms: int) -> VenueOrder | None:
     oid = x.client_ids.get(account_id, {}).get(client_order_id)
     return None if oid is None else answer(x.orders[oid], now_ms)
+
+
+def cancel(x: Exchange, account_id: int, client_order_id: str, now_ms: int) -> VenueOrder | None:
+    """Cancel an open order by client id (one already closed is left as it is)."""
+    oid = x.client_ids.get(account_id, {}).get(client_order_id)
+    if oid is None:
+        return None
+    x.set_time(max(now_ms, x.now_ms))
+    if x.orders[oid].is_open:
+        x.cancel_order(account_id, oid)
+    return answer(x.orders[oid], now_ms)
 
 
 def answer(o: Order, now_ms: int) -> VenueOrder:

@@ -134,3 +134,13 @@ def test_the_backtest_runs_the_daemons_decision_core(tmp_path: Path) -> None:
     assert RecordedHedge.decisions == backtest_decisions
     assert in_daemon == [(d, i) for d, i in in_backtest if d in {str(e.seq) for e in delivered}]
     assert len(in_daemon) == len(delivered)
+
+
+def test_the_default_crash_ends_hedged_with_no_fallback_left_resting() -> None:
+    """A resting GTC fallback left behind by the rebound is cancelled after
+    `execution.resting_ttl_ms` and escalated again, as live: before, one rested for the last
+    1,200 engine seconds of the default crash and left 5 BTC unhedged."""
+    r = run_backtest(example(), BacktestOptions()).report
+    for symbol, legs in r["positions_end"].items():
+        assert sum(legs.values()) == 0, (symbol, legs)
+    assert r["hedge_costs"]["market_move"] > -1000  # no open exposure through the rebound

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from blp_client.engine.market import SCENARIOS
+
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = (
     "assignments", "assigned_notional", "discount_captured", "hedge_costs", "pnl",
@@ -53,7 +55,7 @@ def test_report_dir_and_bad_flags(tmp_path: Path) -> None:
     bad = blp("backtest", "-c", "examples/bot.toml", "--scenario", "nope")
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
-        "blp backtest: unknown scenario 'nope': choose one of crash, walk, calm, csv"
+        f"blp backtest: unknown scenario 'nope': choose one of {', '.join(SCENARIOS)}"
         " (see blp backtest --help)"
     ]
     low = blp("backtest", "-c", "examples/bot.toml", "--minute-rate", "10", "--seconds", "5")
