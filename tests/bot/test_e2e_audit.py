@@ -41,16 +41,19 @@ async def manual(tmp_path: Path) -> AsyncIterator[Stack]:
         yield s
 
 
-async def test_live_audit_counts_and_markouts(manual: Stack) -> None:
+@pytest.mark.parametrize("paper", [False, True], ids=["live", "paper"])
+async def test_audit_counts_and_markouts(manual: Stack, paper: bool) -> None:
     stack = manual
-    d = stack.daemon(stack.write_config("audit"))
+    d = stack.daemon(stack.write_config("audit", paper=paper), paper=paper)
     await d.start()
     await d.ready()
-    forced = 0
     for side, qty in (("long", "0.01"), ("short", "0.023"), ("alternate", "0.01")):
-        forced += await stack.force(8, qty=qty, side=side)
+        assert await stack.force(8, qty=qty, side=side) == 8  # favorable, at mark
         stack.requote()
-    assert forced > 0
+    for bps in ("40", "250"):  # toxic: at the zero price, then collared at 1 % off mark
+        body = {"symbol": SYM, "count": 4, "qty": "0.01", "side": "alternate", "bankrupt_bps": bps}
+        assert (await stack.admin("POST", "/liquidations/force", body))["assignments"] == 4
+        stack.requote()
     await wait_for(lambda: caught_up(stack, d), 60, "the bot to hedge everything")
     n = len(stack.engine_assignment_seqs())
     metrics = await d.metrics()
@@ -91,8 +94,11 @@ async def test_live_audit_counts_and_markouts(manual: Stack) -> None:
     assert st["markouts"]["bps"] == {"1s": str(want), "10s": str(want), "60s": str(want)}
     assert sorted(MARKOUT.findall(await d.metrics())) == [(h, str(float(want))) for h in
                                                           ("10s", "1s", "60s")]  # fmt: skip
+    kinds = {k for (k,) in d.journal("SELECT json_extract(payload, '$.kind') FROM events")}
+    assert {"favorable", "toxic"} <= kinds
     assert await d.terminate() == 0
-    check_guarantees(stack, d)
+    if not paper:
+        check_guarantees(stack, d)
     assert "price_audit_mismatch" not in {e.get("event") for e in d.log_events()}
 
 
