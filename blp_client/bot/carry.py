@@ -107,7 +107,10 @@ class Carrier:
             self.monitor_wake.set()
         m.last_seq.set(self.journal.last_seq)
         if a is not None:
-            self.audit(a)
+            try:
+                self.audit(a)
+            except Exception as e:  # an alarm must never stop the stream
+                log.error("price_audit_failed", id=a.id, error=f"{type(e).__name__}: {e}"[:300])
 
     def audit(self, a: Assignment) -> None:
         """Check the price of `a` against the program's rule (an alarm on a mismatch) and
