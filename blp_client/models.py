@@ -551,6 +551,21 @@ class ForceLiquidations(Request):
     −100). Default: zero equity, zero price = mark."""
 
 
+class StreamFaults(Request):
+    """Admin, test-only: the next `assignments` assignment events sent on the stream carry a
+    price shifted by `assignment_price_bps` (a tampered wire: the ledger keeps the real price).
+    `assignments` 0 turns it off."""
+
+    assignment_price_bps: DecIn = Field(default=Decimal(0), ge=-1000, le=1000)
+    assignments: int = Field(default=0, ge=0, le=100_000)
+
+
+class StreamFaultState(Response):
+    assignment_price_bps: Dec
+    assignments_left: int
+    assignments_shifted: int  # since the engine started
+
+
 class ForceResult(Response):
     accounts: int
     first_account_id: int

@@ -1,21 +1,28 @@
 """Carrying out the core's decisions: journal each in one transaction, then count, log and
-hand its orders and threshold changes to the executor. The only place a `Decision` meets I/O."""
+hand its orders and threshold changes to the executor. The only place a `Decision` meets I/O.
+
+Each assignment processed (not a replay) is then price-audited (`core.audit`, state in
+`core.alarms`) and added to the markouts (`core.markouts`), after its hedge was handed to the
+executor: a mismatch is an alarm (log, metric, status), never a refusal."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 
 import structlog
 
 from blp_client.bot.core.decider import Decider, Decision
+from blp_client.bot.core.markouts import MarkoutTracker
 from blp_client.bot.core.netting import Lane, NetPlan
 from blp_client.bot.execution import Executor, wall_ms
 from blp_client.bot.funding import count_funding
 from blp_client.bot.journal import FillRecord, Journal, OrderRecord
 from blp_client.bot.metrics import BotMetrics
-from blp_client.bot.strategy import EXCHANGE
-from blp_client.models import Event
+from blp_client.bot.strategy import EXCHANGE, VenueMarket
+from blp_client.models import Assignment, Event
 
 log = structlog.get_logger("blp_client.bot.daemon")
 
@@ -31,6 +38,9 @@ class Carrier:
         self.metrics = metrics
         self.monitor_wake = monitor_wake
         self.executor: Executor | None = None  # none yet (or in a test): nothing is sent
+        self.tick: Callable[[str], Decimal | None] = lambda _symbol: None
+        """The exchange's tick of a contract (the daemon: from the engine's markets)."""
+        self.markouts = MarkoutTracker()
 
     def apply(self, d: Decision | None, received: float | None = None) -> None:
         """Journal a decision in one transaction, then count, log and send what it asks."""
@@ -96,6 +106,43 @@ class Carrier:
         if d.wake_monitor:
             self.monitor_wake.set()
         m.last_seq.set(self.journal.last_seq)
+        if a is not None:
+            try:
+                self.audit(a)
+            except Exception as e:  # an alarm must never stop the stream
+                log.error("price_audit_failed", id=a.id, error=f"{type(e).__name__}: {e}"[:300])
+
+    def audit(self, a: Assignment) -> None:
+        """Check the price of `a` against the program's rule (an alarm on a mismatch) and
+        start its markouts, the assignment's own mark being the first mark seen at its time."""
+        m = self.metrics
+        check = self.core.alarms.price_audit.check(a, self.tick(a.symbol))
+        if check is None:
+            m.price_audits_unchecked.inc(symbol=a.symbol)
+            log.warning("price_audit_unchecked", id=a.id, seq=a.seq, symbol=a.symbol)
+        else:
+            m.price_audits.inc(symbol=a.symbol)
+            if not check.ok:
+                m.price_audit_mismatches.inc(symbol=a.symbol, kind=a.kind)
+                log.warning(
+                    "price_audit_mismatch",
+                    id=a.id,
+                    seq=a.seq,
+                    symbol=a.symbol,
+                    kind=a.kind,
+                    price=str(a.price),
+                    expected=str(check.expected),
+                    reason=check.reason,
+                )
+        self.markouts.observe(a.symbol, a.ts, a.mark_price)
+        self.markouts.add(a.symbol, a.ts, 1 if a.side == "buy" else -1, a.qty, a.price)
+
+    def observe_marks(self, markets: Mapping[tuple[str, str], VenueMarket]) -> None:
+        """The exchange's marks the market data holds (engine time: its book's timestamp)
+        close the markouts now due."""
+        for (symbol, venue), vm in markets.items():
+            if venue == EXCHANGE and vm.mark is not None and vm.ts:
+                self.markouts.observe(symbol, vm.ts, vm.mark)
 
     def handle(self, ev: Event) -> None:
         """Process one stream event exactly once."""

@@ -117,6 +117,7 @@ class Bot:
         self.executor: Executor | None = None
         self.monitor_wake = asyncio.Event()
         self.carry = Carrier(self.core, self.journal, self.metrics, self.monitor_wake)
+        self.carry.tick = self._tick
         self.started_ms = wall_ms()
         self.running = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -350,8 +351,19 @@ class Bot:
             self.executor.venues,
             self.client,
             poll_ms=self.options.market_refresh_ms,
-            on_round=self._update_gauges,
+            on_round=self._market_round,
         )
+
+    def _market_round(self) -> None:
+        """After each poll of the exchange: its marks close the markouts due, then gauges."""
+        self.carry.observe_marks(self.market.markets)
+        self._update_gauges()
+
+    def _tick(self, symbol: str) -> Decimal | None:
+        """The exchange's tick of `symbol`, from the engine's markets (any contract it lists,
+        hedged or not); None before they were read."""
+        m = self.market.info.get(EXCHANGE, {}).get(symbol)
+        return None if m is None else m.tick
 
     async def _read_account(self) -> None:
         """The exchange account and profile (the BLP API: not on any venue's budget)."""
@@ -496,6 +508,7 @@ class Bot:
             paper=self.paper,
             running=self.running,
             assessed_seq=self.assessed_seq,
+            markouts=self.carry.markouts,
         )
 
     def _update_gauges(self) -> None:

@@ -261,6 +261,27 @@ class BotMetrics:
             "blp_bot_unhedged_assignments_total",
             "Assignments in contracts the bot does not hedge (engine.symbols), by contract.",
         )
+        self.price_audits = r.counter(
+            "blp_bot_price_audits_total",
+            "Assignments whose price was checked against the program's rule, by contract.",
+        )
+        self.price_audit_mismatches = r.counter(
+            "blp_bot_price_audit_mismatches_total",
+            "Assignments whose price is not the program's (an alarm), by contract and kind.",
+        )
+        self.price_audits_unchecked = r.counter(
+            "blp_bot_price_audits_unchecked_total",
+            "Assignments not price-checked: the contract's tick is not known, by contract.",
+        )
+        self.markout_bps = r.gauge(
+            "blp_bot_markout_bps",
+            "Notional-weighted markout of the assigned flow at a horizon (1s/10s/60s), bps: "
+            "how the exchange's mark moved against the assignment price (discount included).",
+        )
+        self.markouts = r.gauge(
+            "blp_bot_markouts",
+            "Assignments whose markout at the horizon is in blp_bot_markout_bps, by horizon.",
+        )
         self.compacted = r.counter(
             "blp_bot_journal_compacted_rows_total",
             "Journal rows deleted by compaction (journal_retention), by table.",

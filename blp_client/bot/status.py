@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from blp_client.bot.config import BotConfig
 from blp_client.bot.core.decider import Decider
+from blp_client.bot.core.markouts import MarkoutTracker, label
 from blp_client.bot.daemon_io import MarketData, as_str
 from blp_client.bot.execution import Executor, VenueHealth
 from blp_client.bot.journal import Journal
@@ -177,6 +178,7 @@ class StatusSources:
     paper: bool = False
     running: bool = False
     assessed_seq: int = 0
+    markouts: MarkoutTracker | None = None
 
 
 class _Model(BaseModel):
@@ -250,7 +252,11 @@ class BotStatus(_Model):
     margin_events: list[dict[str, Any]]
     alarms: dict[str, Any]
     """Operator alarms (`core.alarms`): assignments in contracts nothing hedges, position
-    differences found by reconciliation (both figures, and whether corrected)."""
+    differences found by reconciliation (both figures, and whether corrected), the price
+    audit (assignments checked, mismatches and the latest of them)."""
+    markouts: dict[str, Any]
+    """The assigned flow's notional-weighted markouts (`core.markouts`): `bps` and `count`
+    per horizon (1s, 10s, 60s); bps None until one is due."""
 
     def as_json(self) -> dict[str, Any]:
         return as_str(self.model_dump(mode="json"))  # type: ignore[no-any-return]
@@ -372,7 +378,16 @@ def build_status(src: StatusSources, now_ms: int) -> BotStatus:
         funding=_funding_status(view, j),
         margin_events=_received(src.reader, list(core.margin_events)),
         alarms=core.alarms.as_json(),
+        markouts=markouts_status(src.markouts),
     )
+
+
+def markouts_status(tracker: MarkoutTracker | None) -> dict[str, Any]:
+    t = tracker or MarkoutTracker()
+    return {
+        "bps": t.as_json(),
+        "count": {label(h): t.count(h) for h in t.horizons_ms},
+    }
 
 
 def _margin(name: str, view: View) -> dict[str, Any] | None:
@@ -459,6 +474,12 @@ def update_gauges(src: StatusSources, now_ms: int) -> None:
     for st in RiskState:
         m.risk_state.set(1 if core.gate.state is st else 0, state=st.value)
     m.in_program.set(1 if core.program.inside else 0)
+    if src.markouts is not None:
+        for h in src.markouts.horizons_ms:
+            bps = src.markouts.bps(h)
+            if bps is not None:
+                m.markout_bps.set(bps, horizon=label(h))
+                m.markouts.set(src.markouts.count(h), horizon=label(h))
     fraction = core.program.fraction
     if fraction is not None:
         m.in_program_fraction.set(fraction)

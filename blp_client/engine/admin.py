@@ -1,7 +1,7 @@
 """The admin API under `/admin/v1`, guarded by the `X-ADMIN-TOKEN` header: accounts (and the
 orders they placed), BLP registration (and each BLP's log summary), index prices, the manual
-clock, scenarios (status, resume, the live timeline point and report), forced liquidations and
-counters."""
+clock, scenarios (status, resume, the live timeline point and report), forced liquidations,
+counters, and the test-only stream fault (`faults.StreamFault`: tampered assignment prices)."""
 
 from __future__ import annotations
 
@@ -138,6 +138,16 @@ async def force_liquidations(request: web.Request) -> web.Response:
     return json_response(svc.force_liquidations(req))
 
 
+async def get_stream_fault(request: web.Request) -> web.Response:
+    return json_response(_svc(request).stream_fault_state())
+
+
+async def put_stream_fault(request: web.Request) -> web.Response:
+    svc = _svc(request)
+    req = parse_body(m.StreamFaults, await read_text(request))
+    return json_response(svc.set_stream_fault(req))
+
+
 def add_admin_routes(app: web.Application, prefix: str = "/admin/v1") -> None:
     app.router.add_get(f"{prefix}/clock", get_clock)
     app.router.add_post(f"{prefix}/clock/advance", advance_clock)
@@ -157,3 +167,5 @@ def add_admin_routes(app: web.Application, prefix: str = "/admin/v1") -> None:
     app.router.add_get(f"{prefix}/scenario/report", scenario_report)
     app.router.add_get(f"{prefix}/stats", stats)
     app.router.add_post(f"{prefix}/liquidations/force", force_liquidations)
+    app.router.add_get(f"{prefix}/faults/stream", get_stream_fault)
+    app.router.add_put(f"{prefix}/faults/stream", put_stream_fault)

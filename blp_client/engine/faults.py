@@ -16,6 +16,11 @@ turns a fault on with a seed sees the same faults on every run (for the same req
   orders (MARKET, and LIMIT with IOC/FOK) only fills a uniform fraction in [min, max] of its
   quantity (rounded down to the lot, at least one lot); the rest expires, as when the book is
   thinner than it looked.
+
+And one switch of the engine's own stream (`StreamFault`, admin `PUT /admin/v1/faults/stream`),
+for tests only: the next n assignment events carry a price shifted by some bps, a tampered wire
+for the bot's price audit to catch. Only the protocol message is changed (as logged and sent,
+so a replay or the REST history shows the same); the ledger books the real price.
 """
 
 from __future__ import annotations
@@ -172,3 +177,20 @@ class FaultInjector:
             return None
         part = max(lot, floor_to(qty * Decimal(repr(frac)), lot))
         return part if part < qty else None
+
+
+@dataclass
+class StreamFault:
+    """Test-only: shift the price of the next `left` assignment messages by `bps`."""
+
+    bps: Decimal = Decimal(0)
+    left: int = 0
+    shifted: int = 0
+
+    def shift(self, price: Decimal) -> Decimal | None:
+        """The tampered price of the next assignment message, or None when off."""
+        if self.left <= 0 or not self.bps:
+            return None
+        self.left -= 1
+        self.shifted += 1
+        return price * (1 + self.bps / 10_000)

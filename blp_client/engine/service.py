@@ -17,7 +17,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +32,7 @@ from .core import AccountKind, Exchange
 from .core import events as ev
 from .core.ledger import LiquidationState
 from .eventlog import BLPRecord, EventLog, LogRow
+from .faults import StreamFault
 from .market import SCENARIOS, Scenario, build_scenario
 from .simulate import SimulationConfig
 from .simulate import report as scenario_report
@@ -176,6 +177,7 @@ class EngineService:
         self.scenario: RunningScenario | None = None
         self.connections: set[Any] = set()  # live stream connections (stream.py)
         self.counters = {"connections": 0, "slow_consumer_closes": 0, "events_logged": 0}
+        self.stream_fault = StreamFault()  # test-only (admin PUT /faults/stream)
         self.assignments = 0  # core assignments seen (all BLPs)
         # accounts `force_liquidations` opened whose liquidation is over (flat, no cash):
         # the next forced liquidations reuse them, so a soak does not grow the ledger
@@ -260,7 +262,7 @@ class EngineService:
 
         out: list[Outgoing] = []
         for e in core_events:
-            out += protocol_events(e, self.keys, number)
+            out += [self._tampered(o) for o in protocol_events(e, self.keys, number)]
             if isinstance(e, ev.Assignment):
                 self.assignments += 1
             elif isinstance(e, ev.ProfileChanged):
@@ -277,6 +279,28 @@ class EngineService:
             for sub in tuple(self.subscribers.get(r.blp, ())):
                 sub.push(r.seq, r.msg)
         return len(rows)
+
+    def set_stream_fault(self, req: m.StreamFaults) -> m.StreamFaultState:
+        f = self.stream_fault
+        f.bps, f.left = req.assignment_price_bps, req.assignments
+        log.warning("stream_fault_set", assignment_price_bps=str(f.bps), assignments=f.left)
+        return self.stream_fault_state()
+
+    def stream_fault_state(self) -> m.StreamFaultState:
+        f = self.stream_fault
+        return m.StreamFaultState(
+            assignment_price_bps=f.bps, assignments_left=f.left, assignments_shifted=f.shifted
+        )
+
+    def _tampered(self, o: Outgoing) -> Outgoing:
+        """`o` through the test-only stream fault (`faults.StreamFault`): the message only."""
+        if not isinstance(o.msg, m.AssignmentEvent):
+            return o
+        price = self.stream_fault.shift(o.msg.data.price)
+        if price is None:
+            return o
+        data = o.msg.data.model_copy(update={"price": price})
+        return replace(o, msg=o.msg.model_copy(update={"data": data}))
 
     def publish(self) -> None:
         """The drain-and-publish hook for other shells (the venue facade's `on_change`)."""

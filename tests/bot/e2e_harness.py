@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
@@ -80,11 +80,12 @@ class Stack:
         token = self.engine.admin_token
         return await admin_request(self.session, self.url, token, method, path, body)
 
-    def requote(self, depth: int = 40, size: str = "2") -> None:
-        """Fresh market-maker ladders around the index (hedges consume them)."""
+    def requote(self, depth: int = 40, size: str = "2", mid: Decimal = INDEX) -> None:
+        """Fresh market-maker ladders around `mid`, the index by default (hedges consume
+        them)."""
         svc = self.engine.service
-        bids = [(INDEX - 5 * (i + 1), D(size)) for i in range(depth)]
-        asks = [(INDEX + 5 * (i + 1), D(size)) for i in range(depth)]
+        bids = [(mid - 5 * (i + 1), D(size)) for i in range(depth)]
+        asks = [(mid + 5 * (i + 1), D(size)) for i in range(depth)]
         svc.exchange.replace_quotes(svc.house, SYM, bids, asks)
         svc.settle()
 
@@ -316,11 +317,16 @@ async def start_stack(
     venue_collateral: str = "10000000",
     funding: FundingSection | None = None,
     others: dict[str, Decimal] | None = None,
+    clock: Literal["real", "manual"] = "real",
 ) -> Stack:
-    """`others`: more contracts (symbol -> index price) the BLP has the same threshold on."""
+    """`others`: more contracts (symbol -> index price) the BLP has the same threshold on.
+    `clock="manual"`: engine time moves only by `POST /admin/v1/clock/advance` (the venue
+    facade signs on the wall clock either way)."""
     others = others or {}
     cfg = engine_config(collateral, threshold, others, funding)
-    engine = await start_engine(port=0, config=cfg, venue_api="binance", data_dir=tmp / "engine")
+    engine = await start_engine(
+        port=0, config=cfg, venue_api="binance", data_dir=tmp / "engine", clock=clock
+    )
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
     stack = Stack(engine, session, tmp)
     stack.requote()

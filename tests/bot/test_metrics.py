@@ -47,4 +47,9 @@ def test_bot_metric_names() -> None:
         "blp_bot_risk_state",
         "blp_bot_venue_errors_total",
         "blp_bot_venue_retries_total",
+        "blp_bot_price_audits_total",
+        "blp_bot_price_audit_mismatches_total",
+        "blp_bot_price_audits_unchecked_total",
+        "blp_bot_markout_bps",
+        "blp_bot_markouts",
     } <= names

@@ -187,6 +187,9 @@ ADMIN_BODIES: dict[tuple[str, str], st.SearchStrategy[dict[str, Any]]] = {
         }
     ),
     ("POST", "/admin/v1/venue/faults/burst"): _object({"length": _count}),
+    ("PUT", "/admin/v1/faults/stream"): _object(
+        {"assignment_price_bps": _decimal, "assignments": _count}
+    ),
     ("PUT", "/admin/v1/venue/limits"): _object(
         {
             "enabled": json_values,

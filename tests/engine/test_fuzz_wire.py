@@ -82,6 +82,7 @@ class World:
             "account": self.ok("GET", "/api/v1/account", signed=True),
             "stats": stats,
             "venue": self.ok("GET", "/admin/v1/venue/faults"),
+            "stream_fault": self.ok("GET", "/admin/v1/faults/stream"),
             "clock": self.ok("GET", "/admin/v1/clock"),
         }
 
@@ -214,6 +215,7 @@ def test_admin_bodies_never_5xx_and_a_refusal_changes_nothing(
         assert isinstance(data.get("code"), str) and isinstance(data.get("message"), str), data
         assert world.snapshot() == before, (method, path, body[:200], data)
     world.ok("DELETE", "/admin/v1/venue/faults")  # a valid fault set must not leak on
+    world.ok("PUT", "/admin/v1/faults/stream", {})
 
 
 @pytest.mark.parametrize("authenticate", [False, True])

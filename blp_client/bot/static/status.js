@@ -134,6 +134,9 @@
     document.getElementById("exposure-alarms").textContent = alarms.length
       ? alarms.map((s) => `${s} since ${time(st.execution.exposure_alarms[s])}`).join("; ")
       : "none";
+    const mismatches = Number(get(st, "alarms.price_audit.mismatches"));
+    document.getElementById("audit-state").dataset.state =
+      !Number.isFinite(mismatches) ? "" : mismatches > 0 ? "alarm" : "ok";
     for (const w of ["minute", "hour"]) {
       const use = Number(get(st, `capacity.use_${w}`));
       document.getElementById(`use-${w}`).value = Number.isFinite(use) ? use : 0;
@@ -199,6 +202,12 @@
         text(offsets.length + hedges.length ? [...offsets, ...hedges].join("; ") : state,
           "text hedges")];
     }), 12);
+    rows("price-mismatches", newest(get(st, "alarms.price_audit.recent_mismatches"), 10)
+      .map(([, i]) => {
+        const p = `alarms.price_audit.recent_mismatches.${i}`;
+        return [cell(st, `${p}.seq`), cell(st, `${p}.symbol`), cell(st, `${p}.kind`),
+          cell(st, `${p}.price`), cell(st, `${p}.expected`), wrap(cell(st, `${p}.reason`))];
+      }), 6);
     rows("pnl-venues", keys(get(st, "pnl.by_venue")).map((v) => [text(v),
       ...["discount", "market_move", "slippage", "fees", "funding", "total"].map(
         (k) => cell(st, `pnl.by_venue.${v}.${k}`)),
