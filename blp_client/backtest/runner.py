@@ -22,13 +22,12 @@ from blp_client.backtest.clock import Agenda, RateBudget, order_spacing_ms
 from blp_client.backtest.executor import SimExecutor
 from blp_client.backtest.options import BacktestError, BacktestOptions, BacktestResult
 from blp_client.backtest.tally import Tally
-from blp_client.backtest.venue_sim import SimVenue, answer, cancel, find
+from blp_client.backtest.venue_sim import SimVenue, cancel, find, place
 from blp_client.bot.config import BotConfig
 from blp_client.bot.core.decider import Decider, Decision
 from blp_client.bot.journal import FillRecord, Journal, OrderRecord, ThresholdAction
 from blp_client.bot.registry import load_strategy
 from blp_client.bot.strategy import EXCHANGE, VenueMarket
-from blp_client.bot.venues.base import Side as VenueSide
 from blp_client.bot.venues.base import VenueOrder
 from blp_client.engine import wire
 from blp_client.engine.core import Exchange, ExchangeConfig, ExchangeError, Side
@@ -65,25 +64,10 @@ class ExchangeEndpoint:
         return self.bt.x.marks.get(symbol)
 
     def place(self, order: OrderRecord, now_ms: int) -> VenueOrder | str:
-        x = self.bt.x
-        x.set_time(max(now_ms, x.now_ms))
-        side = VenueSide.BUY if order.qty > 0 else VenueSide.SELL
         try:
-            o = x.place_order(
-                self.bt.our_id,
-                order.symbol,
-                side.value,
-                abs(order.qty),
-                order.limit_price,
-                order.tif if order.limit_price is not None else "IOC",
-                order.reduce_only,
-                order.client_order_id,
-            )
-        except ExchangeError as e:
-            return f"{e.code}: {e.message}"
+            return place(self.bt.x, self.bt.our_id, order, now_ms)
         finally:
             self.bt.pump(now_ms)
-        return answer(o, now_ms)
 
     def lookup(self, client_order_id: str, now_ms: int) -> VenueOrder | None:
         return find(self.bt.x, self.bt.our_id, client_order_id, now_ms)

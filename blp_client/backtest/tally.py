@@ -9,17 +9,41 @@ what stays open), so the three hedge costs always add up to what the flow earned
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from blp_client.backtest.executor import SimExecutor
+from blp_client.backtest.options import BacktestOptions
+from blp_client.backtest.venue_sim import SimVenue
+from blp_client.bot.config import BotConfig
 from blp_client.bot.core.audit import PriceAudit
+from blp_client.bot.core.decider import Decider
 from blp_client.bot.core.markouts import MarkoutTracker
+from blp_client.bot.journal import Journal
 from blp_client.bot.strategy import EXCHANGE
+from blp_client.engine.core import Exchange
+from blp_client.engine.core.blp import BLP
 from blp_client.engine.core.num import money
+from blp_client.engine.market import BLPSpec, Scenario
 from blp_client.models import Assignment
 from blp_client.vocabulary import ZERO
 
-if TYPE_CHECKING:
-    from blp_client.backtest.runner import Backtest
+
+class Run(Protocol):
+    """What the tally reads of a running backtest (`runner.Backtest`)."""
+
+    config: BotConfig
+    options: BacktestOptions
+    x: Exchange
+    scenario: Scenario
+    ours: BLPSpec
+    our_id: int
+    blp: BLP
+    symbols: list[str]
+    venues: dict[str, SimVenue]
+    journal: Journal
+    executor: SimExecutor
+    core: Decider
+
 
 RATIO = Decimal("0.0001")
 
@@ -29,7 +53,7 @@ def _ratio(v: Decimal | None) -> Decimal | None:
 
 
 class Tally:
-    def __init__(self, bt: Backtest) -> None:
+    def __init__(self, bt: Run) -> None:
         self.bt = bt
         self.counts = {"favorable": 0, "toxic": 0}
         self.gain = ZERO  # favorable: value vs mark at assignment

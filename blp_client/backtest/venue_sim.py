@@ -84,25 +84,10 @@ class SimVenue:
 
     def place(self, order: OrderRecord, now_ms: int) -> VenueOrder | str:
         """Our order reaches the venue at `now_ms`: its answer, or the refusal's message."""
-        x = self.x
-        x.set_time(max(now_ms, x.now_ms))
-        side = VenueSide.BUY if order.qty > 0 else VenueSide.SELL
         try:
-            o = x.place_order(
-                self.desk,
-                order.symbol,
-                side.value,
-                abs(order.qty),
-                order.limit_price,
-                order.tif if order.limit_price is not None else "IOC",
-                order.reduce_only,
-                order.client_order_id,
-            )
-        except ExchangeError as e:
-            return f"{e.code}: {e.message}"
+            return place(self.x, self.desk, order, now_ms)
         finally:
-            x.events.clear()
-        return answer(o, now_ms)
+            self.x.events.clear()
 
     def lookup(self, client_order_id: str, now_ms: int) -> VenueOrder | None:
         """Our order by client id, as a reconciliation reads it (None: not known here)."""
@@ -152,6 +137,27 @@ class SimVenue:
 def find(x: Exchange, account_id: int, client_order_id: str, now_ms: int) -> VenueOrder | None:
     oid = x.client_ids.get(account_id, {}).get(client_order_id)
     return None if oid is None else answer(x.orders[oid], now_ms)
+
+
+def place(x: Exchange, account_id: int, order: OrderRecord, now_ms: int) -> VenueOrder | str:
+    """A journal order on an engine-core book for `account_id` (a market order is an IOC):
+    its answer, or the refusal's message."""
+    x.set_time(max(now_ms, x.now_ms))
+    side = VenueSide.BUY if order.qty > 0 else VenueSide.SELL
+    try:
+        o = x.place_order(
+            account_id,
+            order.symbol,
+            side.value,
+            abs(order.qty),
+            order.limit_price,
+            order.tif if order.limit_price is not None else "IOC",
+            order.reduce_only,
+            order.client_order_id,
+        )
+    except ExchangeError as e:
+        return f"{e.code}: {e.message}"
+    return answer(o, now_ms)
 
 
 def cancel(x: Exchange, account_id: int, client_order_id: str, now_ms: int) -> VenueOrder | None:
