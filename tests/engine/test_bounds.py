@@ -1,5 +1,6 @@
 """What a long-running engine keeps per order and per assignment stays bounded (issue 13, "a
-daemon runs for weeks"): closed orders past the per-account window."""
+daemon runs for weeks"): closed orders past the per-account window, stale entries of the
+liquidation-price index, and the BLP program's rolling window of assignments."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from decimal import Decimal
 
 import pytest
 
+from blp_client.engine.core import events as ev
+from blp_client.engine.core.blp import BLP, HOUR_MS, MINUTE_MS
 from blp_client.engine.core.exchange import CLOSED_ORDERS_KEPT, Exchange, ExchangeError
 from blp_client.engine.core.ledger import AccountKind
+from blp_client.engine.core.liquidation import COMPACT_SLACK
 from blp_client.engine.service import EngineService
 
 D = Decimal
@@ -67,3 +71,36 @@ def test_admin_order_counts_include_the_forgotten_orders() -> None:
         0,
     )
     assert len(got.orders) == 10
+
+
+def test_liquidation_index_sweeps_stale_entries_and_still_liquidates() -> None:
+    x = _exchange()
+    mm = x.open_account(AccountKind.MARKET_MAKER, D(100_000_000))
+    trader = x.open_account(AccountKind.TRADER, D(2_600))
+    x.seed_position(trader, mm, BTC, D("1.000"), D(50_000))  # long 1 BTC, liquidates near 47.6k
+    for _ in range(5_000):  # each deposit re-indexes the account (a new version)
+        x.deposit(trader, D("0.01"))
+        x.set_index(BTC, D(50_000))
+    heap = x.liquidator.long_heap[BTC]
+    assert len(heap) <= 2 + 2 + COMPACT_SLACK  # live entries (the trader, the mm) + slack
+    x.drain_events()
+    x.set_index(BTC, D(46_000))
+    started = [e for e in x.drain_events() if isinstance(e, ev.LiquidationStarted)]
+    assert [e.account_id for e in started] == [trader]
+
+
+def test_blp_window_keeps_one_entry_per_millisecond() -> None:
+    blp = BLP(7, D(10**9), D(10**10), {})
+    for _ in range(1_000):
+        blp.record(5_000, D(10))
+    blp.record(5_001, D(1))
+    assert len(blp.window) == 2
+    assert blp.used(5_001, MINUTE_MS) == D(10_001)
+    assert blp.used(5_000 + MINUTE_MS, MINUTE_MS) == D(1)  # the 5,000 ms entry left together
+    assert blp.used(5_000 + MINUTE_MS, HOUR_MS) == D(10_001)
+    blp.record(5_000 + MINUTE_MS, D(2))
+    blp.record(5_000 + MINUTE_MS, D(3))
+    assert blp.used(5_001 + MINUTE_MS, MINUTE_MS) == D(5)
+    assert blp.used(5_000 + HOUR_MS, HOUR_MS) == D(6)
+    blp.prune(5_001 + HOUR_MS)
+    assert list(blp.window) == [(5_000 + MINUTE_MS, D(5))]
