@@ -1,6 +1,7 @@
 """What a long-running engine keeps per order and per assignment stays bounded (issue 13, "a
 daemon runs for weeks"): closed orders past the per-account window, stale entries of the
-liquidation-price index, and the BLP program's rolling window of assignments."""
+liquidation-price index, the BLP program's rolling window of assignments, and the accounts
+forced liquidations open."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from decimal import Decimal
 
 import pytest
 
+from blp_client.engine.config import parse_config
 from blp_client.engine.core import events as ev
 from blp_client.engine.core.blp import BLP, HOUR_MS, MINUTE_MS
 from blp_client.engine.core.exchange import CLOSED_ORDERS_KEPT, Exchange, ExchangeError
 from blp_client.engine.core.ledger import AccountKind
 from blp_client.engine.core.liquidation import COMPACT_SLACK
 from blp_client.engine.service import EngineService
+from blp_client.models import ForceLiquidations
 
 D = Decimal
 BTC = "BTC-PERP"
@@ -104,3 +107,34 @@ def test_blp_window_keeps_one_entry_per_millisecond() -> None:
     assert blp.used(5_000 + HOUR_MS, HOUR_MS) == D(6)
     blp.prune(5_001 + HOUR_MS)
     assert list(blp.window) == [(5_000 + MINUTE_MS, D(5))]
+
+
+def test_forced_liquidations_reuse_spent_accounts() -> None:
+    cfg = parse_config(
+        {
+            "instruments": [BTC],
+            "index": {BTC: "50000"},
+            "program": {"min_minute_rate": 0, "min_hour_rate": 0},
+            "blps": [
+                {
+                    "name": "b",
+                    "api_key": "bounds-key",
+                    "api_secret": "bounds-secret-00000000000000001",
+                    "collateral": "100000000",
+                    "minute_rate": "1000000000000",
+                    "hour_rate": "10000000000000",
+                    "max_position_notional": {BTC: "1000000000000"},
+                }
+            ],
+        }
+    )
+    svc = EngineService(cfg, clock="manual")
+    first = svc.force_liquidations(ForceLiquidations(symbol=BTC, count=5, side="long"))
+    accounts = len(svc.exchange.ledger.accounts)
+    for k in range(200):
+        r = svc.force_liquidations(
+            ForceLiquidations(symbol=BTC, count=5, side="short" if k % 2 == 0 else "long")
+        )
+        assert r.assignments == 5
+    assert len(svc.exchange.ledger.accounts) == accounts  # the same five accounts, reused
+    assert first.assignments == 5 and svc.assignments == 1_005

@@ -12,7 +12,7 @@ import ccxt.async_support as ccxt_async
 import pytest
 from ccxt.base import errors as cx
 
-from blp_client.engine.binance.state import PRUNE_EVERY
+from blp_client.engine.binance.state import PRUNE_EVERY, USER_TRADES_KEPT
 from blp_client.engine.core import OrderStatus, Side
 from blp_client.engine.core.exchange import CLOSED_ORDERS_KEPT
 from blp_client.engine.core.margin import liquidation_price
@@ -439,3 +439,18 @@ async def test_orders_past_the_window_answer_order_does_not_exist(
     assert len(st.order_updated) <= CLOSED_ORDERS_KEPT + PRUNE_EVERY
     assert int(first["id"]) not in st.user_cancelled and int(first["id"]) not in st.order_updated
     assert len(await binance.fapiPrivateGetAllOrders({"symbol": "BTCUSDT", "limit": 1000})) == 1000
+
+
+async def test_user_trades_keep_the_latest_window(env: VenueEnv, binance: Any) -> None:
+    """Own trades past USER_TRADES_KEPT per account are no longer kept nor served."""
+    x = env.exchange
+    env.quote([(D("49995.0"), D("1000"))], [(D("50005.0"), D("1000"))])
+    for i in range(USER_TRADES_KEPT + 20):  # one fill each, through the engine
+        x.place_order(env.trader, BTC, "buy" if i % 2 == 0 else "sell", D("0.001"))
+    kept = env.facade.state.user_trades[env.trader]
+    assert len(kept) == USER_TRADES_KEPT
+    q = {"symbol": "BTCUSDT", "limit": 1000}
+    oldest = await binance.fapiPrivateGetUserTrades({**q, "fromId": 0})
+    assert int(oldest[0]["id"]) == kept[0].id  # the first 20 are gone
+    latest = await binance.fapiPrivateGetUserTrades(q)
+    assert int(latest[-1]["id"]) == kept[-1].id

@@ -21,8 +21,9 @@ from .errors import BinanceApiError, missing
 
 QUOTE = "USDT"
 FUNDING_INCOME_KEPT = 10_000  # FUNDING_FEE rows per venue account
-USER_TRADES_KEPT = 5_000
-"""Own trades kept per venue account (older ones are no longer served by `userTrades`)."""
+USER_TRADES_KEPT = 2_000
+"""Own trades kept per venue account, the latest (two full `userTrades` pages; older ones are
+no longer served)."""
 PRUNE_EVERY = 256
 """Closed orders observed between two sweeps of the per-order details below: those of orders
 the engine forgot (past its `CLOSED_ORDERS_KEPT` window) are dropped with them."""
