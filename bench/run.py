@@ -25,7 +25,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 def _benches() -> list[tuple[str, Callable[[], dict[str, Any]]]]:
     import asyncio
 
-    from . import backtest, burst, engine, hedge, plan, stream
+    from . import backtest, burst, engine, hedge, plan, soak, stream
 
     return [
         ("engine_tick", engine.tick_cost),
@@ -36,6 +36,7 @@ def _benches() -> list[tuple[str, Callable[[], dict[str, Any]]]]:
         ("backtest", backtest.crash),
         ("backtest_vs_demo", backtest.versus_demo),
         ("plan", plan.run),
+        ("soak", lambda: asyncio.run(soak.run())),
     ]
 
 
@@ -53,7 +54,7 @@ def table(results: dict[str, Any]) -> str:
             f"| One-hour {int(c['drop'] * 100)}% crash, {c['accounts']:,} accounts "
             f"({c['liquidations']:,} liquidations) | {c['wall_s']} s | ≤ {c['target_s']} s |"
         )
-    for key in ("stream", "hedge", "burst", "backtest", "backtest_vs_demo", "plan"):
+    for key in ("stream", "hedge", "burst", "backtest", "backtest_vs_demo", "plan", "soak"):
         for row in results.get(key, {}).get("rows", []):
             rows.append(f"| {row[0]} | {row[1]} | {row[2]} |")
     machine = results["machine"]

@@ -285,12 +285,13 @@ async def run(
     growth = {k: round((rss1[k] - rss0[k]) / mb, 2) for k in rss0}
     per = {k: round((rss1[k] - rss0[k]) / max(1, n), 1) for k in rss0}
     journal_per = round((size1 - size0) / max(1, n), 1)
+    wall_s = round(time.perf_counter() - t0, 1)
     return {
         "assignments": done,
         "warmup": warmup,
         "measured": n,
         "measured_s": round(measured_s, 1),
-        "wall_s": round(time.perf_counter() - t0, 1),
+        "wall_s": wall_s,
         "rate_per_s": round(n / measured_s, 1) if measured_s else None,
         "retain_assignments": retain,
         "rss_mb_after_warmup": {k: round(v / mb, 1) for k, v in rss0.items()},
@@ -304,7 +305,8 @@ async def run(
         "rows": [
             [
                 f"Soak: {done:,} assignments (alternating sides, all hedged, net 0; "
-                f"{n:,} measured after a {warmup:,} warm-up, {n / measured_s:.0f}/s): "
+                f"{n:,} measured after a {warmup:,} warm-up, {n / measured_s:.0f}/s; "
+                f"{wall_s:.0f} s in all): "
                 "RSS growth, bot / engine (separate processes)",
                 f"bot {growth['bot']} MB, engine {growth['engine']} MB "
                 f"({per['bot']} / {per['engine']} B per assignment)",

@@ -620,11 +620,13 @@ class EngineService:
             )
         cids = [o.client_order_id for o in orders if o.client_order_id is not None]
         distinct = len(set(cids))
+        # closed orders past the engine's window (`CLOSED_ORDERS_KEPT`) are counted, not listed
+        gone, gone_cids = x.forgotten.get(account_id, (0, 0)) if status != "open" else (0, 0)
         return m.AccountOrders(
             account_id=account_id,
-            count=len(orders),
+            count=len(orders) + gone,
             open=sum(1 for o in orders if o.is_open),
-            client_order_ids=distinct,
+            client_order_ids=distinct + gone_cids,
             duplicate_client_order_ids=len(cids) - distinct,
             orders=[order_model(o) for o in orders[-limit:]] if limit else [],
         )

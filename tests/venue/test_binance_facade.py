@@ -12,7 +12,9 @@ import ccxt.async_support as ccxt_async
 import pytest
 from ccxt.base import errors as cx
 
+from blp_client.engine.binance.state import PRUNE_EVERY, USER_TRADES_KEPT
 from blp_client.engine.core import OrderStatus, Side
+from blp_client.engine.core.exchange import CLOSED_ORDERS_KEPT
 from blp_client.engine.core.margin import liquidation_price
 from blp_client.engine.faults import FaultConfig
 
@@ -416,3 +418,39 @@ async def test_all_orders_and_user_trades_windows(env: VenueEnv, binance: Any) -
     assert [t["id"] for t in later] == [t["id"] for t in trades[1:]]
     none = await binance.fapiPrivateGetUserTrades({**q, "endTime": trades[0]["time"] - 1})
     assert none == []
+
+
+async def test_orders_past_the_window_answer_order_does_not_exist(
+    env: VenueEnv, binance: Any
+) -> None:
+    """The engine keeps the latest CLOSED_ORDERS_KEPT closed orders per account; the facade's
+    per-order details go with them, and an older order answers -2013 like Binance's."""
+    first = await binance.create_order(SYM, "limit", "buy", 0.01, 40000.0, {"clientOrderId": "old"})
+    await binance.cancel_order(first["id"], SYM)
+    x, st = env.exchange, env.facade.state
+    for i in range(CLOSED_ORDERS_KEPT + PRUNE_EVERY):  # through the engine: the facade observes
+        o = x.place_order(env.trader, BTC, "buy", D("0.01"), D("40000.0"), "GTC", False, f"n{i}")
+        x.cancel_order(env.trader, o.id)
+    with pytest.raises(cx.OrderNotFound, match="-2013"):
+        await binance.fetch_order(first["id"], SYM)
+    with pytest.raises(cx.OrderNotFound, match="-2013"):
+        await binance.fetch_order(None, SYM, {"clientOrderId": "old"})
+    assert (await binance.fetch_order(str(o.id), SYM))["clientOrderId"] == o.client_order_id
+    assert len(st.order_updated) <= CLOSED_ORDERS_KEPT + PRUNE_EVERY
+    assert int(first["id"]) not in st.user_cancelled and int(first["id"]) not in st.order_updated
+    assert len(await binance.fapiPrivateGetAllOrders({"symbol": "BTCUSDT", "limit": 1000})) == 1000
+
+
+async def test_user_trades_keep_the_latest_window(env: VenueEnv, binance: Any) -> None:
+    """Own trades past USER_TRADES_KEPT per account are no longer kept nor served."""
+    x = env.exchange
+    env.quote([(D("49995.0"), D("1000"))], [(D("50005.0"), D("1000"))])
+    for i in range(USER_TRADES_KEPT + 20):  # one fill each, through the engine
+        x.place_order(env.trader, BTC, "buy" if i % 2 == 0 else "sell", D("0.001"))
+    kept = env.facade.state.user_trades[env.trader]
+    assert len(kept) == USER_TRADES_KEPT
+    q = {"symbol": "BTCUSDT", "limit": 1000}
+    oldest = await binance.fapiPrivateGetUserTrades({**q, "fromId": 0})
+    assert int(oldest[0]["id"]) == kept[0].id  # the first 20 are gone
+    latest = await binance.fapiPrivateGetUserTrades(q)
+    assert int(latest[-1]["id"]) == kept[-1].id

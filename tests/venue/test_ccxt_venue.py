@@ -24,6 +24,7 @@ from blp_client.bot.venues import (
     Venue,
     VenueUnavailable,
 )
+from blp_client.bot.venues.ccxt_venue import CCXT_CACHE_LIMIT
 from blp_client.engine.core import OrderStatus as EngineStatus
 from blp_client.engine.faults import FaultConfig
 
@@ -283,6 +284,8 @@ async def test_from_config_reads_keys_from_env(env: VenueEnv) -> None:
     try:
         assert env.api_key not in repr(v) and env.api_secret not in repr(v)
         assert (await v.balance()).total == D(100_000)
+        for lane in (v.exchange, v.control):  # ccxt's own caches, kept small
+            assert lane.options["ordersLimit"] == lane.options["tradesLimit"] == CCXT_CACHE_LIMIT
     finally:
         await v.close()
     with pytest.raises(Exception, match="VENUE_SECRET"):

@@ -110,6 +110,10 @@ T = TypeVar("T")
 MINUTE_MS = 60_000
 DEFAULT_WEIGHT_PER_MINUTE = 2400  # Binance USDⓈ-M REQUEST_WEIGHT per minute
 DEFAULT_RESERVED_SHARE = 0.4
+CCXT_CACHE_LIMIT = 100
+"""ccxt's per-symbol caches of orders and own trades (`options` `ordersLimit`, `tradesLimit`,
+ccxt's default 1,000) where our options do not say otherwise: the bot keeps its own records
+in the journal, and a daemon that trades for weeks keeps these small."""
 
 
 def lane_rate_limits(
@@ -240,6 +244,11 @@ class CcxtVenue:
                     raise VenueError(f"venue {name}: environment variable {env_name} is not set")
                 creds[field] = value
         config = dict(options or {})
+        config["options"] = {
+            "ordersLimit": CCXT_CACHE_LIMIT,
+            "tradesLimit": CCXT_CACHE_LIMIT,
+            **(config.get("options") or {}),
+        }
         if rate_limit is not None:
             config["enableRateLimit"] = rate_limit
         if rate_limit_ms is not None:

@@ -7,7 +7,9 @@ parameters, signing (`X-MBX-APIKEY` + HMAC-SHA256 `signature` over query string 
 
 Engine contracts are served as Binance symbols: `BTC-PERP` ↔ `BTCUSDT` (base + "USDT"). Orders
 go to the engine's real book (market orders walk it), in one-way position mode with cross
-margin. `newClientOrderId` is kept and unique per account for good; `reduceOnly` is honoured.
+margin. `newClientOrderId` is unique per account among its open orders and its latest 1,000
+closed ones (the engine's `CLOSED_ORDERS_KEPT`; an older order answers -2013 "Order does not
+exist", as Binance does for one too old); `reduceOnly` is honoured.
 
 Binance's rate limits are on by default (`limits`, `weights`): request weight 2,400 per minute
 per IP with Binance's per-endpoint weights, 300 new orders per 10 s and 1,200 per minute per

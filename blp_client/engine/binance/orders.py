@@ -3,7 +3,8 @@ cancel, open/all orders and own trades.
 
 Orders go to the engine's real book in one-way position mode: FOK runs as IOC after a
 fillability check, GTX as GTC after a would-cross check; `newClientOrderId` stays unique per
-account for good. The partial-fill fault cuts marketable orders here, before the engine sees them.
+account among its open and latest `CLOSED_ORDERS_KEPT` closed orders. The partial-fill fault
+cuts marketable orders here, before the engine sees them.
 """
 
 from __future__ import annotations

@@ -21,8 +21,12 @@ from .errors import BinanceApiError, missing
 
 QUOTE = "USDT"
 FUNDING_INCOME_KEPT = 10_000  # FUNDING_FEE rows per venue account
-USER_TRADES_KEPT = 5_000
-"""Own trades kept per venue account (older ones are no longer served by `userTrades`)."""
+USER_TRADES_KEPT = 2_000
+"""Own trades kept per venue account, the latest (two full `userTrades` pages; older ones are
+no longer served)."""
+PRUNE_EVERY = 256
+"""Closed orders observed between two sweeps of the per-order details below: those of orders
+the engine forgot (past its `CLOSED_ORDERS_KEPT` window) are dropped with them."""
 DEFAULT_LEVERAGE = 20
 DAY_MS = 86_400_000
 BIG = Decimal("1000000000")  # "no limit" in filters and brackets
@@ -93,6 +97,7 @@ class VenueState:
         self.tif_label: dict[int, str] = {}  # FOK/GTX orders run as IOC/GTC on the engine
         self.user_cancelled: set[int] = set()
         self.order_updated: dict[int, int] = {}
+        self._closes = 0  # closed orders observed since the last sweep (PRUNE_EVERY)
         self.position_updated: dict[tuple[int, str], int] = {}
         # each venue account's own trades, the latest USER_TRADES_KEPT (`GET userTrades`
         # serves at most 1000 at a time): a daemon that trades for weeks stays bounded
@@ -167,8 +172,22 @@ class VenueState:
             and event.account_id in self.venue_accounts
         ):
             self.order_updated[event.order_id] = event.ts
+            if isinstance(event, ev.OrderClosed):
+                self._closes += 1
+                if self._closes >= PRUNE_EVERY:
+                    self.prune_orders()
         elif isinstance(event, ev.FundingPayment) and event.account_id in self.venue_accounts:
             self.funding_income[event.account_id].append(event)  # GET /fapi/v1/income
+
+    def prune_orders(self) -> None:
+        """Drop the per-order details of orders the engine no longer keeps (a query for one
+        answers -2013 "Order does not exist", as Binance does for an order too old)."""
+        self._closes = 0
+        kept = self.exchange.orders
+        for d in (self.order_updated, self.orig_qty, self.tif_label):
+            for oid in [o for o in d if o not in kept]:
+                del d[oid]
+        self.user_cancelled.intersection_update(kept)
 
     def _own_fill(
         self, event: ev.Trade, acct_id: int, order_id: int, fee: Decimal, maker: bool, side: Side

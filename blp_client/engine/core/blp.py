@@ -80,10 +80,24 @@ class BLP:
             self._base += 1
 
     def record(self, now_ms: int, notional: Decimal) -> None:
-        self.window.append((now_ms, notional))
+        """Count `notional` assigned at `now_ms`. Assignments of one millisecond share one
+        entry (they leave the windows together): the window holds at most one entry per
+        millisecond of the last hour that had assignments, however many there were."""
+        window = self.window
+        last = window[-1] if window else None
+        if last is not None and last[0] == now_ms and self._live_at_end():
+            window[-1] = (now_ms, last[1] + notional)
+        else:
+            window.append((now_ms, notional))
         for span in (MINUTE_MS, HOUR_MS):
             self._sums[span] = self._sums.get(span, ZERO) + notional
-            self._starts.setdefault(span, self._base + len(self.window) - 1)
+            self._starts.setdefault(span, self._base + len(window) - 1)
+
+    def _live_at_end(self) -> bool:
+        """Whether the last entry is still counted in both running sums (it can be merged
+        into without the sums going wrong)."""
+        end = self._base + len(self.window) - 1
+        return all(self._starts.get(span, self._base) <= end for span in (MINUTE_MS, HOUR_MS))
 
     def minute_left(self, now_ms: int) -> Decimal:
         return max(ZERO, self.minute_rate - self.used(now_ms, MINUTE_MS))

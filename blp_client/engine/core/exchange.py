@@ -8,6 +8,7 @@ prices; every state change is appended to an event list the caller drains.
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,6 +36,11 @@ from .margin import MarginSnapshot, snapshot
 from .num import ZERO, money
 from .stats import Stats
 
+CLOSED_ORDERS_KEPT = 1_000
+"""Closed orders kept per account, the latest (open ones are always kept): an older one is
+forgotten, with its client order id (a query for it answers unknown order, the id may be used
+again). A daemon that trades for weeks stays bounded; Binance's `allOrders` pages are 1,000."""
+
 
 class ExchangeError(Exception):
     """A refused request; `code` is stable snake_case, the message names the cause."""
@@ -59,6 +65,7 @@ class ExchangeConfig:
     waterfall: WaterfallConfig = field(default_factory=WaterfallConfig)
     insurance_fund: Decimal = Decimal("1000000")
     funding: FundingConfig = field(default_factory=FundingConfig)
+    closed_orders_kept: int = CLOSED_ORDERS_KEPT  # per account (see CLOSED_ORDERS_KEPT)
 
 
 class Exchange:
@@ -74,6 +81,10 @@ class Exchange:
         self.orders: dict[int, Order] = {}
         self.client_ids: dict[int, dict[str, int]] = {}
         self.open_orders: dict[int, set[int]] = {}
+        # per account: the ids of its kept closed orders, oldest first (`closed_orders_kept`),
+        # and how many orders (and client ids) it had that were forgotten since
+        self._closed: dict[int, deque[int]] = {}
+        self.forgotten: dict[int, tuple[int, int]] = {}
         self.blps: dict[int, BLP] = {}
         self.stats = Stats()
         self.events: list[ev.Event] = []
@@ -551,11 +562,30 @@ class Exchange:
             AccountKind.INSURANCE_FUND,
         ):
             self.orders.pop(order.id, None)  # internal liquidity: not kept once closed
+        elif order.id in self.orders:
+            closed = self._closed.get(order.account_id)
+            if closed is None:
+                closed = self._closed[order.account_id] = deque()
+            closed.append(order.id)
+            if len(closed) > self.config.closed_orders_kept:
+                self._forget(closed.popleft())
         self.emit(
             ev.OrderClosed(
                 self.now_ms, order.id, order.account_id, status.value, order.filled, reason
             )
         )
+
+    def _forget(self, order_id: int) -> None:
+        """Drop a closed order past the account's window, and its client order id."""
+        order = self.orders.pop(order_id)
+        n, cids = self.forgotten.get(order.account_id, (0, 0))
+        cid = order.client_order_id
+        if cid is not None:
+            ids = self.client_ids.get(order.account_id, {})
+            if ids.get(cid) == order_id:
+                del ids[cid]
+            cids += 1
+        self.forgotten[order.account_id] = (n + 1, cids)
 
     def _reducible(self, order: Order) -> Decimal:
         """How much a reduce-only order can still fill: what it would close of its position."""

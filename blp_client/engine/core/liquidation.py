@@ -30,6 +30,8 @@ from .ledger import TRADING_KINDS, Account, Ledger, LiquidationState
 from .margin import MarginSnapshot, liquidation_price, snapshot, zero_prices
 from .num import BPS, PRICE_STEP, ZERO, ceil_to, floor_to, sign
 
+COMPACT_SLACK = 1_024  # stale index entries tolerated beyond the live ones before a sweep
+
 
 @dataclass(frozen=True)
 class WaterfallConfig:
@@ -86,8 +88,12 @@ class Liquidator:
         self.cfg = config
         self.program = program
         self.rng = rng
+        # liquidation-price indexes, one entry per (re-)indexing of an account: the stale ones
+        # (an older version) are skipped when popped, and swept out when they outnumber the
+        # live ones (`_compact`), so an account that trades for weeks costs one entry
         self.long_heap: dict[str, list[tuple[Decimal, int, int]]] = {}
         self.short_heap: dict[str, list[tuple[Decimal, int, int]]] = {}
+        self._heap_live: dict[int, int] = {}  # id(heap) → its size after its last sweep
         self.multi: set[int] = set()  # accounts with several positions: checked every tick
         self.watched: set[int] = set()  # BLPs: checked every tick, margin alerts
         self.margin_call: set[int] = set()
@@ -128,12 +134,34 @@ class Liquidator:
             p = liquidation_price(acct.cash, pos, instruments[symbol])
             if pos.qty > ZERO:
                 if p > ZERO:
-                    key = ceil_to(p, PRICE_STEP)
-                    heapq.heappush(self.long_heap.setdefault(symbol, []), (-key, aid, acct.version))
+                    self._index(
+                        self.long_heap, symbol, (-ceil_to(p, PRICE_STEP), aid, acct.version)
+                    )
             elif p != Decimal("Infinity"):
-                key = floor_to(p, PRICE_STEP)
-                heapq.heappush(self.short_heap.setdefault(symbol, []), (key, aid, acct.version))
+                self._index(self.short_heap, symbol, (floor_to(p, PRICE_STEP), aid, acct.version))
         self.dirty.clear()
+
+    def _index(
+        self,
+        heaps: dict[str, list[tuple[Decimal, int, int]]],
+        symbol: str,
+        entry: tuple[Decimal, int, int],
+    ) -> None:
+        heap = heaps.get(symbol)
+        if heap is None:
+            heap = heaps[symbol] = []
+        heapq.heappush(heap, entry)
+        if len(heap) > 2 * self._heap_live.get(id(heap), 0) + COMPACT_SLACK:
+            self._compact(heap)
+
+    def _compact(self, heap: list[tuple[Decimal, int, int]]) -> None:
+        """Sweep out of one index the entries `_crossed` would skip as stale (an older version
+        of the account) and repeats of a live one: what is left is at most one per account."""
+        accounts = self.x.ledger.accounts
+        live = {(e[1], e[2]): e for e in heap if accounts[e[1]].version == e[2]}
+        heap[:] = live.values()
+        heapq.heapify(heap)
+        self._heap_live[id(heap)] = len(heap)
 
     def _crossed(self, symbol: str, mark: Decimal) -> list[tuple[Account, MarginSnapshot]]:
         """Pop every indexed account whose liquidation price the mark has crossed."""
