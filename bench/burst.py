@@ -31,6 +31,7 @@ from bench.common import TOKEN, Engine, admin
 from bench.hedge import SYM, _quantiles, _quote, _venue_client
 from blp_client.bot.config import BotConfig
 from blp_client.bot.daemon import Bot, BotOptions, run_bot
+from blp_client.bot.execution import wall_ms
 
 BURST, BATCH = 150, 10
 LOT = Decimal("0.001")
@@ -144,6 +145,15 @@ async def run() -> dict[str, Any]:
                 bot = started.result()
                 assert bot.executor is not None
                 await asyncio.sleep(1.0)  # market data and first readings in
+                # the start-up catch-up of venue funding payments (Binance income, 30 weight
+                # on the control lane) is done: the burst meets a bot in its steady state
+                while bot.funding is not None and bot.funding.rounds == 0:
+                    await asyncio.sleep(0.05)
+                # ... and paid for: a margin reading newer than it (ccxt's throttle makes the
+                # control lane's next request wait the read's cost, 1.5 s)
+                caught_up = wall_ms()
+                while min(bot.core.readings.margins_ms.values(), default=0) <= caught_up:
+                    await asyncio.sleep(0.05)
                 sends0, stale0 = bot.executor.sends, len(bot.metrics.staleness.recent)
                 assigned = await _burst(session, engine.url)
                 done_ms, last_ts = await _flat_after(bot, assigned)

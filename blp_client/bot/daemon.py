@@ -73,8 +73,12 @@ class BotOptions:
     its control lane."""
     reconcile_ms: int = 2000
     funding_ms: int = 60_000
-    """Each hedge venue's funding rates and payments are read this often (control lane;
-    Binance: premiumIndex weight 1 and income weight 30 per contract)."""
+    """Each hedge venue's funding rates are read this often (control lane; Binance:
+    premiumIndex, weight 1 per contract)."""
+    funding_history_ms: int = 3_600_000
+    """Its payments (Binance: income, weight 30) are read at start, after each funding time
+    and at least this often, while no order is open (up to `funding_defer_ms` later)."""
+    funding_defer_ms: int = 600_000
     position_reconcile_every: int = 5  # reconcile rounds between position checks
     position_confirm_ms: int = 250
     """A position difference is read again this much later, on every side, before it is
@@ -172,7 +176,15 @@ class Bot:
         )
         self.carry.executor = self.executor
         self.funding = FundingPoller(
-            venues, self.symbols, self.journal, self.market.funding, self.metrics, wall_ms
+            venues,
+            self.symbols,
+            self.journal,
+            self.market.funding,
+            self.metrics,
+            wall_ms,
+            busy=lambda: bool(self.journal.open_orders()),
+            history_ms=self.options.funding_history_ms,
+            max_defer_ms=self.options.funding_defer_ms,
         )
         self.positions = PositionRound(
             self.executor,

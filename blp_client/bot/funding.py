@@ -5,8 +5,12 @@ payments its P&L counts.
   `predicted_funding_rate`, `next_funding_time`); its payments are `funding` events on the
   stream, journaled with the event (`Decider.on_event`).
 - Each hedge venue that has funding (`FundingVenue`: `CcxtVenue`, via ccxt's
-  `fetch_funding_rate` and `fetch_funding_history`): `FundingPoller` reads its rates and its
-  payments since the last one journaled, every `funding_ms`, on the control lane. Payments are
+  `fetch_funding_rate` and `fetch_funding_history`): `FundingPoller` reads its rates every
+  `funding_ms` on the control lane, and its payments since the last one journaled when they
+  can have changed: at start, once the venue's next funding time has moved on (a payment was
+  due), and every `history_ms` for late postings. A payments read is heavy (Binance's `income`
+  costs 30 weight, 1.5 s of ccxt's throttle on the control lane that the risk monitor's margin
+  reads share), so it waits while the bot has orders open, up to `max_defer_ms`. Payments are
   journaled by (venue, id), so one read twice counts once.
 """
 
@@ -77,6 +81,10 @@ class FundingPoller:
         rates: Rates,
         metrics: BotMetrics,
         clock: Callable[[], int],
+        *,
+        busy: Callable[[], bool] = lambda: False,
+        history_ms: int = 3_600_000,
+        max_defer_ms: int = 600_000,
     ) -> None:
         self.venues = {
             n: v for n, v in venues.items() if n != EXCHANGE and isinstance(v, FundingVenue)
@@ -86,7 +94,23 @@ class FundingPoller:
         self.rates = rates
         self.metrics = metrics
         self.clock = clock
+        self.busy = busy
+        self.history_ms = history_ms
+        self.max_defer_ms = max_defer_ms
         self.errors: dict[str, str] = {}
+        self.rounds = 0  # polls done (the first one reads every venue's payments)
+        self._read: dict[tuple[str, str], tuple[int, int | None]] = {}  # (read at, next_ms)
+        self._due_since: dict[tuple[str, str], int] = {}  # a payments read waiting since
+
+    def history_due(self, key: tuple[str, str], next_ms: int | None, now_ms: int) -> bool:
+        """Whether to read `key`'s payments now (see the module): never read, a funding
+        time passed since, or `history_ms` old; and the bot idle, or it waited long enough."""
+        last = self._read.get(key)
+        due = last is None or next_ms != last[1] or now_ms - last[0] >= self.history_ms
+        if not due:
+            return False
+        since = self._due_since.setdefault(key, now_ms)
+        return last is None or not self.busy() or now_ms - since >= self.max_defer_ms
 
     async def poll(self) -> list[FundingRecord]:
         """One round over every venue and contract; returns the payments new to the journal."""
@@ -98,6 +122,7 @@ class FundingPoller:
             except Exception as e:
                 self.errors[name] = f"{type(e).__name__}: {e}"[:300]
                 log.warning("funding_read_failed", venue=name, error=self.errors[name])
+        self.rounds += 1
         return new
 
     async def _venue(self, name: str, venue: FundingVenue) -> list[FundingRecord]:
@@ -105,10 +130,16 @@ class FundingPoller:
         rows: list[FundingRecord] = []
         for s in self.symbols:
             rate = await venue.funding_rate(s)
+            now = self.clock()
             if rate is not None:
-                self.rates[(s, name)] = venue_rate(name, rate, self.clock())
+                self.rates[(s, name)] = venue_rate(name, rate, now)
+            key, next_ms = (name, s), None if rate is None else rate.next_ms
+            if not self.history_due(key, next_ms, now):
+                continue
             for fee in await venue.funding_history(s, since):
                 rows.append(FundingRecord(name, fee.id, s, fee.amount, fee.timestamp_ms))
+            self._read[key] = (now, next_ms)
+            self._due_since.pop(key, None)
         added = self.journal.record_funding(rows, now_ms=self.clock())
         count_funding(self.metrics, added)
         for r in added:

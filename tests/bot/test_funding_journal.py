@@ -55,3 +55,38 @@ def test_exchange_funding_event_is_journaled_once_and_shows_in_the_pnl(tmp_path:
     assert out["by_venue"][EXCHANGE]["funding"] == D("-0.3")
     assert out["total"] == D("-0.3") and out["funding"] == D("-0.3")
     j.close()
+
+
+def test_venue_payments_are_read_when_they_can_have_changed_and_the_bot_is_idle(
+    tmp_path: Path,
+) -> None:
+    """Binance's income read costs 30 weight (1.5 s of the control lane the margin reads
+    share): it is read at start, once a funding time passed (the venue's next funding time
+    moved on), and every `history_ms`; while orders are open it waits, up to
+    `max_defer_ms`."""
+    from blp_client.bot.funding import FundingPoller
+    from blp_client.bot.metrics import BotMetrics
+
+    busy = [True]
+    poller = FundingPoller(
+        {}, [SYM], Journal(tmp_path / "j.sqlite"), {}, BotMetrics(), lambda: 0,
+        busy=lambda: busy[0], history_ms=3_600_000, max_defer_ms=600_000,
+    )  # fmt: skip
+    key, next_ms = ("binance", SYM), 28_800_000
+
+    def due(now: int, nxt: int | None = next_ms) -> bool:
+        if not poller.history_due(key, nxt, now):
+            return False
+        poller._read[key] = (now, nxt)  # what a payments read records
+        poller._due_since.pop(key, None)
+        return True
+
+    assert due(0)  # at start, busy or not
+    assert not due(60_000)  # nothing can have changed: no 30-weight read every minute
+    assert not due(28_860_000, 57_600_000)  # a funding time passed, but orders are open
+    assert not due(29_000_000, 57_600_000)
+    assert due(28_860_000 + 600_000, 57_600_000)  # ... waited max_defer_ms: read anyway
+    busy[0] = False
+    assert not due(29_600_000, 57_600_000)
+    assert due(29_460_000 + 3_600_000, 57_600_000)  # history_ms later, idle: late postings
+    assert due(40_000_000, None)  # the venue stopped giving a next funding time
