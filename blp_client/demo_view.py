@@ -59,6 +59,8 @@ def live_lines(snap: dict[str, Any]) -> list[str]:
     st = snap["status"]
     a, cap, risk = st["assignments"], st.get("capacity") or {}, st["risk"]
     orders, lat = st["orders"], st["hedge_latency_ms"]
+    # the journal keeps every queued hedge; most are netted or spilled into a later order
+    sent = int((st.get("execution") or {}).get("orders_sent") or 0)
     prices = "  ".join(f"{s} {_d(p):,.1f}" for s, p in sorted(snap["index"].items()))
     lev = risk.get("exchange_leverage")
     return [
@@ -67,8 +69,9 @@ def live_lines(snap: dict[str, Any]) -> list[str]:
         f"  assignments  {a['count']:>6,}   notional {money(a['notional']):>15} USDT"
         f"   discount {money(a['discount'])} USDT",
         f"  net exposure {_net(st['net_exposure'])}   (max {_net(snap['max_net'])})",
-        f"  hedges       {orders['total']:>6,} orders, {orders['open']} open, "
-        f"{st['fills']['count']:,} fills   latency p50 {_ms(lat['p50'])} p99 {_ms(lat['p99'])}",
+        f"  hedges       {sent:>6,} sent ({orders['total']:,} journaled), "
+        f"{orders['open']} open, {st['fills']['count']:,} fills   latency p50 {_ms(lat['p50'])}"
+        f" p99 {_ms(lat['p99'])}",
         f"  PnL          {money(st['pnl']['total']):>15} USDT   fees {money(st['pnl']['fees'])}",
         f"  capacity     minute {_d(cap.get('use_minute')):7.1%}  hour "
         f"{_d(cap.get('use_hour')):7.1%}   threshold "

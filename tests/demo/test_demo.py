@@ -310,3 +310,29 @@ async def test_a_cancelled_demo_leaves_no_child() -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert children() == []
+
+
+def test_the_live_frame_counts_orders_after_netting() -> None:
+    """The journal keeps every queued hedge, also those netted or spilled into a later order:
+    the frame shows the orders that went out, and the journal's count beside."""
+    from blp_client.demo_view import live_lines
+
+    status = {
+        "assignments": {"count": 391, "notional": "678297.24", "discount": "1134.55"},
+        "capacity": {"use_minute": "0", "use_hour": "0.226"},
+        "risk": {"state": "active", "exchange_leverage": "1.11"},
+        "orders": {"total": 404, "open": 0, "by_state": {}},
+        "execution": {"orders_sent": 33},
+        "hedge_latency_ms": {"p50": 66.9, "p99": 107.9},
+        "net_exposure": {"BTC-PERP": "0"},
+        "fills": {"count": 32},
+        "pnl": {"total": "116.45", "fees": "218.53"},
+        "threshold": {"BTC-PERP": "1500000"},
+        "threshold_history": [],
+    }
+    snap = {
+        "status": status, "index": {"BTC-PERP": "47041.8"}, "phase": "crash", "t": 441,
+        "seconds": 3600, "speed": 48.0, "wall": 9.2, "max_net": {"BTC-PERP": "5.667"},
+    }  # fmt: skip
+    hedges = live_lines(snap)[3]
+    assert hedges.split()[:6] == ["hedges", "33", "sent", "(404", "journaled),", "0"]
