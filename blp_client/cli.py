@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -453,7 +454,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print(f"blp backtest: {e}", file=sys.stderr)
         return 2
     except BacktestError as e:
-        print(f"blp backtest: {e} (see blp backtest --help)", file=sys.stderr)
+        print(f"blp backtest: {_flag_names(str(e))} (see blp backtest --help)", file=sys.stderr)
         return 2
     if args.report is not None:
         from .report import ReportError
@@ -469,6 +470,18 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     else:
         print(text(result.report))
     return 0
+
+
+def _flag_names(message: str) -> str:
+    """A backtest option's error in the words of the command line (`--seconds`, `--csv`)."""
+    flags = {"thresholds": "threshold", "csv_path": "csv"}
+
+    def flag(m: re.Match[str]) -> str:
+        name = flags.get(m.group(1), m.group(1))
+        return "--" + name.replace("_", "-")
+
+    message = re.sub(r"BacktestOptions\.([a-z_]+)", flag, message)
+    return message.replace("a csv_path", "--csv FILE")
 
 
 def cmd_engine(args: argparse.Namespace) -> int:

@@ -63,3 +63,12 @@ def test_report_dir_and_bad_flags(tmp_path: Path) -> None:
     assert "below the program minimum" in low.stderr
     missing = blp("backtest", "-c", str(tmp_path / "none.toml"))
     assert missing.returncode == 2 and missing.stderr.startswith("blp backtest: ")
+    # an option's bound, and what a scenario needs, are named by their flags
+    long = blp("backtest", "-c", "examples/bot.toml", "--seconds", "99999999")
+    assert long.returncode == 2
+    assert long.stderr.strip() == (
+        "blp backtest: --seconds must be an integer in [1, 604800] (see blp backtest --help)"
+    )
+    csv = blp("backtest", "-c", "examples/bot.toml", "--scenario", "csv")
+    assert csv.returncode == 2
+    assert csv.stderr.strip().startswith("blp backtest: the csv scenario needs --csv FILE")
