@@ -15,6 +15,8 @@ through a bare baseline in the same run, against the same engine:
   assignment, each sent as its own task; bot: the daemon in this process (`run_bot`,
   ImmediateHedge, journal, risk gate, executor) with the unmodified ccxt `binanceusdm` pointed
   at the facade; its venue's `place_order` is wrapped only to note the time it returns.
+  Each side has its own BLP and venue account, and only the running phase's BLP is opted in,
+  so the bot's journal (one for both of its rounds) always matches its accounts.
   This bench measures the raw path: the engine runs with `--no-venue-limits` and both sides
   turn ccxt's client-side throttle off (`rate_limit = false`); `bench/burst.py` measures the
   bot under the venue's limits and ccxt's default throttle. A queued hedge that the bot netted
@@ -51,9 +53,10 @@ SECONDS = 8.0  # measured emission time per phase
 WARMUP = 1.0  # emitted first, not measured
 ROUNDS = 2  # baseline, bot, baseline, bot: drift shows up in both
 TARGET_RATIO = 1.3
-KEY, SECRET = "bench-hedge-blp-key", "bench-hedge-blp-secret-000000001"
+KEY, SECRET = "bench-hedge-blp-key", "bench-hedge-blp-secret-000000001"  # the baseline's BLP
+BOT_KEY, BOT_SECRET = "bench-hedge-bot-key", "bench-hedge-bot-secret-000000001"  # the bot's
 SYM, VSYM = "BTC-PERP", "BTC/USDT:USDT"
-ENV = {"BENCH_BLP_KEY": KEY, "BENCH_BLP_SECRET": SECRET}
+ENV = {"BENCH_BLP_KEY": BOT_KEY, "BENCH_BLP_SECRET": BOT_SECRET}
 
 ENGINE_TOML = f"""
 admin_token = "{TOKEN}"
@@ -63,9 +66,18 @@ program = {{ min_minute_rate = 0, min_hour_rate = 0 }}
 rate_limit = {{ per_second = 10000.0, burst = 20000 }}
 
 [[blps]]
-name = "bench"
+name = "bench-bare"
 api_key = "{KEY}"
 api_secret = "{SECRET}"
+collateral = "100000000"
+minute_rate = "1000000000000"
+hour_rate = "10000000000000"
+max_position_notional = {{ "{SYM}" = "1000000000000" }}
+
+[[blps]]
+name = "bench-bot"
+api_key = "{BOT_KEY}"
+api_secret = "{BOT_SECRET}"
 collateral = "100000000"
 minute_rate = "1000000000000"
 hour_rate = "10000000000000"
@@ -100,9 +112,18 @@ async def _quote(ex: Any) -> None:
         )
 
 
-async def _last_seq(url: str) -> int:
-    async with BLPClient(url, KEY, SECRET) as c:
+async def _last_seq(url: str, key: str = KEY, secret: str = SECRET) -> int:
+    async with BLPClient(url, key, secret) as c:
         return (await c.assignment_history(0, 1)).last_seq
+
+
+async def _take_the_flow(url: str, bot: bool) -> None:
+    """Only the phase's own BLP is opted in, so each side hedges its own flow on its own
+    accounts: the bot's journal (one for both of its rounds) always holds what its exchange
+    and venue accounts hold, and its position check finds nothing to correct."""
+    for key, secret, mine in ((KEY, SECRET, not bot), (BOT_KEY, BOT_SECRET, bot)):
+        async with BLPClient(url, key, secret) as c:
+            await c.update_profile(opted_in=mine)
 
 
 async def _emit(session: aiohttp.ClientSession, url: str, seconds: float) -> int:
@@ -133,6 +154,7 @@ async def _until(cond: Callable[[], bool], timeout: float) -> None:
 
 async def baseline(session: aiohttp.ClientSession, url: str, ex: Any) -> list[float]:
     """Stream read with BLPClient + one ccxt create_order per assignment."""
+    await _take_the_flow(url, bot=False)
     from_seq = await _last_seq(url)
     lat: dict[int, float] = {}
     tasks: set[asyncio.Task[None]] = set()
@@ -163,14 +185,16 @@ async def baseline(session: aiohttp.ClientSession, url: str, ex: Any) -> list[fl
 async def through_bot(
     session: aiohttp.ClientSession, url: str, venue_keys: dict[str, str], tmp: Path, round_no: int
 ) -> tuple[list[float], dict[str, Any]]:
-    """The same flow hedged by the daemon (ImmediateHedge through ccxt)."""
-    from_seq = await _last_seq(url)
+    """The same flow hedged by the daemon (ImmediateHedge through ccxt), on its own BLP and
+    venue account, one journal across rounds (each round resumes where the last stopped)."""
+    await _take_the_flow(url, bot=True)
+    from_seq = await _last_seq(url, BOT_KEY, BOT_SECRET)
     env = {
         **ENV,
         "BENCH_VENUE_KEY": venue_keys["api_key"],
         "BENCH_VENUE_SECRET": venue_keys["api_secret"],
     }
-    journal = tmp / f"bot{round_no}.sqlite"
+    journal = tmp / "bot.sqlite"
     config = BotConfig.model_validate(
         {
             "engine": {
@@ -257,7 +281,9 @@ async def run() -> dict[str, Any]:
             async with aiohttp.ClientSession() as session:
                 makers, _ = await _venue_client(session, engine.url, "1000000000")
                 await _quote(makers)
-                hedger, keys = await _venue_client(session, engine.url, "100000000")
+                hedger, _ = await _venue_client(session, engine.url, "100000000")
+                bot_venue, keys = await _venue_client(session, engine.url, "100000000")
+                await bot_venue.close()  # the bot opens its own client with these keys
                 bare: list[float] = []
                 bot: list[float] = []
                 own: dict[str, Any] = {}
