@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 import structlog
 
-from bench.common import TOKEN, Engine, admin
+from bench.common import Engine, admin, engine_toml
 from bench.hedge import SYM, _quantiles, _quote, _venue_client
 from blp_client.bot.config import BotConfig
 from blp_client.bot.daemon import Bot, BotOptions, run_bot
@@ -38,21 +38,7 @@ LOT = Decimal("0.001")
 TARGET_ORDERS, TARGET_MS, TARGET_STALENESS_MS = 10, 300, 1000
 KEY, SECRET = "bench-burst-blp-key", "bench-burst-blp-secret-000000001"
 
-ENGINE_TOML = f"""
-admin_token = "{TOKEN}"
-instruments = ["{SYM}"]
-index = {{ "{SYM}" = "50000" }}
-program = {{ min_minute_rate = 0, min_hour_rate = 0 }}
-
-[[blps]]
-name = "bench"
-api_key = "{KEY}"
-api_secret = "{SECRET}"
-collateral = "10000000"
-minute_rate = "1000000000"
-hour_rate = "10000000000"
-max_position_notional = {{ "{SYM}" = "1000000000" }}
-"""
+ENGINE_TOML = engine_toml(SYM, [("bench", KEY, SECRET)], collateral="10000000", limit="1000000000")
 
 
 def bot_config(url: str, journal: Path) -> BotConfig:

@@ -13,6 +13,35 @@ import aiohttp
 from blp_client.engine.admin_client import admin_request
 
 TOKEN = "bench-admin-token"
+UNLIMITED = "1000000000000"  # rates and thresholds no bench reaches
+
+
+def engine_toml(
+    symbol: str,
+    blps: list[tuple[str, str, str]],
+    *,
+    collateral: str = "100000000",
+    limit: str = UNLIMITED,
+    rate_limit: bool = False,
+) -> str:
+    """A bench engine's config: one contract at 50,000, no program minimums, and the BLPs
+    `(name, api_key, api_secret)`, each with `collateral` and rates and a threshold of
+    `limit` (the hour rate ten times it); `rate_limit` lifts the BLP API's own limit."""
+    text = (
+        f'admin_token = "{TOKEN}"\ninstruments = ["{symbol}"]\n'
+        f'index = {{ "{symbol}" = "50000" }}\n'
+        "program = { min_minute_rate = 0, min_hour_rate = 0 }\n"
+    )
+    if rate_limit:
+        text += "rate_limit = { per_second = 10000.0, burst = 20000 }\n"
+    for name, key, secret in blps:
+        text += (
+            f'\n[[blps]]\nname = "{name}"\napi_key = "{key}"\napi_secret = "{secret}"\n'
+            f'collateral = "{collateral}"\nminute_rate = "{limit}"\n'
+            f'hour_rate = "{limit}0"\n'
+            f'max_position_notional = {{ "{symbol}" = "{limit}" }}\n'
+        )
+    return text
 
 
 async def admin(

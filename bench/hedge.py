@@ -42,7 +42,7 @@ from typing import Any
 import aiohttp
 import structlog
 
-from bench.common import TOKEN, Engine, admin
+from bench.common import Engine, admin, engine_toml
 from blp_client.bot.config import BotConfig
 from blp_client.bot.daemon import Bot, run_bot
 from blp_client.bot.venues import local_binance
@@ -58,31 +58,9 @@ BOT_KEY, BOT_SECRET = "bench-hedge-bot-key", "bench-hedge-bot-secret-000000001" 
 SYM, VSYM = "BTC-PERP", "BTC/USDT:USDT"
 ENV = {"BENCH_BLP_KEY": BOT_KEY, "BENCH_BLP_SECRET": BOT_SECRET}
 
-ENGINE_TOML = f"""
-admin_token = "{TOKEN}"
-instruments = ["{SYM}"]
-index = {{ "{SYM}" = "50000" }}
-program = {{ min_minute_rate = 0, min_hour_rate = 0 }}
-rate_limit = {{ per_second = 10000.0, burst = 20000 }}
-
-[[blps]]
-name = "bench-bare"
-api_key = "{KEY}"
-api_secret = "{SECRET}"
-collateral = "100000000"
-minute_rate = "1000000000000"
-hour_rate = "10000000000000"
-max_position_notional = {{ "{SYM}" = "1000000000000" }}
-
-[[blps]]
-name = "bench-bot"
-api_key = "{BOT_KEY}"
-api_secret = "{BOT_SECRET}"
-collateral = "100000000"
-minute_rate = "1000000000000"
-hour_rate = "10000000000000"
-max_position_notional = {{ "{SYM}" = "1000000000000" }}
-"""
+ENGINE_TOML = engine_toml(
+    SYM, [("bench-bare", KEY, SECRET), ("bench-bot", BOT_KEY, BOT_SECRET)], rate_limit=True
+)
 
 
 def _quantiles(samples: Sequence[float]) -> dict[str, float]:

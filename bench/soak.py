@@ -31,7 +31,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import TOKEN, Engine, admin
+from bench.common import Engine, admin, engine_toml
 from bench.hedge import SYM, _quote, _venue_client
 
 ASSIGNMENTS, WARMUP = 20_000, 4_000
@@ -42,22 +42,7 @@ TARGET_RSS_MB = 10.0
 LOT = Decimal("0.001")
 KEY, SECRET = "bench-soak-blp-key", "bench-soak-blp-secret-0000000001"
 
-ENGINE_TOML = f"""
-admin_token = "{TOKEN}"
-instruments = ["{SYM}"]
-index = {{ "{SYM}" = "50000" }}
-program = {{ min_minute_rate = 0, min_hour_rate = 0 }}
-rate_limit = {{ per_second = 10000.0, burst = 20000 }}
-
-[[blps]]
-name = "soak"
-api_key = "{KEY}"
-api_secret = "{SECRET}"
-collateral = "100000000"
-minute_rate = "1000000000000"
-hour_rate = "10000000000000"
-max_position_notional = {{ "{SYM}" = "1000000000000" }}
-"""
+ENGINE_TOML = engine_toml(SYM, [("soak", KEY, SECRET)], rate_limit=True)
 
 
 def bot_toml(url: str, journal: Path, retain: int) -> str:
