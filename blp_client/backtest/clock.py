@@ -9,8 +9,11 @@ inputs. Nothing reads the wall clock.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from blp_client.bot.venues.ccxt_venue import lane_rate_limits
 
 Action = Callable[[int], None]  # called with the time it was due (engine ms)
 
@@ -55,6 +58,10 @@ class RateBudget:
         self.next_ms = max(now_ms, self.next_ms) + self.spacing_ms
 
 
+ORDER_COST = 4
+"""ccxt's cost of a binanceusdm order (`fapiPrivatePostOrder`: 4 units of `rateLimit`)."""
+
+
 def order_spacing_ms(
     rate_limit: bool,
     rate_limit_ms: int | None,
@@ -62,10 +69,11 @@ def order_spacing_ms(
     reserved_share: float,
     default_ms: int,
 ) -> int:
-    """The order lane's spacing, as the live venue client throttles itself: the configured
-    ccxt `rateLimit` (else `default_ms`), never faster than the order lane's share of the
-    venue's request weight (one weight unit an order, as Binance counts a new order)."""
+    """The order lane's spacing, as the live venue client throttles itself
+    (`ccxt_venue.lane_rate_limits`): the order lane's ccxt `rateLimit` (ms per cost unit: the
+    configured one, else `default_ms / ORDER_COST`) times an order's cost."""
     if not rate_limit:
         return 0
-    weight_ms = 60_000 / ((1 - reserved_share) * weight_per_minute)
-    return max(rate_limit_ms or default_ms, int(-(-weight_ms // 1)))
+    per_unit = rate_limit_ms if rate_limit_ms else default_ms / ORDER_COST
+    order_ms, _control = lane_rate_limits(weight_per_minute, reserved_share, per_unit)
+    return math.ceil(order_ms * ORDER_COST)

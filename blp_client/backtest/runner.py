@@ -31,7 +31,6 @@ from blp_client.bot.strategy import EXCHANGE, VenueMarket
 from blp_client.bot.venues.base import VenueOrder
 from blp_client.engine import wire
 from blp_client.engine.core import Exchange, ExchangeConfig, ExchangeError, Side
-from blp_client.engine.core import events as ev
 from blp_client.engine.market import DEFAULT_BLPS, build_scenario
 from blp_client.engine.simulate import collector_paused
 from blp_client.models import AssignmentEvent, Event
@@ -39,10 +38,6 @@ from blp_client.models import AssignmentEvent, Event
 Progress = Callable[[int, int], None]  # (engine seconds done, total)
 KEY = "backtest"  # our BLP's api key in the wire conversion (never leaves the process)
 MONITOR_MIN_MS = 100  # wake-ups of the account reader closer than this are coalesced
-OWN = (
-    ev.Assignment, ev.ProfileChanged, ev.MarginAlert, ev.LiquidationStarted,
-    ev.LiquidationReturned, ev.TakenOver, ev.AutoDeleveraged,
-)  # fmt: skip
 
 
 def run_backtest(
@@ -108,6 +103,7 @@ class Backtest:
         except (ValueError, OSError) as e:
             raise BacktestError(str(e)) from e
         self.our_id = self.scenario.blps[self.ours.name]
+        self.keys = {self.our_id: KEY}
         self.symbols = [s for s in config.engine.symbols if s in x.instruments]
         # contracts the bot does not hedge get threshold 0: no flow it cannot offload
         unhedged = {s: Decimal(0) for s in x.instruments if s not in self.symbols}
@@ -116,7 +112,6 @@ class Backtest:
         self.blp = x.blp(self.our_id)
         self.agenda = Agenda(self.scenario.start_ms)
         self._seq = 0
-        self._gid = 0
         self.journal = Journal(":memory:")
         self.journal.prefix = "bt"
         strategy = load_strategy(config.strategy.class_, config.strategy.params)
@@ -172,28 +167,19 @@ class Backtest:
     # ---- the engine's side -------------------------------------------------------------
 
     def _number(self, _key: str) -> tuple[int, int]:
+        """(seq, global id): one BLP's stream, so both are the same counter."""
         self._seq += 1
-        self._gid += 1
-        return self._seq, self._gid
+        return self._seq, self._seq
 
     def pump(self, now_ms: int) -> None:
-        """Our BLP's protocol events out of the engine's new events, each delivered to the
-        bot `stream_latency_ms` after it happened."""
-        me = self.our_id
-        keys = {me: KEY}
+        """Our BLP's protocol events out of the engine's new events (the server's own
+        conversion, `wire.protocol_events`, which keeps only what names our account), each
+        delivered to the bot `stream_latency_ms` after it happened."""
         for e in self.x.events:
-            if isinstance(e, ev.Trade):
-                if e.taker_account_id != me and e.maker_account_id != me:
-                    continue
-            elif isinstance(e, OWN):
-                if e.account_id != me:
-                    continue
-            elif not isinstance(e, ev.SocializedLoss):
-                continue
-            for out in wire.protocol_events(e, keys, self._number):
+            for out in wire.protocol_events(e, self.keys, self._number):
                 msg = out.msg
                 due = max(msg.ts, now_ms) + self.options.stream_latency_ms
-                self.agenda.at(due, partial(self._deliver_at, msg))
+                self.agenda.at(due, partial(self.deliver, msg))
         self.x.events.clear()
 
     def _step_market(self, now_ms: int) -> None:
@@ -218,9 +204,6 @@ class Backtest:
                 self.markets[(m.symbol, v.name)] = m
 
     # ---- the bot's side (what bot.carry does live) ---------------------------------------
-
-    def _deliver_at(self, msg: Event, now_ms: int) -> None:
-        self.deliver(msg, now_ms)
 
     def deliver(self, msg: Event, now_ms: int) -> None:
         if self.journal.processed(msg.seq):

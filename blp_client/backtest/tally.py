@@ -24,6 +24,7 @@ from blp_client.engine.core import Exchange
 from blp_client.engine.core.blp import BLP
 from blp_client.engine.core.num import money
 from blp_client.engine.market import BLPSpec, Scenario
+from blp_client.engine.simulate import scenario_drop
 from blp_client.models import Assignment
 from blp_client.vocabulary import ZERO
 
@@ -189,7 +190,7 @@ class Tally:
             "seed": o.seed,
             "accounts": o.accounts,
             "seconds": o.seconds,
-            "drop": str(o.drop),
+            "drop": scenario_drop(o.scenario, o.drop),
             "strategy": bt.config.strategy.class_,
             "commitment": {
                 "collateral": c.collateral,

@@ -154,6 +154,11 @@ def fund_equity(x: Exchange) -> Decimal:
     return money(x.margin(x.insurance_fund.id).equity)
 
 
+def scenario_drop(scenario: str, drop: float) -> str:
+    """The crash depth a report shows: a preset's own (`--drop` does not apply to it)."""
+    return str(round(PRESETS[scenario].drop, 4) if scenario in PRESETS else drop)
+
+
 def report(
     x: Exchange,
     scenario: Scenario,
@@ -184,7 +189,7 @@ def report(
         "seed": cfg.seed,
         "accounts": cfg.accounts,
         "seconds": cfg.seconds,
-        "drop": str(round(PRESETS[cfg.scenario].drop, 4) if cfg.scenario in PRESETS else cfg.drop),
+        "drop": scenario_drop(cfg.scenario, cfg.drop),
         "blp_program": cfg.blp,
         "liquidations": s.liquidations,
         "returned_to_trader": s.returned,

@@ -144,3 +144,38 @@ def test_the_default_crash_ends_hedged_with_no_fallback_left_resting() -> None:
     for symbol, legs in r["positions_end"].items():
         assert sum(legs.values()) == 0, (symbol, legs)
     assert r["hedge_costs"]["market_move"] > -1000  # no open exposure through the rebound
+
+
+def test_our_funding_payments_reach_the_bot_as_live() -> None:
+    """Every protocol event the server would stream to our BLP reaches the backtest's bot,
+    funding included (a hand-kept filter once dropped `FundingPayment`)."""
+    from blp_client.bot.strategy import EXCHANGE
+
+    bt = Backtest(example(), BacktestOptions(scenario="calm", accounts=10, seconds=5))
+    x, symbol = bt.x, bt.symbols[0]
+    x.seed_position(bt.our_id, bt.scenario.house, symbol, Decimal("0.1"), x.marks[symbol])
+    due = x.next_funding_ms()
+    x.advance(due)
+    bt.pump(due)
+    bt.agenda.run_until(due + 1_000)
+    [paid] = bt.journal.funding(EXCHANGE)
+    assert paid.symbol == symbol and paid.amount != 0
+    bt.journal.close()
+
+
+def test_a_configured_rate_limit_spaces_orders_as_ccxt_does() -> None:
+    """ccxt's `rateLimit` is ms per cost unit and a binanceusdm order costs 4: the live order
+    lane at `rate_limit_ms = 100` sends an order every 400 ms, the default (50) every 200."""
+    from blp_client.backtest.clock import order_spacing_ms
+
+    assert order_spacing_ms(True, None, 2400, 0.4, 200) == 200
+    assert order_spacing_ms(True, 100, 2400, 0.4, 200) == 400
+    assert order_spacing_ms(True, None, 600, 0.4, 200) == 667  # the weight budget binds
+    assert order_spacing_ms(False, 100, 2400, 0.4, 200) == 0
+
+
+def test_a_presets_report_shows_the_presets_own_drop() -> None:
+    from blp_client.engine.market import PRESETS
+
+    r = run_backtest(example(), BacktestOptions(scenario="march-2020", accounts=50, seconds=5))
+    assert r.report["drop"] == str(round(PRESETS["march-2020"].drop, 4)) != "0.2"
