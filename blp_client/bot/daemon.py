@@ -182,7 +182,7 @@ class Bot:
             self.market.funding,
             self.metrics,
             wall_ms,
-            busy=lambda: bool(self.journal.open_orders()),
+            busy=self.journal.has_open_orders,
             history_ms=self.options.funding_history_ms,
             max_defer_ms=self.options.funding_defer_ms,
         )

@@ -126,7 +126,7 @@ class FundingPoller:
         return new
 
     async def _venue(self, name: str, venue: FundingVenue) -> list[FundingRecord]:
-        since = self.journal.last_funding_ms(name)  # inclusive: the journal dedupes
+        since: int | None = None
         rows: list[FundingRecord] = []
         for s in self.symbols:
             rate = await venue.funding_rate(s)
@@ -136,10 +136,14 @@ class FundingPoller:
             key, next_ms = (name, s), None if rate is None else rate.next_ms
             if not self.history_due(key, next_ms, now):
                 continue
+            if since is None:
+                since = self.journal.last_funding_ms(name)  # inclusive: the journal dedupes
             for fee in await venue.funding_history(s, since):
                 rows.append(FundingRecord(name, fee.id, s, fee.amount, fee.timestamp_ms))
             self._read[key] = (now, next_ms)
             self._due_since.pop(key, None)
+        if not rows:
+            return []
         added = self.journal.record_funding(rows, now_ms=self.clock())
         count_funding(self.metrics, added)
         for r in added:

@@ -85,10 +85,16 @@ class Journal(JournalLanes, JournalFunding):
 
     def processed(self, seq: int) -> bool:
         with self._lock:
-            if seq <= self._compacted_seq():
-                return True
-            row = self._db.execute("SELECT 1 FROM events WHERE seq = ?", (seq,)).fetchone()
-            return row is not None
+            return self._seen(seq)
+
+    def _seen(self, seq: int) -> bool:
+        """Whether `seq` was recorded. A seq past the last one never was: the stream's next
+        event costs no query; an older one (a replay) is looked up, compacted seqs counted."""
+        if seq > max(self._last_seq, self._staged_last_seq or 0):
+            return False
+        if seq <= self._compacted_seq():
+            return True
+        return self._db.execute("SELECT 1 FROM events WHERE seq = ?", (seq,)).fetchone() is not None
 
     def _compacted_seq(self) -> int:
         """The highest seq compaction deleted (0: none); every seq up to it was processed."""
@@ -125,10 +131,7 @@ class Journal(JournalLanes, JournalFunding):
         """Record stream event `seq` and all it causes, atomically. None when `seq` was already
         processed (a replay after a crash or reconnect): then nothing changes."""
         with self._tx() as db:
-            if (
-                seq <= self._compacted_seq()
-                or db.execute("SELECT 1 FROM events WHERE seq = ?", (seq,)).fetchone()
-            ):
+            if self._seen(seq):
                 return None  # recorded before (a compacted seq counts: `journal_compaction`)
             db.execute(
                 "INSERT INTO events(seq, id, kind, ts, payload, processed_ms) "

@@ -11,6 +11,7 @@ from blp_client.bot.core.decider import Decider
 from blp_client.bot.journal import FundingRecord, Journal
 from blp_client.bot.pnl import pnl_lines, summarize
 from blp_client.bot.strategy import EXCHANGE
+from blp_client.bot.venues import FundingFee, VenueFunding
 from blp_client.models import FundingData, FundingEvent
 from strategies.immediate_hedge import ImmediateHedge, ImmediateHedgeParams
 
@@ -57,7 +58,24 @@ def test_exchange_funding_event_is_journaled_once_and_shows_in_the_pnl(tmp_path:
     j.close()
 
 
-def test_venue_payments_are_read_when_they_can_have_changed_and_the_bot_is_idle(
+class _Venue:
+    """A venue's funding answers, as ccxt returns them (the external side; the poller, the
+    journal and the metrics are the real ones), recording every payments read."""
+
+    def __init__(self) -> None:
+        self.next_ms: int | None = 28_800_000
+        self.reads: list[int] = []
+        self.fees: list[FundingFee] = []
+
+    async def funding_rate(self, symbol: str) -> VenueFunding | None:
+        return VenueFunding(symbol, D("0.0001"), D("0.0001"), self.next_ms)
+
+    async def funding_history(self, symbol: str, since_ms: int) -> list[FundingFee]:
+        self.reads.append(since_ms)
+        return [f for f in self.fees if f.timestamp_ms >= since_ms]
+
+
+async def test_venue_payments_are_read_when_they_can_have_changed_and_the_bot_is_idle(
     tmp_path: Path,
 ) -> None:
     """Binance's income read costs 30 weight (1.5 s of the control lane the margin reads
@@ -67,26 +85,31 @@ def test_venue_payments_are_read_when_they_can_have_changed_and_the_bot_is_idle(
     from blp_client.bot.funding import FundingPoller
     from blp_client.bot.metrics import BotMetrics
 
-    busy = [True]
+    venue, now, busy = _Venue(), [0], [True]
+    journal = Journal(tmp_path / "j.sqlite")
     poller = FundingPoller(
-        {}, [SYM], Journal(tmp_path / "j.sqlite"), {}, BotMetrics(), lambda: 0,
+        {"binance": venue}, [SYM], journal, {}, BotMetrics(), lambda: now[0],  # type: ignore[dict-item]
         busy=lambda: busy[0], history_ms=3_600_000, max_defer_ms=600_000,
     )  # fmt: skip
-    key, next_ms = ("binance", SYM), 28_800_000
 
-    def due(now: int, nxt: int | None = next_ms) -> bool:
-        if not poller.history_due(key, nxt, now):
-            return False
-        poller._read[key] = (now, nxt)  # what a payments read records
-        poller._due_since.pop(key, None)
-        return True
+    async def poll_at(t: int) -> int:
+        """Poll at `t`; how many payments reads it made."""
+        now[0], before = t, len(venue.reads)
+        await poller.poll()
+        return len(venue.reads) - before
 
-    assert due(0)  # at start, busy or not
-    assert not due(60_000)  # nothing can have changed: no 30-weight read every minute
-    assert not due(28_860_000, 57_600_000)  # a funding time passed, but orders are open
-    assert not due(29_000_000, 57_600_000)
-    assert due(28_860_000 + 600_000, 57_600_000)  # ... waited max_defer_ms: read anyway
+    assert await poll_at(0) == 1  # at start, busy or not
+    assert await poll_at(60_000) == 0  # nothing can have changed: no 30-weight read a minute
+    venue.next_ms = 57_600_000  # a funding time passed...
+    venue.fees = [FundingFee(SYM, "7", D("-1.5"), 28_800_000)]
+    assert await poll_at(28_860_000) == 0  # ... but orders are open
+    assert await poll_at(29_000_000) == 0
+    assert await poll_at(29_460_000) == 1  # waited max_defer_ms: read anyway
+    assert [f.id for f in journal.funding("binance")] == ["7"]
     busy[0] = False
-    assert not due(29_600_000, 57_600_000)
-    assert due(29_460_000 + 3_600_000, 57_600_000)  # history_ms later, idle: late postings
-    assert due(40_000_000, None)  # the venue stopped giving a next funding time
+    assert await poll_at(29_600_000) == 0
+    assert await poll_at(33_060_000) == 1  # history_ms later, idle: for late postings
+    assert venue.reads[-1] == 28_800_000  # from the last payment journaled
+    venue.next_ms = None  # the venue stopped giving a next funding time
+    assert await poll_at(33_120_000) == 1
+    assert [f.id for f in journal.funding("binance")] == ["7"]  # read twice, counted once

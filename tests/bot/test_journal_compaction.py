@@ -162,7 +162,10 @@ def test_compaction_never_loses_open_orders_positions_or_the_last_seq(
                     hedge_filled(j, cid, seq)
             before = (j.positions(), j.open_orders(), j.last_seq, j.inventory())
             compact(path, Retention(days=None, events=keep), now_ms=10**6)
+        # what a restarted bot reads back from the file (the figures above live in memory)
+        with Journal(path) as j:
             assert (j.positions(), j.open_orders(), j.last_seq, j.inventory()) == before
+            assert all(j.processed(s) for s in range(1, len(outcomes) + 1))
             with sqlite3.connect(path) as db:
                 left = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
                 opened = sum(1 for w in outcomes if w == "open")

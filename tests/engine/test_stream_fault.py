@@ -47,4 +47,6 @@ async def test_shifts_the_next_n_assignment_prices_on_the_wire_only() -> None:
         assert status == 400 and "assignments" in err["message"]
         status, err = await api.admin("PUT", "/faults/stream", {"bps": 1})
         assert status == 400
+        state = await api.admin_ok("GET", "/faults/stream")
+        assert (state["assignments_left"], state["assignments_shifted"]) == (0, 2)
         await stream.close()
