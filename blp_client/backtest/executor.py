@@ -27,7 +27,9 @@ from blp_client.bot.core.tracker import (
     Refused,
     expired_unfilled,
     on_answer,
+    rested_too_long,
     settle,
+    timed_out_remainder,
 )
 from blp_client.bot.journal import (
     Committed,
@@ -205,18 +207,13 @@ class SimExecutor:
                 self._escalate_cancelled(cid, now_ms)
 
     def _rested_too_long(self, order: OrderRecord, now_ms: int) -> bool:
-        """The daemon's rule: a resting fallback (GTC, escalation stage "fallback") open past
-        `resting_ttl_ms`."""
-        if self.resting_ttl_ms <= 0 or order.tif != "GTC" or order.state is not OrderState.ACKED:
-            return False
-        if now_ms - order.created_ms < self.resting_ttl_ms:
-            return False
-        return self.journal.step(order.client_order_id).stage == "fallback"
+        stage = self.journal.step(order.client_order_id).stage
+        return rested_too_long(order, stage, now_ms, self.resting_ttl_ms)
 
     def _escalate_cancelled(self, cid: str, now_ms: int) -> None:
         """A timed-out fallback, cancelled with its fills in: escalate the rest."""
         o = self.journal.order(cid)
-        if o is not None and o.state is OrderState.CANCELLED and o.remaining > 0:
+        if o is not None and timed_out_remainder(o):
             self.on_expired(o, now_ms)
 
     def finish(self, cid: str, now_ms: int) -> bool:

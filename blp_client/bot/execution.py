@@ -41,7 +41,9 @@ from blp_client.bot.core.tracker import (
     Refused,
     expired_unfilled,
     on_answer,
+    rested_too_long,
     settle,
+    timed_out_remainder,
 )
 from blp_client.bot.journal import (
     Committed,
@@ -570,18 +572,13 @@ class Executor:
         return len(self.journal.open_orders())
 
     def _rested_too_long(self, order: OrderRecord) -> bool:
-        """A resting fallback (GTC, escalation stage "fallback") open past `resting_ttl_ms`."""
-        if self.resting_ttl_ms <= 0 or order.tif != "GTC" or order.state is not OrderState.ACKED:
-            return False
-        if self.clock() - order.created_ms < self.resting_ttl_ms:
-            return False
-        return self.journal.step(order.client_order_id).stage == "fallback"
+        stage = self.journal.step(order.client_order_id).stage
+        return rested_too_long(order, stage, self.clock(), self.resting_ttl_ms)
 
     def _escalate_cancelled(self, cid: str) -> None:
-        """A timed-out resting fallback, once cancelled with its fills in: escalate the rest
-        (`expired_unfilled` leaves GTC orders alone, so this is the only call)."""
+        """A timed-out resting fallback, once cancelled with its fills in: escalate the rest."""
         o = self.journal.order(cid)
-        if o is None or o.state is not OrderState.CANCELLED or o.remaining == 0:
+        if o is None or not timed_out_remainder(o):
             return
         log.info("resting_fallback_timed_out", client_order_id=cid, remaining=str(o.remaining))
         if self.on_expired is not None:

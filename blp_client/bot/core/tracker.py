@@ -156,3 +156,21 @@ def expired_unfilled(before: OrderState, after: OrderRecord) -> bool:
         and after.remaining != 0
         and not (after.error or "").startswith("netted")
     )
+
+
+def rested_too_long(order: OrderRecord, stage: str, now_ms: int, ttl_ms: int) -> bool:
+    """A resting fallback (GTC at escalation stage "fallback", acknowledged) open `ttl_ms` or
+    longer: the executor cancels it and escalates the rest again (`ttl_ms` 0: never)."""
+    return (
+        ttl_ms > 0
+        and order.tif == "GTC"
+        and order.state is OrderState.ACKED
+        and now_ms - order.created_ms >= ttl_ms
+        and stage == "fallback"
+    )
+
+
+def timed_out_remainder(order: OrderRecord) -> bool:
+    """A timed-out fallback, cancelled with its fills in, with a remainder to escalate
+    (`expired_unfilled` leaves GTC orders alone, so this is the one path for it)."""
+    return order.state is OrderState.CANCELLED and order.remaining != 0

@@ -125,3 +125,19 @@ def test_an_expired_ioc_with_a_remainder_is_what_escalates() -> None:
     assert not expired_unfilled(OrderState.ACKED, replace(part, filled_qty=D("0.5")))
     assert not expired_unfilled(OrderState.ACKED, replace(part, tif="GTC"))
     assert not expired_unfilled(OrderState.PENDING, replace(part, error="netted into c-9"))
+
+
+def test_a_resting_fallback_times_out_after_the_ttl_and_only_then() -> None:
+    from blp_client.bot.core.tracker import rested_too_long, timed_out_remainder
+
+    resting = replace(SENT, tif="GTC", state=OrderState.ACKED)  # created at 1,000
+    assert rested_too_long(resting, "fallback", 6_000, 5_000)
+    assert not rested_too_long(resting, "fallback", 5_999, 5_000)  # not yet
+    assert not rested_too_long(resting, "strategy", 60_000, 5_000)  # a strategy's own GTC
+    assert not rested_too_long(resting, "fallback", 60_000, 0)  # ttl 0: rests until filled
+    assert not rested_too_long(replace(resting, tif="IOC"), "fallback", 60_000, 5_000)
+    assert not rested_too_long(replace(resting, state=OrderState.SENT), "fallback", 60_000, 5_000)
+    cancelled = replace(resting, state=OrderState.CANCELLED, filled_qty=D("0.2"))
+    assert timed_out_remainder(cancelled)  # 0.3 of 0.5 left to escalate
+    assert not timed_out_remainder(replace(cancelled, filled_qty=D("0.5")))
+    assert not timed_out_remainder(resting)  # still open
