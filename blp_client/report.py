@@ -96,6 +96,11 @@ def write_report(
         extra_series=extra_series,
         notes=notes,
     )
+    return write_files(path, json_data, page)
+
+
+def write_files(path: Path, json_data: Any, page: str) -> Path:
+    """`path`/report.json and `path`/report.html (a prepared directory); the HTML's path."""
     html_path = path / "report.html"
     try:
         (path / "report.json").write_text(to_json(json_data), encoding="utf-8")
@@ -103,6 +108,17 @@ def write_report(
     except OSError as e:
         raise ReportError(f"cannot write report to {path}: {e.strerror or e}") from e
     return html_path
+
+
+def html_page(title: str, body: Sequence[str]) -> str:
+    """A report page around `body` (HTML fragments): the shared head, style and CSP."""
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>{CSS}</style></head>\n"
+        "<body><main>\n" + "\n".join(body) + "\n</main></body></html>\n"
+    )
 
 
 def render_html(
@@ -135,13 +151,7 @@ def render_html(
         '<p class="note">Times are engine seconds from the start of the scenario. '
         "The figures above are in report.json.</p>",
     ]
-    return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n<style>{CSS}</style></head>\n"
-        "<body><main>\n" + "\n".join(body) + "\n</main></body></html>\n"
-    )
+    return html_page(title, body)
 
 
 def _label(key: str) -> str:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from blp_client.charts import Point
-from blp_client.engine.simulate import _fmt, to_json
-from blp_client.report import CSP, CSS, ReportError, charts, prepare_dir
+from blp_client.engine.simulate import _fmt
+from blp_client.report import charts, html_page, prepare_dir, write_files
 
 ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Assignments", ("assignments", "total")),
@@ -60,16 +60,20 @@ def table(report: Mapping[str, Any]) -> str:
     return "\n".join(f"{a.ljust(left)}  {b.rjust(right)}" for a, b in rows)
 
 
-def text(report: Mapping[str, Any]) -> str:
+def head(report: Mapping[str, Any]) -> str:
+    """One line: what ran."""
     c = report["commitment"]
-    head = (
+    return (
         f"blp backtest: {report['scenario']}, seed {report['seed']}, "
         f"{report['accounts']:,} accounts, {report['seconds']:,} s, strategy "
         f"{report['strategy']}; commitment {_fmt(c['minute_rate'])}/min, "
         f"{_fmt(c['hour_rate'])}/h, threshold {_fmt(c['threshold'])}, collateral "
         f"{_fmt(c['collateral'])}"
     )
-    return f"{head}\n\n{table(report)}"
+
+
+def text(report: Mapping[str, Any]) -> str:
+    return f"{head(report)}\n\n{table(report)}"
 
 
 def extra_series(timeline: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[Point]]]:
@@ -109,7 +113,7 @@ def write_html(
     svgs = charts({"backtest": timeline}, extra_series(timeline))
     body = [
         f"<h1>{escape(title)}</h1>",
-        f'<p class="meta">{escape(text(report).splitlines()[0])}</p>',
+        f'<p class="meta">{escape(head(report))}</p>',
         f"<h2>Headline figures</h2><table><tbody>{rows}</tbody></table>",
         '<h2>Charts</h2><section id="charts">',
         *(f"<figure>{svg}</figure>" for svg in svgs),
@@ -117,17 +121,4 @@ def write_html(
         '<p class="note">Times are engine seconds from the start of the scenario. '
         "Every figure is in report.json.</p>",
     ]
-    page = (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n<style>{CSS}</style></head>\n"
-        "<body><main>\n" + "\n".join(body) + "\n</main></body></html>\n"
-    )
-    html_path = path / "report.html"
-    try:
-        (path / "report.json").write_text(to_json(report), encoding="utf-8")
-        html_path.write_text(page, encoding="utf-8")
-    except OSError as e:
-        raise ReportError(f"cannot write report to {path}: {e.strerror or e}") from e
-    return html_path
+    return write_files(path, report, html_page(title, body))
