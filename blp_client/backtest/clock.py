@@ -39,9 +39,6 @@ class Agenda:
             action(due)
         self.now_ms = max(self.now_ms, end_ms)
 
-    def __len__(self) -> int:
-        return len(self._heap)
-
 
 @dataclass
 class RateBudget:

@@ -49,7 +49,6 @@ class BacktestOptions:
     other_blps: int = 2  # how many of the scenario's default BLPs compete with ours
     csv_path: str | None = None
     sample_every_s: int = 10
-    extra: tuple[tuple[str, Any], ...] = field(default=())  # for callers; not read here
 
     def __post_init__(self) -> None:
         ints = {

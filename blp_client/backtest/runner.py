@@ -22,7 +22,7 @@ from blp_client.backtest.clock import Agenda, RateBudget, order_spacing_ms
 from blp_client.backtest.executor import SimExecutor
 from blp_client.backtest.options import BacktestError, BacktestOptions, BacktestResult
 from blp_client.backtest.tally import Tally
-from blp_client.backtest.venue_sim import SimVenue, cancel, find, place
+from blp_client.backtest.venue_sim import SimVenue, book_market, cancel, find, place
 from blp_client.bot.config import BotConfig
 from blp_client.bot.core.decider import Decider, Decision
 from blp_client.bot.journal import FillRecord, Journal, OrderRecord, ThresholdAction
@@ -30,7 +30,7 @@ from blp_client.bot.registry import load_strategy
 from blp_client.bot.strategy import EXCHANGE, VenueMarket
 from blp_client.bot.venues.base import VenueOrder
 from blp_client.engine import wire
-from blp_client.engine.core import Exchange, ExchangeConfig, ExchangeError, Side
+from blp_client.engine.core import Exchange, ExchangeConfig, ExchangeError
 from blp_client.engine.market import DEFAULT_BLPS, build_scenario
 from blp_client.engine.simulate import collector_paused
 from blp_client.models import AssignmentEvent, Event
@@ -191,14 +191,11 @@ class Backtest:
         self._refresh_markets()
 
     def _refresh_markets(self) -> None:
-        x, prog = self.x, self.x.config.program
+        prog = self.x.config.program
         for s in self.symbols:
-            inst, book = x.instruments[s], x.books[s]
-            self.markets[(s, EXCHANGE)] = VenueMarket(
-                EXCHANGE, s, tuple(book.depth(Side.BUY, 20)), tuple(book.depth(Side.SELL, 20)),
-                x.marks.get(s), inst.tick, inst.lot, inst.lot, inst.min_notional,
-                prog.taker_fee, prog.maker_fee, x.now_ms,
-            )  # fmt: skip
+            self.markets[(s, EXCHANGE)] = book_market(
+                EXCHANGE, self.x, s, prog.taker_fee, prog.maker_fee
+            )
         for v in self.venues.values():
             for m in v.markets():
                 self.markets[(m.symbol, v.name)] = m
@@ -297,7 +294,7 @@ class Backtest:
         timer = self.core.strategy.timer_ms()
         if timer:
             self._every(timer, self._timer)
-        self.tally.sample(start)
+        self.tally.sample()
         try:
             for t in range(1, o.seconds + 1):
                 now = start + t * 1000

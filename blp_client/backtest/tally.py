@@ -19,11 +19,11 @@ from blp_client.bot.core.audit import PriceAudit
 from blp_client.bot.core.decider import Decider
 from blp_client.bot.core.markouts import MarkoutTracker
 from blp_client.bot.journal import Journal
-from blp_client.bot.strategy import EXCHANGE
 from blp_client.engine.core import Exchange
 from blp_client.engine.core.blp import BLP
 from blp_client.engine.core.num import money
 from blp_client.engine.market import BLPSpec, Scenario
+from blp_client.engine.simulate import sample as market_sample
 from blp_client.engine.simulate import scenario_drop
 from blp_client.models import Assignment
 from blp_client.vocabulary import ZERO
@@ -129,11 +129,10 @@ class Tally:
             None if v_lev is None or self.max_v_lev is None else max(self.max_v_lev, v_lev)
         )
         if sample:
-            self.sample(now_ms, x_lev, v_lev, net)
+            self.sample(x_lev, v_lev, net)
 
     def sample(
         self,
-        now_ms: int,
         x_lev: Decimal | None = ZERO,
         v_lev: Decimal | None = ZERO,
         net: dict[str, Decimal] | None = None,
@@ -142,20 +141,13 @@ class Tally:
         stats = x.stats.blp(bt.our_id)
         self.timeline.append(
             {
-                "t": (now_ms - bt.scenario.start_ms) // 1000,
-                "index": {s: x.index[s] for s in sorted(x.index)},
-                "mark": {s: x.marks[s] for s in sorted(x.marks)},
+                **market_sample(x, bt.scenario),
                 "pnl": money(self.pnl),
                 "net_exposure": {s: money(v) for s, v in (net or {}).items()},
                 "exchange_leverage": _ratio(x_lev),
                 "venue_leverage": _ratio(v_lev),
                 "threshold": dict(sorted(bt.blp.thresholds.items())),
                 "assigned_notional": money(stats.assigned_notional),
-                "liquidations": x.stats.liquidations,
-                "blp_assigned_notional": x.stats.blp_assigned_notional,
-                "insurance_fund": x.insurance_fund.cash,
-                "adl_notional": x.stats.adl_notional,
-                "socialized_loss": x.stats.socialized_loss,
             }
         )
 
@@ -246,4 +238,4 @@ def _lev(notional: Decimal, equity: Decimal) -> Decimal | None:
     return notional / equity if equity > 0 else None
 
 
-__all__ = ["EXCHANGE", "Tally"]
+__all__ = ["Tally"]

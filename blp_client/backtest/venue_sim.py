@@ -102,23 +102,7 @@ class SimVenue:
 
     def market(self, symbol: str) -> VenueMarket:
         """The book as the bot's market data would show it now."""
-        x = self.x
-        inst = x.instruments[symbol]
-        book = x.books[symbol]
-        return VenueMarket(
-            self.name,
-            symbol,
-            tuple(book.depth(Side.BUY, BOOK_DEPTH)),
-            tuple(book.depth(Side.SELL, BOOK_DEPTH)),
-            x.marks.get(symbol),
-            inst.tick,
-            inst.lot,
-            inst.lot,
-            inst.min_notional,
-            self.fees.taker,
-            self.fees.maker,
-            x.now_ms,
-        )
+        return book_market(self.name, self.x, symbol, self.fees.taker, self.fees.maker)
 
     def markets(self) -> Sequence[VenueMarket]:
         return [self.market(s) for s in self.symbols]
@@ -137,6 +121,18 @@ class SimVenue:
 def find(x: Exchange, account_id: int, client_order_id: str, now_ms: int) -> VenueOrder | None:
     oid = x.client_ids.get(account_id, {}).get(client_order_id)
     return None if oid is None else answer(x.orders[oid], now_ms)
+
+
+def book_market(
+    venue: str, x: Exchange, symbol: str, taker_fee: Decimal, maker_fee: Decimal
+) -> VenueMarket:
+    """An engine-core book as the bot's market data shows it (`BOOK_DEPTH` levels a side)."""
+    inst, book = x.instruments[symbol], x.books[symbol]
+    return VenueMarket(
+        venue, symbol, tuple(book.depth(Side.BUY, BOOK_DEPTH)),
+        tuple(book.depth(Side.SELL, BOOK_DEPTH)), x.marks.get(symbol), inst.tick, inst.lot,
+        inst.lot, inst.min_notional, taker_fee, maker_fee, x.now_ms,
+    )  # fmt: skip
 
 
 def place(x: Exchange, account_id: int, order: OrderRecord, now_ms: int) -> VenueOrder | str:

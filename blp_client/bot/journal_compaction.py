@@ -49,7 +49,6 @@ class Retention:
 class Compacted:
     """What one compaction deleted, by table, and the seq floor it left."""
 
-    cut_ms: int | None = None
     compacted_seq: int = 0
     deleted: dict[str, int] = field(default_factory=dict)
 
@@ -114,7 +113,7 @@ def compact(path: str | Path, keep: Retention, now_ms: int) -> Compacted:
         return out
     db = sqlite3.connect(path, isolation_level=None, timeout=30)
     try:
-        cut = out.cut_ms = _cut_ms(db, keep, now_ms)
+        cut = _cut_ms(db, keep, now_ms)
         if cut is None:
             return out
         db.execute("CREATE TEMP TABLE IF NOT EXISTS keep_decisions (decision TEXT PRIMARY KEY)")
@@ -127,9 +126,11 @@ def compact(path: str | Path, keep: Retention, now_ms: int) -> Compacted:
             "AND CAST(seq AS TEXT) NOT IN (SELECT decision FROM keep_decisions)",
             (cut, top),
         ).fetchone()[0]
-        if floor is not None:  # written before any event goes: never a processed seq forgotten
-            row = db.execute("SELECT value FROM meta WHERE key = 'compacted_seq'").fetchone()
-            out.compacted_seq = max(int(floor), json.loads(row[0]) if row else 0)
+        row = db.execute("SELECT value FROM meta WHERE key = 'compacted_seq'").fetchone()
+        out.compacted_seq = json.loads(row[0]) if row else 0  # events kept then may go now
+        if floor is not None and floor > out.compacted_seq:
+            # written before any event goes: never a processed seq forgotten
+            out.compacted_seq = int(floor)
             db.execute(
                 "INSERT INTO meta(key, value) VALUES ('compacted_seq', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
