@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 import structlog
 
-from bench.common import Engine, admin, engine_toml
+from bench.common import Engine, admin, engine_toml, until
 from bench.hedge import SYM, _quantiles, _quote, _venue_client
 from blp_client.bot.config import BotConfig
 from blp_client.bot.daemon import Bot, BotOptions, run_bot
@@ -133,13 +133,16 @@ async def run() -> dict[str, Any]:
                 await asyncio.sleep(1.0)  # market data and first readings in
                 # the start-up catch-up of venue funding payments (Binance income, 30 weight
                 # on the control lane) is done: the burst meets a bot in its steady state
-                while bot.funding is not None and bot.funding.rounds == 0:
-                    await asyncio.sleep(0.05)
+                funding = bot.funding
+                await until(lambda: funding is None or funding.rounds > 0, 30, "funding reads")
                 # ... and paid for: a margin reading newer than it (ccxt's throttle makes the
                 # control lane's next request wait the read's cost, 1.5 s)
-                caught_up = wall_ms()
-                while min(bot.core.readings.margins_ms.values(), default=0) <= caught_up:
-                    await asyncio.sleep(0.05)
+                caught_up, readings = wall_ms(), bot.core.readings
+                await until(
+                    lambda: min(readings.margins_ms.values(), default=0) > caught_up,
+                    30,
+                    "a margin reading after them",
+                )
                 sends0, stale0 = bot.executor.sends, len(bot.metrics.staleness.recent)
                 assigned = await _burst(session, engine.url)
                 done_ms, last_ts = await _flat_after(bot, assigned)

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import re
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -13,6 +15,26 @@ import aiohttp
 from blp_client.engine.admin_client import admin_request
 
 TOKEN = "bench-admin-token"
+
+
+async def until(
+    cond: Callable[[], bool],
+    timeout: float,
+    what: str,
+    proc: asyncio.subprocess.Process | None = None,
+    every: float = 0.05,
+) -> None:
+    """Wait for `cond`, polling every `every` s; a timeout (or `proc` exiting) is an error
+    naming `what`, so a bench never reports figures from a run that did not finish."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if proc is not None and proc.returncode is not None:
+            raise RuntimeError(f"the bot exited ({proc.returncode}) while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(every)
+
+
 UNLIMITED = "1000000000000"  # rates and thresholds no bench reaches
 
 

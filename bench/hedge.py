@@ -42,7 +42,7 @@ from typing import Any
 import aiohttp
 import structlog
 
-from bench.common import Engine, admin, engine_toml
+from bench.common import Engine, admin, engine_toml, until
 from blp_client.bot.config import BotConfig
 from blp_client.bot.daemon import Bot, run_bot
 from blp_client.bot.venues import local_binance
@@ -124,12 +124,6 @@ def _measured(lat: dict[int, float], first_seq: int) -> list[float]:
     return [v for s, v in sorted(lat.items()) if s > first_seq + skip]
 
 
-async def _until(cond: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond() and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-
-
 async def baseline(session: aiohttp.ClientSession, url: str, ex: Any) -> list[float]:
     """Stream read with BLPClient + one ccxt create_order per assignment."""
     await _take_the_flow(url, bot=False)
@@ -153,7 +147,7 @@ async def baseline(session: aiohttp.ClientSession, url: str, ex: Any) -> list[fl
     reader = asyncio.create_task(read())
     await asyncio.sleep(0.5)  # subscribed
     emitted = await _emit(session, url, SECONDS + WARMUP)
-    await _until(lambda: len(lat) >= emitted, 30)
+    await until(lambda: len(lat) >= emitted, 30, "the baseline's hedges")
     reader.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await reader
@@ -224,7 +218,7 @@ async def through_bot(
     await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
     bot = started.result()
     emitted = await _emit(session, url, SECONDS + WARMUP)
-    await _until(lambda: len(acks) >= emitted, 30)
+    await until(lambda: len(acks) >= emitted, 30, "the bot's hedges")
     stop.set()
     await task
     own = bot.final_status["hedge_latency_ms"] if bot.final_status else {}

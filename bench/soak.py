@@ -31,7 +31,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import Engine, admin, engine_toml
+from bench.common import Engine, admin, engine_toml, until
 from bench.hedge import SYM, _quote, _venue_client
 
 ASSIGNMENTS, WARMUP = 20_000, 4_000
@@ -156,16 +156,6 @@ class JournalProbe:
             self._db.close()
 
 
-async def _until(cond: Any, timeout: float, what: str, proc: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if proc.returncode is not None:
-            raise RuntimeError(f"the bot exited ({proc.returncode}) while waiting for {what}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 async def _drive(
     session: aiohttp.ClientSession,
     url: str,
@@ -184,19 +174,20 @@ async def _drive(
         r = await admin(session, url, "POST", "/liquidations/force", body)
         assigned += int(r["assignments"])
         last_seq += int(r["events_logged"])
-        await _until(
-            lambda t=last_seq: probe.last_seq() >= t and probe.open_orders() == 0,
-            60, "the bot to hedge the batch", bot,
-        )  # fmt: skip
+
+        def hedged(target: int = last_seq) -> bool:
+            return probe.last_seq() >= target and probe.open_orders() == 0
+
+        await until(hedged, 60, "the bot to hedge the batch", bot, every=0.01)
     return assigned, last_seq
 
 
 async def _settled(probe: JournalProbe, last_seq: int, bot: asyncio.subprocess.Process) -> None:
     """Every event journaled, no order open and the net within a lot."""
-    await _until(
+    await until(
         lambda: probe.last_seq() >= last_seq and probe.open_orders() == 0
         and abs(probe.net()) <= LOT,
-        60, "the bot to hedge everything", bot,
+        60, "the bot to hedge everything", bot, every=0.01,
     )  # fmt: skip
 
 
@@ -242,7 +233,9 @@ async def run(
                 aid = blps["blps"][0]["account_id"]
                 last = int((await admin(session, engine.url, "GET", f"/blps/{aid}"))["last_seq"])
                 bot = await start_bot(toml, env)
-                await _until(lambda: probe.last_seq() >= last, 60, "the bot to start", bot)
+                await until(
+                    lambda: probe.last_seq() >= last, 60, "the bot to start", bot, every=0.01
+                )
                 engine_pid = engine.proc.pid
                 done, last = await _drive(session, engine.url, probe, bot, warmup, last)
                 await _settled(probe, last, bot)

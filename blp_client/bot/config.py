@@ -259,6 +259,15 @@ class CommitmentConfig(_Section):
     """Max Position Notional Threshold, per contract."""
 
 
+def false_is_none(value: object, remedy: str) -> object:
+    """TOML has no null: `false` turns an optional number off; `true` is an error (`remedy`)."""
+    if value is False:
+        return None
+    if value is True:
+        raise ValueError(remedy)
+    return value
+
+
 class RetentionConfig(_Section):
     """How much history the journal keeps (`journal_compaction`). Compaction never deletes
     what exactly-once resume needs (`last_seq`, counters, strategy state, inventory), an
@@ -277,11 +286,7 @@ class RetentionConfig(_Section):
     @field_validator("retain_days", "retain_assignments", mode="before")
     @classmethod
     def _off(cls, value: object) -> object:
-        if value is False:
-            return None
-        if value is True:
-            raise ValueError("give a number, or false to keep everything")
-        return value
+        return false_is_none(value, "give a number, or false to keep everything")
 
 
 class BotConfig(_Section):
@@ -305,11 +310,9 @@ class BotConfig(_Section):
     @field_validator("metrics_port", "status_port", mode="before")
     @classmethod
     def _port_off(cls, value: object) -> object:
-        if value is False:
-            return None
-        if value is True:
-            raise ValueError("give a port number (0: any free port), or false to turn it off")
-        return value
+        return false_is_none(
+            value, "give a port number (0: any free port), or false to turn it off"
+        )
 
     @field_validator("paper", mode="before")
     @classmethod
