@@ -66,34 +66,47 @@ async def test_audit_counts_and_markouts(manual: Stack, paper: bool) -> None:
     assert (audit["checked"], audit["mismatches"], audit["unchecked"]) == (n, 0, 0)
     assert st["markouts"]["bps"] == {"1s": None, "10s": None, "60s": None}
 
-    # the market moves 1 % up (index and book), then engine time 61 s on: the next poll of
-    # the exchange's mark closes every markout at that mark
+    # engine time 2 s on at the same market: the 1 s markouts close at this mark, the others
+    # wait; then the market moves 1 % up (index and book) and 61 s on: the 10 s and 60 s ones
+    # close at the moved mark, so the horizons differ
+    await stack.admin("POST", "/clock/advance", {"ms": 2_000})
+    still = stack.engine.service.exchange.marks[SYM]
+
+    async def due(horizons: set[str]) -> bool:
+        return {h for h, _ in MARKOUT.findall(await d.metrics())} == horizons
+
+    await wait_for(lambda: due({"1s"}), 30, "the 1 s markout gauge")
     moved = INDEX * D("1.01")
     await stack.admin("POST", "/index", {"symbol": SYM, "price": str(moved)})
     stack.requote(mid=moved)
     mark = stack.engine.service.exchange.marks[SYM]
     assert mark == moved
     await stack.admin("POST", "/clock/advance", {"ms": 61_000})
-
-    async def markouts_due() -> bool:
-        return {h for h, _ in MARKOUT.findall(await d.metrics())} == {"1s", "10s", "60s"}
-
-    await wait_for(markouts_due, 30, "the markout gauges")
+    await wait_for(lambda: due({"1s", "10s", "60s"}), 30, "the markout gauges")
     st = await d.status()
     assert st["markouts"]["count"] == {"1s": n, "10s": n, "60s": n}
-    # what markouts.py computes, from the journaled assignments: Σ notional·bps / Σ notional
-    weighted = notional = D(0)
-    for (text,) in d.journal("SELECT payload FROM events WHERE kind = 'assignment'"):
-        a = json.loads(text)
-        side = 1 if a["side"] == "buy" else -1
-        price, value = D(a["price"]), D(a["qty"]) * D(a["price"])
-        weighted += value * side * (mark - price) / price * 10_000
-        notional += value
-    want = (weighted / notional).quantize(D("0.01"))
-    assert want != 0  # buys gain the move, sells lose it, in unequal amounts
-    assert st["markouts"]["bps"] == {"1s": str(want), "10s": str(want), "60s": str(want)}
-    assert sorted(MARKOUT.findall(await d.metrics())) == [(h, str(float(want))) for h in
-                                                          ("10s", "1s", "60s")]  # fmt: skip
+    payloads = [
+        json.loads(text)
+        for (text,) in d.journal("SELECT payload FROM events WHERE kind = 'assignment'")
+    ]
+
+    def markout(at: D) -> D:
+        """What markouts.py computes, from the journaled assignments: Σ notional·bps / Σ
+        notional, every assignment marked at `at`."""
+        weighted = notional = D(0)
+        for a in payloads:
+            side = 1 if a["side"] == "buy" else -1
+            price, value = D(a["price"]), D(a["qty"]) * D(a["price"])
+            weighted += value * side * (at - price) / price * 10_000
+            notional += value
+        return (weighted / notional).quantize(D("0.01"))
+
+    one, want = markout(still), markout(mark)
+    assert want != 0 and one != want  # buys gain the move, sells lose it, in unequal amounts
+    assert st["markouts"]["bps"] == {"1s": str(one), "10s": str(want), "60s": str(want)}
+    assert sorted(MARKOUT.findall(await d.metrics())) == [
+        ("10s", str(float(want))), ("1s", str(float(one))), ("60s", str(float(want))),
+    ]  # fmt: skip
     kinds = {k for (k,) in d.journal("SELECT json_extract(payload, '$.kind') FROM events")}
     assert {"favorable", "toxic"} <= kinds
     assert await d.terminate() == 0
